@@ -1,0 +1,195 @@
+package v1alpha1
+
+import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// CorrectionStrategy names how local labels are corrected before fine-tuning.
+// +kubebuilder:validation:Enum=None;SoftPositive;SoftNegative;Auto;Hard
+type CorrectionStrategy string
+
+const (
+	// StrategyNone keeps the original 0/1 labels (the Local baseline).
+	StrategyNone CorrectionStrategy = "None"
+	// StrategySoftPositive keeps negatives at 0 and sets positives to g/r.
+	StrategySoftPositive CorrectionStrategy = "SoftPositive"
+	// StrategySoftNegative keeps positives at 1 and sets negatives to (g-r)/(1-r).
+	StrategySoftNegative CorrectionStrategy = "SoftNegative"
+	// StrategyAuto picks the side that keeps labels in [0, 1]: SoftPositive when r > g, SoftNegative when r < g.
+	StrategyAuto CorrectionStrategy = "Auto"
+	// StrategyHard looks labels up in a table of local-CTR groups (explicit or searched).
+	StrategyHard CorrectionStrategy = "Hard"
+)
+
+// LabelGroup gives the labels of the users whose local CTR lies in ctrRange.
+type LabelGroup struct {
+	// CTRRange of the group's users, [min, max); a max of 1 includes 1.
+	CTRRange CTRRange `json:"ctrRange"`
+	// PositiveLabel replaces label 1; may exceed 1 (the paper allows it).
+	// +kubebuilder:validation:XValidation:rule="double(self) <= 100.0",message="positiveLabel must be at most 100"
+	PositiveLabel Decimal `json:"positiveLabel"`
+	// NegativeLabel replaces label 0.
+	// +kubebuilder:validation:XValidation:rule="double(self) <= 100.0",message="negativeLabel must be at most 100"
+	NegativeLabel Decimal `json:"negativeLabel"`
+}
+
+// LabelSearch is the Hard strategy's offline step: the operator runs a search
+// Job that fine-tunes the global model per user on a validation split of the
+// training data (never the test split) for each (positive, negative) label
+// pair of a grid, and keeps, for each local-CTR group, the pair with the best
+// user-level AUC.
+// +kubebuilder:validation:XValidation:rule="has(self.boundaries) != has(self.quantiles)",message="exactly one of boundaries and quantiles must be set"
+type LabelSearch struct {
+	// GlobalModelRef is the model to fine-tune; it must be Ready.
+	GlobalModelRef ObjectReference `json:"globalModelRef"`
+	// Dataset searched on; only its train split is used.
+	Dataset DatasetSpec `json:"dataset"`
+	// Boundaries of the local-CTR groups, strictly increasing inside (0, 1):
+	// ["0.3", "0.6"] makes [0, 0.3), [0.3, 0.6), [0.6, 1].
+	// +kubebuilder:validation:MaxItems=19
+	// +kubebuilder:validation:XValidation:rule="self.all(b, double(b) > 0.0 && double(b) < 1.0)",message="boundaries must lie strictly inside (0, 1)"
+	// +kubebuilder:validation:XValidation:rule="self.all(a, self.filter(b, double(b) <= double(a)).size() == self.filter(b, double(b) < double(a)).size() + 1)",message="boundaries must be distinct"
+	// +listType=atomic
+	// +optional
+	Boundaries []Decimal `json:"boundaries,omitempty"`
+	// Quantiles: the number of groups with equal numbers of training users.
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=20
+	// +optional
+	Quantiles *int32 `json:"quantiles,omitempty"`
+	// PositiveLabels of the grid. Empty means the trainer's default grid, which
+	// always holds the identity (1, 0), both soft solutions of each group and
+	// scaled variants of them.
+	// +kubebuilder:validation:MaxItems=20
+	// +listType=atomic
+	// +optional
+	PositiveLabels []Decimal `json:"positiveLabels,omitempty"`
+	// NegativeLabels of the grid (see positiveLabels).
+	// +kubebuilder:validation:MaxItems=20
+	// +listType=atomic
+	// +optional
+	NegativeLabels []Decimal `json:"negativeLabels,omitempty"`
+	// ValidationFraction of each user's training samples (the latest ones) held out to score the grid, in (0, 1).
+	// +kubebuilder:default="0.2"
+	// +kubebuilder:validation:XValidation:rule="double(self) > 0.0 && double(self) < 1.0",message="validationFraction must be in (0, 1)"
+	// +optional
+	ValidationFraction Decimal `json:"validationFraction,omitempty"`
+	// FineTuning settings used for every grid cell.
+	// +kubebuilder:default={}
+	// +optional
+	FineTuning FineTuningSpec `json:"fineTuning,omitempty"`
+	// MinSamples a user needs in its training split to take part.
+	// +kubebuilder:default=5
+	// +kubebuilder:validation:Minimum=1
+	// +optional
+	MinSamples int32 `json:"minSamples,omitempty"`
+}
+
+// CorrectionPolicySpec says how cohorts correct their labels. A policy is
+// immutable once created (cohorts record the labels they used): create a new
+// one to change it.
+// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="a CorrectionPolicy is immutable; create a new one"
+// +kubebuilder:validation:XValidation:rule="self.strategy == 'Hard' ? (has(self.groups) != has(self.search)) : (!has(self.groups) && !has(self.search))",message="strategy Hard needs exactly one of groups and search; other strategies take neither"
+type CorrectionPolicySpec struct {
+	// Strategy: None, SoftPositive, SoftNegative, Auto or Hard.
+	// +kubebuilder:default=Auto
+	Strategy CorrectionStrategy `json:"strategy"`
+	// Groups is an explicit Hard table; local-CTR ranges must not overlap.
+	// Users outside every group keep their original labels.
+	// +kubebuilder:validation:MinItems=1
+	// +kubebuilder:validation:MaxItems=20
+	// +kubebuilder:validation:XValidation:rule="self.all(a, self.filter(b, double(a.ctrRange.min) < double(b.ctrRange.max) && double(b.ctrRange.min) < double(a.ctrRange.max)).size() == 1)",message="groups must not overlap"
+	// +listType=atomic
+	// +optional
+	Groups []LabelGroup `json:"groups,omitempty"`
+	// Search fills the Hard table by grid search (a Job).
+	// +optional
+	Search *LabelSearch `json:"search,omitempty"`
+	// Placement of the search pod.
+	// +optional
+	Placement Placement `json:"placement,omitempty"`
+	// Artifacts: where the search writes its full surface.
+	// +optional
+	Artifacts ArtifactsSpec `json:"artifacts,omitempty"`
+	// RunPolicy of the search Job.
+	// +optional
+	RunPolicy `json:",inline"`
+}
+
+// SearchCell is one (positive, negative) label pair scored by the search.
+type SearchCell struct {
+	PositiveLabel Decimal `json:"positiveLabel"`
+	NegativeLabel Decimal `json:"negativeLabel"`
+	// ValidationAUC is the user-level AUC on the validation split.
+	ValidationAUC Decimal `json:"validationAUC"`
+}
+
+// ResolvedLabelGroup is one row of the table cohorts use.
+type ResolvedLabelGroup struct {
+	CTRRange      CTRRange `json:"ctrRange"`
+	PositiveLabel Decimal  `json:"positiveLabel"`
+	NegativeLabel Decimal  `json:"negativeLabel"`
+	// Users of the search's training data in this group.
+	// +optional
+	Users int64 `json:"users,omitempty"`
+	// ValidationAUC of the chosen cell (search only).
+	// +optional
+	ValidationAUC Decimal `json:"validationAUC,omitempty"`
+	// IdentityAUC is the validation AUC with the original labels (search only).
+	// +optional
+	IdentityAUC Decimal `json:"identityAUC,omitempty"`
+	// Cells is the whole searched surface of the group (search only).
+	// +listType=atomic
+	// +optional
+	Cells []SearchCell `json:"cells,omitempty"`
+}
+
+// CorrectionPolicyStatus holds the resolved table.
+type CorrectionPolicyStatus struct {
+	// +optional
+	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
+	// Phase: Pending, Running, Ready or Failed.
+	// +optional
+	Phase Phase `json:"phase,omitempty"`
+	// +listType=map
+	// +listMapKey=type
+	// +optional
+	Conditions []metav1.Condition `json:"conditions,omitempty"`
+	// JobName of the search Job.
+	// +optional
+	JobName string `json:"jobName,omitempty"`
+	// Groups is the resolved Hard table (explicit or searched).
+	// +listType=atomic
+	// +optional
+	Groups []ResolvedLabelGroup `json:"groups,omitempty"`
+	// ReportURI of the full search result.
+	// +optional
+	ReportURI string `json:"reportURI,omitempty"`
+}
+
+// CorrectionPolicy says how FineTuneCohorts correct local labels.
+// +kubebuilder:object:root=true
+// +kubebuilder:subresource:status
+// +kubebuilder:resource:shortName=cpol,categories=lcft
+// +kubebuilder:printcolumn:name="Strategy",type=string,JSONPath=`.spec.strategy`
+// +kubebuilder:printcolumn:name="Phase",type=string,JSONPath=`.status.phase`
+// +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
+type CorrectionPolicy struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+
+	Spec   CorrectionPolicySpec   `json:"spec,omitempty"`
+	Status CorrectionPolicyStatus `json:"status,omitempty"`
+}
+
+// CorrectionPolicyList is a list of CorrectionPolicies.
+// +kubebuilder:object:root=true
+type CorrectionPolicyList struct {
+	metav1.TypeMeta `json:",inline"`
+	metav1.ListMeta `json:"metadata,omitempty"`
+	Items           []CorrectionPolicy `json:"items"`
+}
+
+func init() {
+	SchemeBuilder.Register(&CorrectionPolicy{}, &CorrectionPolicyList{})
+}

@@ -1,0 +1,254 @@
+package v1alpha1
+
+import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// FineTuneMode names how a cohort is fine-tuned.
+// +kubebuilder:validation:Enum=PerUser;Pooled
+type FineTuneMode string
+
+const (
+	// ModePerUser fine-tunes one copy of the global model per user (the paper's offline evaluation).
+	ModePerUser FineTuneMode = "PerUser"
+	// ModePooled fine-tunes one model on the pooled data of the cohort (the paper's online CTR groups).
+	ModePooled FineTuneMode = "Pooled"
+)
+
+// FineTuningSpec is how the global model is fine-tuned on local data.
+// Defaults are the paper's: SGD, batch 32, 1 epoch, lr 0.01 (Adam with lr 0.001 and 3 epochs is the other option).
+type FineTuningSpec struct {
+	// Optimizer: SGD or Adam.
+	// +kubebuilder:default=SGD
+	// +optional
+	Optimizer OptimizerName `json:"optimizer,omitempty"`
+	// LearningRate, > 0.
+	// +kubebuilder:default="0.01"
+	// +kubebuilder:validation:XValidation:rule="double(self) > 0.0",message="learningRate must be greater than 0"
+	// +optional
+	LearningRate Decimal `json:"learningRate,omitempty"`
+	// LearningRateDecay multiplies the learning rate after each epoch, in (0, 1].
+	// +kubebuilder:default="1"
+	// +kubebuilder:validation:XValidation:rule="double(self) > 0.0 && double(self) <= 1.0",message="learningRateDecay must be in (0, 1]"
+	// +optional
+	LearningRateDecay Decimal `json:"learningRateDecay,omitempty"`
+	// Epochs over each user's (or the pool's) training samples.
+	// +kubebuilder:default=1
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=1000
+	// +optional
+	Epochs int32 `json:"epochs,omitempty"`
+	// BatchSize of mini-batches.
+	// +kubebuilder:default=32
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=65536
+	// +optional
+	BatchSize int32 `json:"batchSize,omitempty"`
+	// Seed of shuffling; with it, results do not depend on shard or core counts.
+	// +kubebuilder:default=1
+	// +optional
+	Seed int64 `json:"seed,omitempty"`
+}
+
+// FineTuneCohortSpec is one CTR-group cohort: the users of a dataset whose
+// local CTR lies in ctrRange, fine-tuned from a GlobalModel with the labels of
+// a CorrectionPolicy, and evaluated as Cloud, Local and LCFT.
+//
+// Changing the spec starts a new run: the Job of the old generation is
+// deleted and a Job for the new generation is created; status then describes
+// the new generation.
+// +kubebuilder:validation:XValidation:rule="!has(self.parallelism) || self.parallelism <= self.shards",message="parallelism must not exceed shards"
+type FineTuneCohortSpec struct {
+	// GlobalModelRef is the model to fine-tune; the cohort waits until it is Ready.
+	GlobalModelRef ObjectReference `json:"globalModelRef"`
+	// CorrectionPolicyRef gives the LCFT labels; the cohort waits until it is Ready.
+	// Unset means strategy Auto.
+	// +optional
+	CorrectionPolicyRef *ObjectReference `json:"correctionPolicyRef,omitempty"`
+	// Dataset of the users' local samples.
+	Dataset DatasetSpec `json:"dataset"`
+	// CTRRange selects the users by local CTR on their training split. Unset means all users.
+	// +optional
+	CTRRange *CTRRange `json:"ctrRange,omitempty"`
+	// MinSamples a user needs in its training split to be fine-tuned; others are skipped and counted.
+	// +kubebuilder:default=5
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=1000000
+	// +optional
+	MinSamples int32 `json:"minSamples,omitempty"`
+	// Mode: PerUser (one model per user) or Pooled (one model for the cohort).
+	// +kubebuilder:default=PerUser
+	// +optional
+	Mode FineTuneMode `json:"mode,omitempty"`
+	// FineTuning settings.
+	// +kubebuilder:default={}
+	// +optional
+	FineTuning FineTuningSpec `json:"fineTuning,omitempty"`
+	// Shards of the Indexed Job; users are assigned to shards by a hash of their id.
+	// Pooled mode runs one shard.
+	// +kubebuilder:default=1
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=1000
+	// +optional
+	Shards int32 `json:"shards,omitempty"`
+	// Parallelism: shards running at once; unset means all.
+	// +kubebuilder:validation:Minimum=1
+	// +optional
+	Parallelism *int32 `json:"parallelism,omitempty"`
+	// Placement of the trainer pods.
+	// +optional
+	Placement Placement `json:"placement,omitempty"`
+	// Suspend creates (or keeps) the Job suspended; Kueue admits a Job by
+	// unsuspending it. The label kueue.x-k8s.io/queue-name on the cohort is
+	// copied onto the Job.
+	// +optional
+	Suspend bool `json:"suspend,omitempty"`
+	// Artifacts: where the full report is written.
+	// +optional
+	Artifacts ArtifactsSpec `json:"artifacts,omitempty"`
+	// RunPolicy of the Job.
+	// +optional
+	RunPolicy `json:",inline"`
+}
+
+// CorrectedLabels summarises the labels the cohort fine-tuned with.
+type CorrectedLabels struct {
+	// Strategy applied.
+	Strategy CorrectionStrategy `json:"strategy"`
+	// GlobalCTR the correction aimed at.
+	// +optional
+	GlobalCTR Decimal `json:"globalCTR,omitempty"`
+	// UsersCorrected had labels other than (1, 0).
+	// +optional
+	UsersCorrected int64 `json:"usersCorrected,omitempty"`
+	// MeanPositiveLabel over fine-tuned users (weighted by their training samples).
+	// +optional
+	MeanPositiveLabel Decimal `json:"meanPositiveLabel,omitempty"`
+	// MeanNegativeLabel over fine-tuned users (weighted by their training samples).
+	// +optional
+	MeanNegativeLabel Decimal `json:"meanNegativeLabel,omitempty"`
+}
+
+// ShardPlacement records where a shard ran.
+type ShardPlacement struct {
+	Index int32 `json:"index"`
+	// Node the shard's pod ran on.
+	// +optional
+	Node string `json:"node,omitempty"`
+	// Arch the trainer reported (GOARCH), such as arm64.
+	// +optional
+	Arch string `json:"arch,omitempty"`
+}
+
+// FineTuneCohortStatus holds the results of the current generation's run.
+type FineTuneCohortStatus struct {
+	// +optional
+	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
+	// Phase: Pending, Waiting, Running, Succeeded, Failed or Suspended.
+	// +optional
+	Phase Phase `json:"phase,omitempty"`
+	// +listType=map
+	// +listMapKey=type
+	// +optional
+	Conditions []metav1.Condition `json:"conditions,omitempty"`
+	// JobName of the current run.
+	// +optional
+	JobName string `json:"jobName,omitempty"`
+	// ShardsSucceeded and ShardsFailed count finished shards.
+	// +optional
+	ShardsSucceeded int32 `json:"shardsSucceeded,omitempty"`
+	// +optional
+	ShardsFailed int32 `json:"shardsFailed,omitempty"`
+	// Users fine-tuned and evaluated (in ctrRange, with at least minSamples).
+	// +optional
+	Users int64 `json:"users,omitempty"`
+	// SkippedUsers in ctrRange with fewer than minSamples training samples.
+	// +optional
+	SkippedUsers int64 `json:"skippedUsers,omitempty"`
+	// SingleClassUsers have a test set of one class (AUC undefined): left out of the AUCs.
+	// +optional
+	SingleClassUsers int64 `json:"singleClassUsers,omitempty"`
+	// Samples used for fine-tuning.
+	// +optional
+	Samples int64 `json:"samples,omitempty"`
+	// MeanLocalCTR of the cohort's users.
+	// +optional
+	MeanLocalCTR Decimal `json:"meanLocalCTR,omitempty"`
+	// Labels the cohort fine-tuned with.
+	// +optional
+	Labels *CorrectedLabels `json:"labels,omitempty"`
+	// CloudAUC: user-level AUC of the global model, no fine-tuning.
+	// +optional
+	CloudAUC Decimal `json:"cloudAUC,omitempty"`
+	// LocalAUC: fine-tuned with the original labels.
+	// +optional
+	LocalAUC Decimal `json:"localAUC,omitempty"`
+	// LCFTAUC: fine-tuned with corrected labels.
+	// +optional
+	LCFTAUC Decimal `json:"lcftAUC,omitempty"`
+	// LiftVsCloud = lcftAUC - cloudAUC (signed decimal).
+	// +optional
+	LiftVsCloud string `json:"liftVsCloud,omitempty"`
+	// LiftVsLocal = lcftAUC - localAUC (signed decimal).
+	// +optional
+	LiftVsLocal string `json:"liftVsLocal,omitempty"`
+	// UsersImproved, UsersUnchanged and UsersDegraded compare LCFT with Cloud per user.
+	// +optional
+	UsersImproved int64 `json:"usersImproved,omitempty"`
+	// +optional
+	UsersUnchanged int64 `json:"usersUnchanged,omitempty"`
+	// +optional
+	UsersDegraded int64 `json:"usersDegraded,omitempty"`
+	// Pool the cohort was placed on.
+	// +optional
+	Pool Pool `json:"pool,omitempty"`
+	// Shards: where each shard ran.
+	// +listType=atomic
+	// +optional
+	Shards []ShardPlacement `json:"shards,omitempty"`
+	// SamplesPerSecond of fine-tuning, summed over shards.
+	// +optional
+	SamplesPerSecond Decimal `json:"samplesPerSecond,omitempty"`
+	// ReportURI of the full result JSON (one file per shard under it).
+	// +optional
+	ReportURI string `json:"reportURI,omitempty"`
+	// StartTime and CompletionTime of the run.
+	// +optional
+	StartTime *metav1.Time `json:"startTime,omitempty"`
+	// +optional
+	CompletionTime *metav1.Time `json:"completionTime,omitempty"`
+}
+
+// FineTuneCohort fine-tunes a GlobalModel for one CTR-group cohort of users
+// with label correction, and reports Cloud, Local and LCFT user-level AUC.
+// +kubebuilder:object:root=true
+// +kubebuilder:subresource:status
+// +kubebuilder:resource:shortName=ftc,categories=lcft
+// +kubebuilder:printcolumn:name="Phase",type=string,JSONPath=`.status.phase`
+// +kubebuilder:printcolumn:name="Mode",type=string,JSONPath=`.spec.mode`
+// +kubebuilder:printcolumn:name="Pool",type=string,JSONPath=`.spec.placement.pool`
+// +kubebuilder:printcolumn:name="Users",type=integer,JSONPath=`.status.users`
+// +kubebuilder:printcolumn:name="Cloud",type=string,JSONPath=`.status.cloudAUC`
+// +kubebuilder:printcolumn:name="Local",type=string,JSONPath=`.status.localAUC`
+// +kubebuilder:printcolumn:name="LCFT",type=string,JSONPath=`.status.lcftAUC`
+// +kubebuilder:printcolumn:name="Lift",type=string,JSONPath=`.status.liftVsLocal`
+// +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
+type FineTuneCohort struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+
+	Spec   FineTuneCohortSpec   `json:"spec,omitempty"`
+	Status FineTuneCohortStatus `json:"status,omitempty"`
+}
+
+// FineTuneCohortList is a list of FineTuneCohorts.
+// +kubebuilder:object:root=true
+type FineTuneCohortList struct {
+	metav1.TypeMeta `json:",inline"`
+	metav1.ListMeta `json:"metadata,omitempty"`
+	Items           []FineTuneCohort `json:"items"`
+}
+
+func init() {
+	SchemeBuilder.Register(&FineTuneCohort{}, &FineTuneCohortList{})
+}

@@ -1,0 +1,204 @@
+package v1alpha1
+
+import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// Architecture names a CTR model architecture.
+// +kubebuilder:validation:Enum=LR;WideDeep;DeepFM;PNN;DIN
+type Architecture string
+
+const (
+	ArchitectureLR       Architecture = "LR"
+	ArchitectureWideDeep Architecture = "WideDeep"
+	ArchitectureDeepFM   Architecture = "DeepFM"
+	ArchitecturePNN      Architecture = "PNN"
+	ArchitectureDIN      Architecture = "DIN"
+)
+
+// Hyperparameters size the model.
+type Hyperparameters struct {
+	// EmbeddingDim is the width of every embedding.
+	// +kubebuilder:default=16
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=512
+	// +optional
+	EmbeddingDim int32 `json:"embeddingDim,omitempty"`
+	// HiddenUnits of the MLP layers, input side first (ignored by LR).
+	// +kubebuilder:default={64,32}
+	// +kubebuilder:validation:MaxItems=8
+	// +kubebuilder:validation:items:Minimum=1
+	// +kubebuilder:validation:items:Maximum=4096
+	// +listType=atomic
+	// +optional
+	HiddenUnits []int32 `json:"hiddenUnits,omitempty"`
+	// HistoryLength caps the earlier positive and negative item histories of a sample.
+	// +kubebuilder:default=20
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=1000
+	// +optional
+	HistoryLength int32 `json:"historyLength,omitempty"`
+}
+
+// PretrainingSpec trains the global (cloud) model on all users' samples.
+// Defaults are the paper's: mini-batch SGD, batch 32, 2 epochs, lr 1.0 decayed by 0.1 per epoch.
+type PretrainingSpec struct {
+	// Dataset to train on; its test split gives the Cloud AUC in status.
+	Dataset DatasetSpec `json:"dataset"`
+	// Optimizer: SGD or Adam.
+	// +kubebuilder:default=SGD
+	// +optional
+	Optimizer OptimizerName `json:"optimizer,omitempty"`
+	// LearningRate, > 0.
+	// +kubebuilder:default="1.0"
+	// +kubebuilder:validation:XValidation:rule="double(self) > 0.0",message="learningRate must be greater than 0"
+	// +optional
+	LearningRate Decimal `json:"learningRate,omitempty"`
+	// LearningRateDecay multiplies the learning rate after each epoch, in (0, 1].
+	// +kubebuilder:default="0.1"
+	// +kubebuilder:validation:XValidation:rule="double(self) > 0.0 && double(self) <= 1.0",message="learningRateDecay must be in (0, 1]"
+	// +optional
+	LearningRateDecay Decimal `json:"learningRateDecay,omitempty"`
+	// Epochs over the training set.
+	// +kubebuilder:default=2
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=1000
+	// +optional
+	Epochs int32 `json:"epochs,omitempty"`
+	// BatchSize of mini-batches.
+	// +kubebuilder:default=32
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=65536
+	// +optional
+	BatchSize int32 `json:"batchSize,omitempty"`
+	// Seed of initialisation and shuffling.
+	// +kubebuilder:default=1
+	// +optional
+	Seed int64 `json:"seed,omitempty"`
+}
+
+// ModelImport points at a model trained elsewhere, in the trainer's artifact format.
+type ModelImport struct {
+	// ArtifactURI of the model file.
+	// +kubebuilder:validation:MaxLength=1024
+	// +kubebuilder:validation:Pattern=`^(file|s3|gs|azblob|mem|pvc)://.+$`
+	ArtifactURI string `json:"artifactURI"`
+	// Digest of the file, "sha256:<64 hex>"; checked before the model is Ready.
+	// +kubebuilder:validation:Pattern=`^sha256:[a-f0-9]{64}$`
+	Digest string `json:"digest"`
+	// GlobalCTR of the data the model was trained on, in (0, 1).
+	// +kubebuilder:validation:XValidation:rule="double(self) > 0.0 && double(self) < 1.0",message="globalCTR must be in (0, 1)"
+	GlobalCTR Decimal `json:"globalCTR"`
+}
+
+// GlobalModelSpec is the cloud model that cohorts fine-tune. Set exactly one of
+// training (the operator pretrains it in a Job) and import (trained elsewhere).
+// A model is an artifact: its architecture, hyperparameters, training and import
+// cannot change; create a new GlobalModel instead.
+// +kubebuilder:validation:XValidation:rule="has(self.training) != has(self.__import__)",message="exactly one of training and import must be set"
+// +kubebuilder:validation:XValidation:rule="has(self.training) == has(oldSelf.training)",message="training and import cannot be swapped; create a new GlobalModel"
+type GlobalModelSpec struct {
+	// Architecture of the model: LR, WideDeep, DeepFM, PNN or DIN.
+	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="architecture is immutable"
+	Architecture Architecture `json:"architecture"`
+	// Hyperparameters of the model.
+	// +kubebuilder:default={}
+	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="hyperparameters are immutable"
+	// +optional
+	Hyperparameters Hyperparameters `json:"hyperparameters,omitempty"`
+	// Training makes the operator pretrain the model in a Job.
+	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="training is immutable"
+	// +optional
+	Training *PretrainingSpec `json:"training,omitempty"`
+	// Import uses a model trained elsewhere.
+	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="import is immutable"
+	// +optional
+	Import *ModelImport `json:"import,omitempty"`
+	// Placement of the pretraining pod.
+	// +optional
+	Placement Placement `json:"placement,omitempty"`
+	// Artifacts: where the pretrained model is written.
+	// +optional
+	Artifacts ArtifactsSpec `json:"artifacts,omitempty"`
+	// RunPolicy of the pretraining Job.
+	// +optional
+	RunPolicy `json:",inline"`
+}
+
+// Quantile is one quantile of the training users' local CTRs.
+type Quantile struct {
+	// Quantile in [0, 1], such as "0.25".
+	Quantile Decimal `json:"quantile"`
+	// LocalCTR at that quantile.
+	LocalCTR Decimal `json:"localCTR"`
+}
+
+// GlobalModelStatus is what the pretraining (or the import check) found.
+type GlobalModelStatus struct {
+	// ObservedGeneration is the generation this status describes.
+	// +optional
+	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
+	// Phase: Pending, Running, Ready or Failed.
+	// +optional
+	Phase Phase `json:"phase,omitempty"`
+	// Conditions: Ready, Running, Failed.
+	// +listType=map
+	// +listMapKey=type
+	// +optional
+	Conditions []metav1.Condition `json:"conditions,omitempty"`
+	// JobName of the pretraining Job.
+	// +optional
+	JobName string `json:"jobName,omitempty"`
+	// ArtifactURI of the model file.
+	// +optional
+	ArtifactURI string `json:"artifactURI,omitempty"`
+	// Digest of the model file, "sha256:<hex>".
+	// +optional
+	Digest string `json:"digest,omitempty"`
+	// GlobalCTR, the share of positives in the training set.
+	// +optional
+	GlobalCTR Decimal `json:"globalCTR,omitempty"`
+	// Users in the training set.
+	// +optional
+	Users int64 `json:"users,omitempty"`
+	// Samples in the training set.
+	// +optional
+	Samples int64 `json:"samples,omitempty"`
+	// CloudAUC is the user-level AUC of the model on the test split.
+	// +optional
+	CloudAUC Decimal `json:"cloudAUC,omitempty"`
+	// LocalCTRQuantiles of the training users, to help choose cohort boundaries.
+	// +listType=atomic
+	// +optional
+	LocalCTRQuantiles []Quantile `json:"localCTRQuantiles,omitempty"`
+}
+
+// GlobalModel is a global (cloud) CTR model that FineTuneCohorts fine-tune.
+// +kubebuilder:object:root=true
+// +kubebuilder:subresource:status
+// +kubebuilder:resource:shortName=gm,categories=lcft
+// +kubebuilder:printcolumn:name="Arch",type=string,JSONPath=`.spec.architecture`
+// +kubebuilder:printcolumn:name="Phase",type=string,JSONPath=`.status.phase`
+// +kubebuilder:printcolumn:name="CTR",type=string,JSONPath=`.status.globalCTR`
+// +kubebuilder:printcolumn:name="Users",type=integer,JSONPath=`.status.users`
+// +kubebuilder:printcolumn:name="Cloud",type=string,JSONPath=`.status.cloudAUC`
+// +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
+type GlobalModel struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+
+	Spec   GlobalModelSpec   `json:"spec,omitempty"`
+	Status GlobalModelStatus `json:"status,omitempty"`
+}
+
+// GlobalModelList is a list of GlobalModels.
+// +kubebuilder:object:root=true
+type GlobalModelList struct {
+	metav1.TypeMeta `json:",inline"`
+	metav1.ListMeta `json:"metadata,omitempty"`
+	Items           []GlobalModel `json:"items"`
+}
+
+func init() {
+	SchemeBuilder.Register(&GlobalModel{}, &GlobalModelList{})
+}

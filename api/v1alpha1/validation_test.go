@@ -1,0 +1,387 @@
+package v1alpha1_test
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
+	"sigs.k8s.io/yaml"
+
+	v1 "github.com/lcft-dev/lcft-operator/api/v1alpha1"
+)
+
+// The tests of this file run against a real kube-apiserver and etcd
+// (envtest): the CRDs' OpenAPI schemas, defaults and CEL rules are the API
+// server's to enforce, so only the API server can test them.
+
+var (
+	k8sClient client.Client
+	testEnv   *envtest.Environment
+)
+
+func TestMain(m *testing.M) {
+	if os.Getenv("KUBEBUILDER_ASSETS") == "" {
+		// make test sets it; a bare go test on a machine without assets skips.
+		os.Stderr.WriteString("KUBEBUILDER_ASSETS is unset: run `make test` (it builds the assets)\n")
+		os.Exit(m.Run())
+	}
+	testEnv = &envtest.Environment{
+		CRDDirectoryPaths:     []string{filepath.Join("..", "..", "config", "crd", "bases")},
+		ErrorIfCRDPathMissing: true,
+	}
+	cfg, err := testEnv.Start()
+	if err != nil {
+		os.Stderr.WriteString("starting envtest: " + err.Error() + "\n")
+		os.Exit(1)
+	}
+	scheme := runtime.NewScheme()
+	_ = corev1.AddToScheme(scheme)
+	_ = v1.AddToScheme(scheme)
+	k8sClient, err = client.New(cfg, client.Options{Scheme: scheme})
+	if err != nil {
+		os.Stderr.WriteString("client: " + err.Error() + "\n")
+		os.Exit(1)
+	}
+	code := m.Run()
+	_ = testEnv.Stop()
+	os.Exit(code)
+}
+
+func needEnv(t *testing.T) {
+	t.Helper()
+	if k8sClient == nil {
+		t.Skip("no envtest assets (KUBEBUILDER_ASSETS unset)")
+	}
+}
+
+func newNamespace(t *testing.T) string {
+	t.Helper()
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: "validation-"}}
+	if err := k8sClient.Create(context.Background(), ns); err != nil {
+		t.Fatalf("creating namespace: %v", err)
+	}
+	return ns.Name
+}
+
+// Builders of valid objects; each invalid case breaks one thing.
+
+func validModel(ns string) *v1.GlobalModel {
+	return &v1.GlobalModel{
+		ObjectMeta: metav1.ObjectMeta{Name: "gm", Namespace: ns},
+		Spec: v1.GlobalModelSpec{
+			Architecture: v1.ArchitectureWideDeep,
+			Training: &v1.PretrainingSpec{Dataset: v1.DatasetSpec{
+				Format:    v1.DatasetSynthetic,
+				Synthetic: &v1.SyntheticDataSpec{Users: 10, Items: 20, Categories: 3, SamplesPerUser: 10, GlobalCTR: "0.3", Drift: "0.5", Seed: 1},
+			}},
+		},
+	}
+}
+
+func validPolicy(ns string) *v1.CorrectionPolicy {
+	return &v1.CorrectionPolicy{
+		ObjectMeta: metav1.ObjectMeta{Name: "pol", Namespace: ns},
+		Spec:       v1.CorrectionPolicySpec{Strategy: v1.StrategyAuto},
+	}
+}
+
+func validCohort(ns string) *v1.FineTuneCohort {
+	return &v1.FineTuneCohort{
+		ObjectMeta: metav1.ObjectMeta{Name: "ftc", Namespace: ns},
+		Spec: v1.FineTuneCohortSpec{
+			GlobalModelRef: v1.ObjectReference{Name: "gm"},
+			Dataset:        v1.DatasetSpec{Format: v1.DatasetMovieLens, URI: "file:///data/ml"},
+		},
+	}
+}
+
+func hardGroup(lo, hi v1.Decimal) v1.LabelGroup {
+	return v1.LabelGroup{CTRRange: v1.CTRRange{Min: lo, Max: hi}, PositiveLabel: "1", NegativeLabel: "0.2"}
+}
+
+func TestInvalidObjectsAreRejected(t *testing.T) {
+	needEnv(t)
+	ns := newNamespace(t)
+	cases := []struct {
+		name string
+		obj  client.Object
+		// field must appear in the API server's message.
+		field string
+	}{
+		{"model with neither training nor import", func() client.Object { m := validModel(ns); m.Spec.Training = nil; return m }(), "exactly one of training and import"},
+		{"model with both training and import", func() client.Object {
+			m := validModel(ns)
+			m.Spec.Import = &v1.ModelImport{ArtifactURI: "file:///m", Digest: "sha256:" + strings.Repeat("a", 64), GlobalCTR: "0.3"}
+			return m
+		}(), "exactly one of training and import"},
+		{"unknown architecture", func() client.Object { m := validModel(ns); m.Spec.Architecture = "Transformer"; return m }(), "spec.architecture"},
+		{"learning rate zero", func() client.Object { m := validModel(ns); m.Spec.Training.LearningRate = "0"; return m }(), "spec.training.learningRate"},
+		{"learning rate not a number", func() client.Object { m := validModel(ns); m.Spec.Training.LearningRate = "fast"; return m }(), "spec.training.learningRate"},
+		{"learning rate decay above one", func() client.Object { m := validModel(ns); m.Spec.Training.LearningRateDecay = "1.5"; return m }(), "spec.training.learningRateDecay"},
+		{"synthetic global CTR of one", func() client.Object { m := validModel(ns); m.Spec.Training.Dataset.Synthetic.GlobalCTR = "1"; return m }(), "spec.training.dataset.synthetic.globalCTR"},
+		{"import digest not sha256", func() client.Object {
+			m := validModel(ns)
+			m.Spec.Training = nil
+			m.Spec.Import = &v1.ModelImport{ArtifactURI: "file:///m", Digest: "md5:abc", GlobalCTR: "0.3"}
+			return m
+		}(), "spec.import.digest"},
+		{"embedding dim zero", func() client.Object { m := validModel(ns); m.Spec.Hyperparameters.EmbeddingDim = -1; return m }(), "spec.hyperparameters.embeddingDim"},
+		{"dataset without uri", func() client.Object { c := validCohort(ns); c.Spec.Dataset.URI = ""; return c }(), "spec.dataset"},
+		{"dataset uri with unknown scheme", func() client.Object { c := validCohort(ns); c.Spec.Dataset.URI = "ftp://host/data"; return c }(), "spec.dataset.uri"},
+		{"ctrRange min above max", func() client.Object {
+			c := validCohort(ns)
+			c.Spec.CTRRange = &v1.CTRRange{Min: "0.6", Max: "0.3"}
+			return c
+		}(), "spec.ctrRange"},
+		{"ctrRange max above one", func() client.Object {
+			c := validCohort(ns)
+			c.Spec.CTRRange = &v1.CTRRange{Min: "0.2", Max: "1.3"}
+			return c
+		}(), "spec.ctrRange.max"},
+		{"shards zero", func() client.Object { c := validCohort(ns); c.Spec.Shards = -2; return c }(), "spec.shards"},
+		{"parallelism above shards", func() client.Object {
+			c := validCohort(ns)
+			c.Spec.Shards = 2
+			c.Spec.Parallelism = ptr.To[int32](3)
+			return c
+		}(), "parallelism must not exceed shards"},
+		{"unknown mode", func() client.Object { c := validCohort(ns); c.Spec.Mode = "Federated"; return c }(), "spec.mode"},
+		{"unknown pool", func() client.Object { c := validCohort(ns); c.Spec.Placement.Pool = "riscv64"; return c }(), "spec.placement.pool"},
+		{"fine-tuning learning rate negative", func() client.Object { c := validCohort(ns); c.Spec.FineTuning.LearningRate = "-0.1"; return c }(), "spec.fineTuning.learningRate"},
+		{"missing model reference", func() client.Object { c := validCohort(ns); c.Spec.GlobalModelRef.Name = ""; return c }(), "spec.globalModelRef.name"},
+		{"timestamp split without timestamp", func() client.Object {
+			c := validCohort(ns)
+			c.Spec.Dataset.Split = v1.SplitSpec{Method: v1.SplitTimestamp}
+			return c
+		}(), "split.timestamp is required"},
+		{"unknown strategy", func() client.Object { p := validPolicy(ns); p.Spec.Strategy = "Magic"; return p }(), "spec.strategy"},
+		{"hard without groups or search", func() client.Object { p := validPolicy(ns); p.Spec.Strategy = v1.StrategyHard; return p }(), "strategy Hard needs exactly one of groups and search"},
+		{"auto with groups", func() client.Object {
+			p := validPolicy(ns)
+			p.Spec.Groups = []v1.LabelGroup{hardGroup("0", "0.5")}
+			return p
+		}(), "other strategies take neither"},
+		{"overlapping hard groups", func() client.Object {
+			p := validPolicy(ns)
+			p.Spec.Strategy = v1.StrategyHard
+			p.Spec.Groups = []v1.LabelGroup{hardGroup("0", "0.5"), hardGroup("0.4", "1")}
+			return p
+		}(), "spec.groups: Invalid value"},
+		{"duplicated hard groups", func() client.Object {
+			p := validPolicy(ns)
+			p.Spec.Strategy = v1.StrategyHard
+			p.Spec.Groups = []v1.LabelGroup{hardGroup("0", "0.5"), hardGroup("0", "0.5")}
+			return p
+		}(), "groups must not overlap"},
+		{"search boundary outside (0,1)", func() client.Object {
+			p := validPolicy(ns)
+			p.Spec.Strategy = v1.StrategyHard
+			p.Spec.Search = &v1.LabelSearch{
+				GlobalModelRef: v1.ObjectReference{Name: "gm"},
+				Dataset:        v1.DatasetSpec{Format: v1.DatasetMovieLens, URI: "file:///d"},
+				Boundaries:     []v1.Decimal{"0.3", "1.2"},
+			}
+			return p
+		}(), "spec.search.boundaries"},
+		{"search with both boundaries and quantiles", func() client.Object {
+			p := validPolicy(ns)
+			p.Spec.Strategy = v1.StrategyHard
+			p.Spec.Search = &v1.LabelSearch{
+				GlobalModelRef: v1.ObjectReference{Name: "gm"},
+				Dataset:        v1.DatasetSpec{Format: v1.DatasetMovieLens, URI: "file:///d"},
+				Boundaries:     []v1.Decimal{"0.3"},
+				Quantiles:      ptr.To[int32](3),
+			}
+			return p
+		}(), "exactly one of boundaries and quantiles"},
+	}
+	if len(cases) < 15 {
+		t.Fatalf("the issue asks for at least 15 invalid objects, have %d", len(cases))
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			err := k8sClient.Create(context.Background(), tc.obj)
+			if err == nil {
+				_ = k8sClient.Delete(context.Background(), tc.obj)
+				t.Fatalf("%s was accepted; want rejection naming %q", tc.name, tc.field)
+			}
+			if !apierrors.IsInvalid(err) {
+				t.Fatalf("want an Invalid error, got %v", err)
+			}
+			t.Logf("rejected %q: %v", tc.name, err)
+			if !strings.Contains(err.Error(), tc.field) {
+				t.Errorf("message does not name %q:\n%v", tc.field, err)
+			}
+		})
+	}
+}
+
+func TestImmutableFields(t *testing.T) {
+	needEnv(t)
+	ctx := context.Background()
+	ns := newNamespace(t)
+
+	gm := validModel(ns)
+	if err := k8sClient.Create(ctx, gm); err != nil {
+		t.Fatalf("creating model: %v", err)
+	}
+	gm.Spec.Architecture = v1.ArchitectureDeepFM
+	err := k8sClient.Update(ctx, gm)
+	if err == nil || !strings.Contains(err.Error(), "architecture is immutable") {
+		t.Fatalf("changing the architecture: want 'architecture is immutable', got %v", err)
+	}
+	t.Logf("rejected architecture change: %v", err)
+
+	pol := validPolicy(ns)
+	if err := k8sClient.Create(ctx, pol); err != nil {
+		t.Fatalf("creating policy: %v", err)
+	}
+	pol.Spec.Strategy = v1.StrategySoftNegative
+	err = k8sClient.Update(ctx, pol)
+	if err == nil || !strings.Contains(err.Error(), "CorrectionPolicy is immutable") {
+		t.Fatalf("changing the strategy: want immutability error, got %v", err)
+	}
+
+	// A cohort's spec may change: that starts a new run.
+	c := validCohort(ns)
+	if err := k8sClient.Create(ctx, c); err != nil {
+		t.Fatalf("creating cohort: %v", err)
+	}
+	c.Spec.FineTuning.LearningRate = "0.1"
+	if err := k8sClient.Update(ctx, c); err != nil {
+		t.Fatalf("changing a cohort's learning rate should be allowed: %v", err)
+	}
+}
+
+func TestDefaultsAreApplied(t *testing.T) {
+	needEnv(t)
+	ctx := context.Background()
+	ns := newNamespace(t)
+	c := validCohort(ns)
+	if err := k8sClient.Create(ctx, c); err != nil {
+		t.Fatalf("creating cohort: %v", err)
+	}
+	got := &v1.FineTuneCohort{}
+	if err := k8sClient.Get(ctx, client.ObjectKeyFromObject(c), got); err != nil {
+		t.Fatalf("reading cohort: %v", err)
+	}
+	want := v1.FineTuneCohortSpec{
+		GlobalModelRef: v1.ObjectReference{Name: "gm"},
+		Dataset: v1.DatasetSpec{
+			Format: v1.DatasetMovieLens, URI: "file:///data/ml", PositiveThreshold: "4",
+			Split: v1.SplitSpec{Method: v1.SplitPerUserFraction, TrainFraction: "0.8"},
+		},
+		MinSamples: 5,
+		Mode:       v1.ModePerUser,
+		FineTuning: v1.FineTuningSpec{Optimizer: v1.OptimizerSGD, LearningRate: "0.01", LearningRateDecay: "1", Epochs: 1, BatchSize: 32, Seed: 1},
+		Shards:     1,
+		Placement:  v1.Placement{Pool: v1.PoolAny},
+		RunPolicy:  v1.RunPolicy{BackoffLimit: ptr.To[int32](2)},
+	}
+	if diff := cmp.Diff(want, got.Spec); diff != "" {
+		t.Errorf("cohort defaults (-want +got):\n%s", diff)
+	}
+
+	gm := validModel(ns)
+	if err := k8sClient.Create(ctx, gm); err != nil {
+		t.Fatalf("creating model: %v", err)
+	}
+	gotModel := &v1.GlobalModel{}
+	if err := k8sClient.Get(ctx, client.ObjectKeyFromObject(gm), gotModel); err != nil {
+		t.Fatalf("reading model: %v", err)
+	}
+	wantHP := v1.Hyperparameters{EmbeddingDim: 16, HiddenUnits: []int32{64, 32}, HistoryLength: 20}
+	if diff := cmp.Diff(wantHP, gotModel.Spec.Hyperparameters); diff != "" {
+		t.Errorf("model hyperparameter defaults (-want +got):\n%s", diff)
+	}
+	tr := gotModel.Spec.Training
+	gotTraining := []string{string(tr.Optimizer), string(tr.LearningRate), string(tr.LearningRateDecay)}
+	if diff := cmp.Diff([]string{"SGD", "1.0", "0.1"}, gotTraining); diff != "" || tr.Epochs != 2 || tr.BatchSize != 32 {
+		t.Errorf("pretraining defaults are not the paper's (SGD, lr 1.0, decay 0.1, 2 epochs, batch 32): %+v", tr)
+	}
+}
+
+func TestSamplesAreAccepted(t *testing.T) {
+	needEnv(t)
+	ctx := context.Background()
+	ns := newNamespace(t)
+	files, err := filepath.Glob(filepath.Join("..", "..", "config", "samples", "*.yaml"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no samples found: %v", err)
+	}
+	for _, f := range files {
+		raw, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, doc := range strings.Split(string(raw), "\n---") {
+			if strings.TrimSpace(doc) == "" {
+				continue
+			}
+			u := &unstructured.Unstructured{}
+			if err := yaml.Unmarshal([]byte(doc), &u.Object); err != nil {
+				t.Fatalf("%s: %v", f, err)
+			}
+			u.SetNamespace(ns)
+			if err := k8sClient.Create(ctx, u); err != nil {
+				t.Errorf("%s: sample %s/%s rejected: %v", filepath.Base(f), u.GetKind(), u.GetName(), err)
+				continue
+			}
+			t.Logf("accepted %s %s", u.GetKind(), u.GetName())
+		}
+	}
+}
+
+// TestExplainPlacement checks that `kubectl explain ftc.spec.placement`
+// teaches every field: the API server publishes a description for each, and
+// kubectl (when the machine has it) prints them.
+func TestExplainPlacement(t *testing.T) {
+	needEnv(t)
+	fields := []string{"pool", "nodeSelector", "tolerations", "affinity", "resources", "priorityClassName"}
+	kubectl, err := exec.LookPath("kubectl")
+	if err != nil {
+		t.Skip("kubectl is not installed")
+	}
+	user, err := testEnv.AddUser(envtest.User{Name: "explain", Groups: []string{"system:masters"}}, nil)
+	if err != nil {
+		t.Fatalf("adding user: %v", err)
+	}
+	kubeconfig, err := user.KubeConfig()
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "kubeconfig")
+	if err := os.WriteFile(path, kubeconfig, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command(kubectl, "--kubeconfig", path, "explain", "ftc.spec.placement").CombinedOutput()
+	if err != nil {
+		t.Fatalf("kubectl explain: %v\n%s", err, out)
+	}
+	t.Logf("kubectl explain ftc.spec.placement:\n%s", out)
+	text := string(out)
+	for _, f := range fields {
+		i := strings.Index(text, "\n  "+f+"\t")
+		if i < 0 {
+			t.Errorf("field %s is not explained", f)
+			continue
+		}
+		// The line after the field's name holds its description.
+		rest := strings.SplitN(text[i+1:], "\n", 3)
+		if len(rest) < 2 || strings.TrimSpace(rest[1]) == "" || strings.Contains(rest[1], "<no description>") {
+			t.Errorf("field %s has no description", f)
+		}
+	}
+}

@@ -1,0 +1,179 @@
+package controllers
+
+import (
+	"context"
+	"fmt"
+
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/client-go/tools/events"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+
+	finetunev1alpha1 "github.com/lcft-dev/lcft-operator/api/v1alpha1"
+)
+
+// CorrectionPolicyReconciler resolves a policy into the table cohorts use:
+// static strategies at once, an explicit Hard table after validation, and a
+// Hard search through a search Job on the policy's GlobalModel.
+type CorrectionPolicyReconciler struct {
+	client.Client
+	Options  Options
+	Recorder events.EventRecorder
+}
+
+func (r *CorrectionPolicyReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	p := &finetunev1alpha1.CorrectionPolicy{}
+	if err := r.Get(ctx, req.NamespacedName, p); err != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	if !p.DeletionTimestamp.IsZero() {
+		return ctrl.Result{}, releaseWhenUnused(ctx, r.Client, p)
+	}
+	if added, err := addInUseFinalizer(ctx, r.Client, p); added || err != nil {
+		return ctrl.Result{}, err
+	}
+	if finished(p.Status.ObservedGeneration, p.Generation, p.Status.Phase) {
+		return ctrl.Result{}, nil
+	}
+	oldStatus := p.Status.DeepCopy()
+	err := r.resolve(ctx, p)
+	p.Status.ObservedGeneration = p.Generation
+	if perr := patchStatus(ctx, r.Client, p, oldStatus, &p.Status); perr != nil {
+		return ctrl.Result{}, perr
+	}
+	return ctrl.Result{}, err
+}
+
+func (r *CorrectionPolicyReconciler) resolve(ctx context.Context, p *finetunev1alpha1.CorrectionPolicy) error {
+	conds := conditions{list: &p.Status.Conditions, generation: p.Generation, doneType: finetunev1alpha1.ConditionReady}
+	switch {
+	case p.Spec.Strategy != finetunev1alpha1.StrategyHard:
+		p.Status.Phase = finetunev1alpha1.PhaseReady
+		conds.phase(p.Status.Phase, "StaticStrategy", fmt.Sprintf("strategy %s needs no table", p.Spec.Strategy))
+		return nil
+	case len(p.Spec.Groups) > 0:
+		return r.explicitTable(p, conds)
+	case p.Spec.Search != nil:
+		return r.search(ctx, p, conds)
+	}
+	p.Status.Phase = finetunev1alpha1.PhaseFailed
+	conds.phase(p.Status.Phase, "InvalidSpec", "strategy Hard needs spec.groups or spec.search")
+	return nil
+}
+
+// explicitTable validates the user's table (the CRD checks overlap already;
+// this also catches values that only parse badly) and copies it into status.
+func (r *CorrectionPolicyReconciler) explicitTable(p *finetunev1alpha1.CorrectionPolicy, conds conditions) error {
+	d := &decimals{}
+	p.Status.Groups = nil
+	for i, g := range p.Spec.Groups {
+		f := fmt.Sprintf("spec.groups[%d]", i)
+		lo, hi := d.parse(f+".ctrRange.min", g.CTRRange.Min, 0), d.parse(f+".ctrRange.max", g.CTRRange.Max, 1)
+		if !(0 <= lo && lo < hi && hi <= 1) {
+			d.errs = append(d.errs, fmt.Errorf("%s.ctrRange: [%g, %g) is not an interval inside [0, 1]", f, lo, hi))
+		}
+		d.parse(f+".positiveLabel", g.PositiveLabel, 1)
+		d.parse(f+".negativeLabel", g.NegativeLabel, 0)
+		p.Status.Groups = append(p.Status.Groups, finetunev1alpha1.ResolvedLabelGroup{CTRRange: g.CTRRange, PositiveLabel: g.PositiveLabel, NegativeLabel: g.NegativeLabel})
+	}
+	if err := d.err(); err != nil {
+		p.Status.Groups = nil
+		p.Status.Phase = finetunev1alpha1.PhaseFailed
+		conds.phase(p.Status.Phase, "InvalidGroups", err.Error())
+		return nil
+	}
+	p.Status.Phase = finetunev1alpha1.PhaseReady
+	conds.phase(p.Status.Phase, "TableResolved", fmt.Sprintf("%d label groups", len(p.Status.Groups)))
+	return nil
+}
+
+func (r *CorrectionPolicyReconciler) search(ctx context.Context, p *finetunev1alpha1.CorrectionPolicy, conds conditions) error {
+	gm, wait, err := readyModel(ctx, r.Client, p.Namespace, p.Spec.Search.GlobalModelRef.Name)
+	if err != nil {
+		return err
+	}
+	if wait != nil {
+		p.Status.Phase = finetunev1alpha1.PhaseWaiting
+		conds.phase(p.Status.Phase, wait.reason, wait.message)
+		return nil
+	}
+	spec, err := searchSpec(p, gm, r.Options)
+	if err != nil {
+		p.Status.Phase = finetunev1alpha1.PhaseFailed
+		conds.phase(p.Status.Phase, "InvalidSpec", err.Error())
+		return nil
+	}
+	k := runner{Client: r.Client, opts: r.Options}
+	job, created, err := k.ensure(ctx, run{owner: p, ownerKind: "CorrectionPolicy", spec: spec, placement: p.Spec.Placement, policy: p.Spec.RunPolicy})
+	if err != nil {
+		return err
+	}
+	p.Status.JobName = job.Name
+	p.Status.ReportURI = spec.OutputURI
+	if created {
+		jobsCreated.WithLabelValues("CorrectionPolicy").Inc()
+		r.event(p, corev1.EventTypeNormal, "JobCreated", "Created", "created search Job %s", job.Name)
+	}
+	out, err := k.observe(ctx, job)
+	if err != nil {
+		return err
+	}
+	switch out.phase {
+	case finetunev1alpha1.PhaseSucceeded:
+		st := out.summaries[0].Search
+		if st == nil || len(st.Groups) == 0 {
+			p.Status.Phase = finetunev1alpha1.PhaseFailed
+			conds.phase(p.Status.Phase, "MissingSummary", "the search finished without a table in its summary")
+			return nil
+		}
+		p.Status.Groups = nil
+		for _, g := range st.Groups {
+			rg := finetunev1alpha1.ResolvedLabelGroup{
+				CTRRange:      finetunev1alpha1.CTRRange{Min: formatDecimal(g.Min), Max: formatDecimal(g.Max)},
+				PositiveLabel: formatDecimal(g.Positive),
+				NegativeLabel: formatDecimal(g.Negative),
+				Users:         g.Users,
+				ValidationAUC: formatDecimal(g.AUC),
+				IdentityAUC:   formatDecimal(g.IdentityAUC),
+			}
+			for _, c := range g.Cells {
+				rg.Cells = append(rg.Cells, finetunev1alpha1.SearchCell{PositiveLabel: formatDecimal(c[0]), NegativeLabel: formatDecimal(c[1]), ValidationAUC: formatDecimal(c[2])})
+			}
+			p.Status.Groups = append(p.Status.Groups, rg)
+		}
+		p.Status.Phase = finetunev1alpha1.PhaseReady
+		conds.phase(p.Status.Phase, "SearchComplete", fmt.Sprintf("searched %d label groups", len(p.Status.Groups)))
+		r.event(p, corev1.EventTypeNormal, "SearchComplete", "Completed", "searched %d label groups", len(p.Status.Groups))
+	case finetunev1alpha1.PhaseFailed:
+		p.Status.Phase = finetunev1alpha1.PhaseFailed
+		conds.phase(p.Status.Phase, out.reason, out.message)
+		jobsFailed.WithLabelValues("CorrectionPolicy").Inc()
+		r.event(p, corev1.EventTypeWarning, out.reason, "Failed", "search failed: %s", out.message)
+	default:
+		p.Status.Phase = out.phase
+		conds.phase(out.phase, "JobRunning", fmt.Sprintf("search Job %s is %s", job.Name, out.phase))
+	}
+	return nil
+}
+
+func (r *CorrectionPolicyReconciler) event(obj client.Object, eventType, reason, action, note string, args ...any) {
+	if r.Recorder != nil {
+		r.Recorder.Eventf(obj, nil, eventType, reason, action, note, args...)
+	}
+}
+
+// SetupWithManager watches policies, their Jobs and pods, the models their
+// searches use, and the cohorts that use them (for the in-use finalizer).
+func (r *CorrectionPolicyReconciler) SetupWithManager(mgr ctrl.Manager) error {
+	return ctrl.NewControllerManagedBy(mgr).
+		For(&finetunev1alpha1.CorrectionPolicy{}).
+		Owns(&batchv1.Job{}).
+		Watches(&corev1.Pod{}, handler.EnqueueRequestsFromMapFunc(podOwner("CorrectionPolicy")), builder.WithPredicates(finishedPods())).
+		Watches(&finetunev1alpha1.GlobalModel{}, handler.EnqueueRequestsFromMapFunc(usersOf(mgr.GetClient(), func() client.ObjectList { return &finetunev1alpha1.CorrectionPolicyList{} }, policyModelIndex, policyNames))).
+		Watches(&finetunev1alpha1.FineTuneCohort{}, handler.EnqueueRequestsFromMapFunc(cohortPolicy), builder.WithPredicates(deletions())).
+		Named("correctionpolicy").
+		Complete(r)
+}

@@ -1,0 +1,170 @@
+package controllers
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/tools/events"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+
+	finetunev1alpha1 "github.com/lcft-dev/lcft-operator/api/v1alpha1"
+)
+
+// FineTuneCohortReconciler runs a cohort: it waits for its model and policy,
+// creates an Indexed Job whose shards fine-tune the cohort's users, and adds
+// the shard summaries up into the cohort's status.
+//
+// A spec change starts a new run: the Job of the old spec is deleted and a Job
+// for the new one is created (Job names carry a hash of the run). Toggling
+// spec.suspend pauses and resumes the same Job.
+type FineTuneCohortReconciler struct {
+	client.Client
+	Options  Options
+	Recorder events.EventRecorder
+}
+
+func (r *FineTuneCohortReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	c := &finetunev1alpha1.FineTuneCohort{}
+	if err := r.Get(ctx, req.NamespacedName, c); err != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	if !c.DeletionTimestamp.IsZero() || finished(c.Status.ObservedGeneration, c.Generation, c.Status.Phase) {
+		return ctrl.Result{}, nil // owned Jobs go with the cohort by garbage collection
+	}
+	oldStatus := c.Status.DeepCopy()
+	if c.Status.ObservedGeneration != c.Generation {
+		c.Status = finetunev1alpha1.FineTuneCohortStatus{Conditions: c.Status.Conditions} // results of an older spec no longer hold
+	}
+	err := r.reconcileRun(ctx, c)
+	c.Status.ObservedGeneration = c.Generation
+	if perr := patchStatus(ctx, r.Client, c, oldStatus, &c.Status); perr != nil {
+		return ctrl.Result{}, perr
+	}
+	return ctrl.Result{}, err
+}
+
+func (r *FineTuneCohortReconciler) reconcileRun(ctx context.Context, c *finetunev1alpha1.FineTuneCohort) error {
+	conds := conditions{list: &c.Status.Conditions, generation: c.Generation, doneType: finetunev1alpha1.ConditionComplete}
+	c.Status.Pool = orDefaultPool(c.Spec.Placement.Pool)
+
+	gm, wait, err := readyModel(ctx, r.Client, c.Namespace, c.Spec.GlobalModelRef.Name)
+	if err != nil {
+		return err
+	}
+	var policy *finetunev1alpha1.CorrectionPolicy
+	if wait == nil && c.Spec.CorrectionPolicyRef != nil {
+		policy, wait, err = readyPolicy(ctx, r.Client, c.Namespace, c.Spec.CorrectionPolicyRef.Name)
+		if err != nil {
+			return err
+		}
+	}
+	if wait != nil {
+		c.Status.Phase = finetunev1alpha1.PhaseWaiting
+		conds.phase(c.Status.Phase, wait.reason, wait.message)
+		return nil
+	}
+	spec, err := finetuneSpec(c, gm, policy, r.Options)
+	if err != nil {
+		c.Status.Phase = finetunev1alpha1.PhaseFailed
+		conds.phase(c.Status.Phase, "InvalidSpec", err.Error())
+		return nil
+	}
+	var extraLabels map[string]string
+	if q, ok := c.Labels[QueueNameLabel]; ok {
+		extraLabels = map[string]string{QueueNameLabel: q}
+	}
+	k := runner{Client: r.Client, opts: r.Options}
+	job, created, err := k.ensure(ctx, run{
+		owner: c, ownerKind: "FineTuneCohort", spec: spec, placement: c.Spec.Placement, policy: c.Spec.RunPolicy,
+		parallelism: c.Spec.Parallelism, suspend: c.Spec.Suspend, extraLabels: extraLabels,
+	})
+	if err != nil {
+		return err
+	}
+	c.Status.JobName = job.Name
+	c.Status.ReportURI = spec.OutputURI
+	if job.Status.StartTime != nil {
+		c.Status.StartTime = job.Status.StartTime
+	}
+	if created {
+		jobsCreated.WithLabelValues("FineTuneCohort").Inc()
+		jobCreationLatency.Observe(time.Since(c.CreationTimestamp.Time).Seconds())
+		r.event(c, corev1.EventTypeNormal, "JobCreated", "Created", "created Job %s with %d shard(s)", job.Name, spec.Shards)
+	}
+	out, err := k.observe(ctx, job)
+	if err != nil {
+		return err
+	}
+	c.Status.ShardsSucceeded, c.Status.ShardsFailed = out.succeeded, out.failed
+	switch out.phase {
+	case finetunev1alpha1.PhaseSucceeded:
+		if err := writeCohortResults(&c.Status, spec.Correction.Strategy, string(gm.Status.GlobalCTR), out); err != nil {
+			c.Status.Phase = finetunev1alpha1.PhaseFailed
+			conds.phase(c.Status.Phase, "MissingSummary", err.Error())
+			jobsFailed.WithLabelValues("FineTuneCohort").Inc()
+			return nil
+		}
+		c.Status.CompletionTime = completionTime(job)
+		c.Status.Phase = finetunev1alpha1.PhaseSucceeded
+		msg := fmt.Sprintf("%d users: Cloud %s, Local %s, LCFT %s", c.Status.Users, c.Status.CloudAUC, c.Status.LocalAUC, c.Status.LCFTAUC)
+		conds.phase(c.Status.Phase, "RunComplete", msg)
+		recordAUCs(c)
+		r.event(c, corev1.EventTypeNormal, "RunComplete", "Completed", "%s", msg)
+	case finetunev1alpha1.PhaseFailed:
+		c.Status.CompletionTime = completionTime(job)
+		c.Status.Phase = finetunev1alpha1.PhaseFailed
+		conds.phase(c.Status.Phase, out.reason, out.message)
+		jobsFailed.WithLabelValues("FineTuneCohort").Inc()
+		r.event(c, corev1.EventTypeWarning, out.reason, "Failed", "%s", out.message)
+	default:
+		c.Status.Phase = out.phase
+		conds.phase(out.phase, "Job"+string(out.phase), fmt.Sprintf("Job %s is %s (%d of %d shards done)", job.Name, out.phase, out.succeeded, spec.Shards))
+	}
+	return nil
+}
+
+func completionTime(job *batchv1.Job) *metav1.Time {
+	if job.Status.CompletionTime != nil {
+		return job.Status.CompletionTime
+	}
+	for _, cond := range job.Status.Conditions {
+		if cond.Type == batchv1.JobFailed && cond.Status == corev1.ConditionTrue {
+			return &cond.LastTransitionTime
+		}
+	}
+	return nil
+}
+
+func orDefaultPool(p finetunev1alpha1.Pool) finetunev1alpha1.Pool {
+	if p == "" {
+		return finetunev1alpha1.PoolAny
+	}
+	return p
+}
+
+func (r *FineTuneCohortReconciler) event(obj client.Object, eventType, reason, action, note string, args ...any) {
+	if r.Recorder != nil {
+		r.Recorder.Eventf(obj, nil, eventType, reason, action, note, args...)
+	}
+}
+
+// SetupWithManager watches cohorts, their Jobs and pods, and the models and
+// policies they use (through the field indexes on the references).
+func (r *FineTuneCohortReconciler) SetupWithManager(mgr ctrl.Manager) error {
+	cohortList := func() client.ObjectList { return &finetunev1alpha1.FineTuneCohortList{} }
+	return ctrl.NewControllerManagedBy(mgr).
+		For(&finetunev1alpha1.FineTuneCohort{}).
+		Owns(&batchv1.Job{}).
+		Watches(&corev1.Pod{}, handler.EnqueueRequestsFromMapFunc(podOwner("FineTuneCohort")), builder.WithPredicates(finishedPods())).
+		Watches(&finetunev1alpha1.GlobalModel{}, handler.EnqueueRequestsFromMapFunc(usersOf(mgr.GetClient(), cohortList, cohortModelIndex, cohortNames))).
+		Watches(&finetunev1alpha1.CorrectionPolicy{}, handler.EnqueueRequestsFromMapFunc(usersOf(mgr.GetClient(), cohortList, cohortPolicyIndex, cohortNames))).
+		Named("finetunecohort").
+		Complete(r)
+}

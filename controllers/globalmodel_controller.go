@@ -1,0 +1,147 @@
+package controllers
+
+import (
+	"context"
+	"fmt"
+
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/client-go/tools/events"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+
+	finetunev1alpha1 "github.com/lcft-dev/lcft-operator/api/v1alpha1"
+	"github.com/lcft-dev/lcft-operator/trainer/runspec"
+)
+
+// GlobalModelReconciler pretrains a GlobalModel in a Job (spec.training) or
+// verifies an imported artifact in a Job (spec.import), and reports the model
+// in status. It keeps the model while cohorts or searches use it.
+type GlobalModelReconciler struct {
+	client.Client
+	Options  Options
+	Recorder events.EventRecorder
+}
+
+// +kubebuilder:rbac:groups=finetune.lcft.dev,resources=globalmodels;correctionpolicies;finetunecohorts,verbs=get;list;watch;update;patch
+// +kubebuilder:rbac:groups=finetune.lcft.dev,resources=globalmodels/status;correctionpolicies/status;finetunecohorts/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=finetune.lcft.dev,resources=globalmodels/finalizers;correctionpolicies/finalizers;finetunecohorts/finalizers,verbs=update
+// +kubebuilder:rbac:groups=batch,resources=jobs,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups="",resources=configmaps,verbs=get;list;watch;create;delete
+// +kubebuilder:rbac:groups="",resources=pods,verbs=get;list;watch
+// +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
+
+func (r *GlobalModelReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	gm := &finetunev1alpha1.GlobalModel{}
+	if err := r.Get(ctx, req.NamespacedName, gm); err != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	if !gm.DeletionTimestamp.IsZero() {
+		return ctrl.Result{}, releaseWhenUnused(ctx, r.Client, gm)
+	}
+	if added, err := addInUseFinalizer(ctx, r.Client, gm); added || err != nil {
+		return ctrl.Result{}, err
+	}
+	if finished(gm.Status.ObservedGeneration, gm.Generation, gm.Status.Phase) {
+		return ctrl.Result{}, nil
+	}
+	oldStatus := gm.Status.DeepCopy()
+	err := r.reconcileRun(ctx, gm)
+	gm.Status.ObservedGeneration = gm.Generation
+	if perr := patchStatus(ctx, r.Client, gm, oldStatus, &gm.Status); perr != nil {
+		return ctrl.Result{}, perr
+	}
+	return ctrl.Result{}, err
+}
+
+// reconcileRun drives the pretraining or verification Job and fills status.
+func (r *GlobalModelReconciler) reconcileRun(ctx context.Context, gm *finetunev1alpha1.GlobalModel) error {
+	conds := conditions{list: &gm.Status.Conditions, generation: gm.Generation, doneType: finetunev1alpha1.ConditionReady}
+	build, what := pretrainSpec, "pretraining"
+	if gm.Spec.Import != nil {
+		build, what = verifySpec, "import check"
+	}
+	spec, err := build(gm, r.Options)
+	if err != nil {
+		gm.Status.Phase = finetunev1alpha1.PhaseFailed
+		conds.phase(gm.Status.Phase, "InvalidSpec", err.Error())
+		return nil // the spec must change; retrying cannot help
+	}
+	k := runner{Client: r.Client, opts: r.Options}
+	job, created, err := k.ensure(ctx, run{owner: gm, ownerKind: "GlobalModel", spec: spec, placement: gm.Spec.Placement, policy: gm.Spec.RunPolicy})
+	if err != nil {
+		return err
+	}
+	gm.Status.JobName = job.Name
+	if created {
+		jobsCreated.WithLabelValues("GlobalModel").Inc()
+		r.event(gm, corev1.EventTypeNormal, "JobCreated", "Created", "created %s Job %s", what, job.Name)
+	}
+	out, err := k.observe(ctx, job)
+	if err != nil {
+		return err
+	}
+	switch out.phase {
+	case finetunev1alpha1.PhaseSucceeded:
+		return r.succeeded(gm, spec, out, conds)
+	case finetunev1alpha1.PhaseFailed:
+		gm.Status.Phase = finetunev1alpha1.PhaseFailed
+		conds.phase(gm.Status.Phase, out.reason, out.message)
+		jobsFailed.WithLabelValues("GlobalModel").Inc()
+		r.event(gm, corev1.EventTypeWarning, out.reason, "Failed", "%s failed: %s", what, out.message)
+	default:
+		gm.Status.Phase = out.phase
+		conds.phase(out.phase, "JobRunning", fmt.Sprintf("%s Job %s is %s", what, job.Name, out.phase))
+	}
+	return nil
+}
+
+func (r *GlobalModelReconciler) succeeded(gm *finetunev1alpha1.GlobalModel, spec runspec.Spec, out runOutcome, conds conditions) error {
+	st := out.summaries[0].Pretrain
+	if st == nil {
+		gm.Status.Phase = finetunev1alpha1.PhaseFailed
+		conds.phase(gm.Status.Phase, "MissingSummary", "the trainer's summary has no model statistics")
+		return nil
+	}
+	gm.Status.ArtifactURI = unmountURI(st.ArtifactURI, spec.OutputURI)
+	if gm.Spec.Import != nil { // the user's URI and CTR, now verified
+		gm.Status.ArtifactURI = gm.Spec.Import.ArtifactURI
+		st.GlobalCTR = spec.GlobalModel.GlobalCTR
+	}
+	gm.Status.Digest = st.Digest
+	gm.Status.GlobalCTR = formatDecimal(st.GlobalCTR)
+	gm.Status.Users = st.Users
+	gm.Status.Samples = st.Samples
+	if gm.Spec.Training != nil {
+		gm.Status.CloudAUC = formatDecimal(st.CloudAUC)
+	}
+	gm.Status.LocalCTRQuantiles = nil
+	for _, q := range st.Quantiles {
+		gm.Status.LocalCTRQuantiles = append(gm.Status.LocalCTRQuantiles, finetunev1alpha1.Quantile{Quantile: formatDecimal(q[0]), LocalCTR: formatDecimal(q[1])})
+	}
+	gm.Status.Phase = finetunev1alpha1.PhaseReady
+	conds.phase(gm.Status.Phase, "ModelReady", fmt.Sprintf("model %s (%s) is ready", gm.Status.ArtifactURI, gm.Status.Digest))
+	r.event(gm, corev1.EventTypeNormal, "ModelReady", "Completed", "model ready: global CTR %s, Cloud AUC %s", gm.Status.GlobalCTR, gm.Status.CloudAUC)
+	return nil
+}
+
+func (r *GlobalModelReconciler) event(obj client.Object, eventType, reason, action, note string, args ...any) {
+	if r.Recorder != nil {
+		r.Recorder.Eventf(obj, nil, eventType, reason, action, note, args...)
+	}
+}
+
+// SetupWithManager watches GlobalModels, their Jobs and pods, and the objects
+// that use them (for the in-use finalizer).
+func (r *GlobalModelReconciler) SetupWithManager(mgr ctrl.Manager) error {
+	return ctrl.NewControllerManagedBy(mgr).
+		For(&finetunev1alpha1.GlobalModel{}).
+		Owns(&batchv1.Job{}).
+		Watches(&corev1.Pod{}, handler.EnqueueRequestsFromMapFunc(podOwner("GlobalModel")), builder.WithPredicates(finishedPods())).
+		Watches(&finetunev1alpha1.FineTuneCohort{}, handler.EnqueueRequestsFromMapFunc(cohortModel), builder.WithPredicates(deletions())).
+		Watches(&finetunev1alpha1.CorrectionPolicy{}, handler.EnqueueRequestsFromMapFunc(policyModel), builder.WithPredicates(deletions())).
+		Named("globalmodel").
+		Complete(r)
+}

@@ -1,0 +1,282 @@
+package controllers
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+
+	finetunev1alpha1 "github.com/lcft-dev/lcft-operator/api/v1alpha1"
+	"github.com/lcft-dev/lcft-operator/trainer/runspec"
+)
+
+// This file turns API objects into the trainer's run spec. The API server has
+// validated the decimals already; parsing them again keeps a bad value that
+// slipped past an old CRD from reaching a pod.
+
+// decimals parses Decimal fields, collecting every error with its field path.
+type decimals struct{ errs []error }
+
+func (d *decimals) parse(field string, v finetunev1alpha1.Decimal, fallback float64) float64 {
+	if v == "" {
+		return fallback
+	}
+	f, err := strconv.ParseFloat(string(v), 64)
+	if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
+		d.errs = append(d.errs, fmt.Errorf("%s: %q is not a decimal number", field, v))
+		return fallback
+	}
+	return f
+}
+
+func (d *decimals) err() error { return errors.Join(d.errs...) }
+
+// formatDecimal writes a float as a Decimal with up to 6 significant digits.
+func formatDecimal(f float64) finetunev1alpha1.Decimal {
+	return finetunev1alpha1.Decimal(strconv.FormatFloat(f, 'g', 6, 64))
+}
+
+// formatSigned writes a signed float for status fields that may be negative (lifts).
+func formatSigned(f float64) string {
+	return strconv.FormatFloat(f, 'f', 5, 64)
+}
+
+func resolveDataset(d *decimals, field string, ds finetunev1alpha1.DatasetSpec, historyLen int32) runspec.Dataset {
+	out := runspec.Dataset{
+		Format:            string(ds.Format),
+		URI:               ds.URI,
+		PositiveThreshold: d.parse(field+".positiveThreshold", ds.PositiveThreshold, 4),
+		HistoryLength:     int(historyLen),
+		Split: runspec.Split{
+			Method:        string(ds.Split.Method),
+			TrainFraction: d.parse(field+".split.trainFraction", ds.Split.TrainFraction, 0.8),
+		},
+	}
+	if out.Split.Method == "" {
+		out.Split.Method = string(finetunev1alpha1.SplitPerUserFraction)
+	}
+	if ds.Split.Timestamp != nil {
+		out.Split.Timestamp = *ds.Split.Timestamp
+	}
+	if s := ds.Synthetic; s != nil {
+		out.Synthetic = &runspec.Synthetic{
+			Users:          int(s.Users),
+			Items:          int(s.Items),
+			Categories:     int(s.Categories),
+			SamplesPerUser: int(s.SamplesPerUser),
+			GlobalCTR:      d.parse(field+".synthetic.globalCTR", s.GlobalCTR, 0.3),
+			Drift:          d.parse(field+".synthetic.drift", s.Drift, 0.6),
+			Seed:           uint64(s.Seed),
+		}
+	}
+	return out
+}
+
+func resolveFineTuning(d *decimals, field string, ft finetunev1alpha1.FineTuningSpec) runspec.Optimization {
+	return runspec.Optimization{
+		Optimizer:         orDefault(string(ft.Optimizer), string(finetunev1alpha1.OptimizerSGD)),
+		LearningRate:      d.parse(field+".learningRate", ft.LearningRate, 0.01),
+		LearningRateDecay: d.parse(field+".learningRateDecay", ft.LearningRateDecay, 1),
+		Epochs:            int(max(ft.Epochs, 1)),
+		BatchSize:         int(orDefaultInt(ft.BatchSize, 32)),
+		Seed:              uint64(ft.Seed),
+	}
+}
+
+// outputURI is the directory a run of obj writes to.
+func outputURI(opts Options, artifacts finetunev1alpha1.ArtifactsSpec, kind, namespace, name string, generation int64) (string, error) {
+	base := artifacts.URI
+	if base == "" {
+		base = opts.ArtifactURI
+	}
+	if base == "" {
+		return "", errors.New("no artifact store: set spec.artifacts.uri or the operator's --artifact-uri")
+	}
+	return fmt.Sprintf("%s/%s/%s/%s/g%d", strings.TrimRight(base, "/"), namespace, kind, name, generation), nil
+}
+
+// pretrainSpec is the run spec of a GlobalModel's pretraining Job.
+func pretrainSpec(gm *finetunev1alpha1.GlobalModel, opts Options) (runspec.Spec, error) {
+	t := gm.Spec.Training
+	d := &decimals{}
+	hp := gm.Spec.Hyperparameters
+	hidden := make([]int, len(hp.HiddenUnits))
+	for i, h := range hp.HiddenUnits {
+		hidden[i] = int(h)
+	}
+	spec := runspec.Spec{
+		Version: runspec.Version,
+		Kind:    runspec.KindPretrain,
+		Name:    gm.Namespace + "/" + gm.Name,
+		Dataset: resolveDataset(d, "spec.training.dataset", t.Dataset, orDefaultInt(hp.HistoryLength, 20)),
+		Model: &runspec.Model{
+			Architecture: string(gm.Spec.Architecture),
+			EmbeddingDim: int(orDefaultInt(hp.EmbeddingDim, 16)),
+			HiddenUnits:  hidden,
+		},
+		Optimization: runspec.Optimization{
+			Optimizer:         orDefault(string(t.Optimizer), string(finetunev1alpha1.OptimizerSGD)),
+			LearningRate:      d.parse("spec.training.learningRate", t.LearningRate, 1),
+			LearningRateDecay: d.parse("spec.training.learningRateDecay", t.LearningRateDecay, 0.1),
+			Epochs:            int(max(t.Epochs, 1)),
+			BatchSize:         int(orDefaultInt(t.BatchSize, 32)),
+			Seed:              uint64(t.Seed),
+		},
+		Shards: 1,
+	}
+	out, err := outputURI(opts, gm.Spec.Artifacts, "globalmodels", gm.Namespace, gm.Name, gm.Generation)
+	if err != nil {
+		return spec, err
+	}
+	spec.OutputURI = out
+	return spec, d.err()
+}
+
+// verifySpec is the run spec that checks an imported model.
+func verifySpec(gm *finetunev1alpha1.GlobalModel, opts Options) (runspec.Spec, error) {
+	imp := gm.Spec.Import
+	d := &decimals{}
+	spec := runspec.Spec{
+		Version:      runspec.Version,
+		Kind:         runspec.KindVerify,
+		Name:         gm.Namespace + "/" + gm.Name,
+		GlobalModel:  &runspec.ModelArtifact{URI: imp.ArtifactURI, Digest: imp.Digest, GlobalCTR: d.parse("spec.import.globalCTR", imp.GlobalCTR, 0)},
+		Optimization: runspec.Optimization{Epochs: 1, BatchSize: 1, LearningRate: 1},
+		Shards:       1,
+	}
+	out, err := outputURI(opts, gm.Spec.Artifacts, "globalmodels", gm.Namespace, gm.Name, gm.Generation)
+	if err != nil {
+		return spec, err
+	}
+	spec.OutputURI = out
+	return spec, d.err()
+}
+
+// modelArtifact is how runs refer to a Ready GlobalModel.
+func modelArtifact(gm *finetunev1alpha1.GlobalModel) (*runspec.ModelArtifact, int32, error) {
+	d := &decimals{}
+	a := &runspec.ModelArtifact{
+		URI:       gm.Status.ArtifactURI,
+		Digest:    gm.Status.Digest,
+		GlobalCTR: d.parse("status.globalCTR", gm.Status.GlobalCTR, 0),
+	}
+	return a, orDefaultInt(gm.Spec.Hyperparameters.HistoryLength, 20), d.err()
+}
+
+// searchSpec is the run spec of a CorrectionPolicy's search Job.
+func searchSpec(p *finetunev1alpha1.CorrectionPolicy, gm *finetunev1alpha1.GlobalModel, opts Options) (runspec.Spec, error) {
+	s := p.Spec.Search
+	d := &decimals{}
+	model, historyLen, err := modelArtifact(gm)
+	if err != nil {
+		return runspec.Spec{}, err
+	}
+	search := &runspec.Search{
+		ValidationFraction: d.parse("spec.search.validationFraction", s.ValidationFraction, 0.2),
+		MinSamples:         int(orDefaultInt(s.MinSamples, 5)),
+	}
+	for i, b := range s.Boundaries {
+		search.Boundaries = append(search.Boundaries, d.parse(fmt.Sprintf("spec.search.boundaries[%d]", i), b, 0))
+	}
+	if s.Quantiles != nil {
+		search.Quantiles = int(*s.Quantiles)
+	}
+	for i, v := range s.PositiveLabels {
+		search.PositiveLabels = append(search.PositiveLabels, d.parse(fmt.Sprintf("spec.search.positiveLabels[%d]", i), v, 1))
+	}
+	for i, v := range s.NegativeLabels {
+		search.NegativeLabels = append(search.NegativeLabels, d.parse(fmt.Sprintf("spec.search.negativeLabels[%d]", i), v, 0))
+	}
+	spec := runspec.Spec{
+		Version:      runspec.Version,
+		Kind:         runspec.KindSearch,
+		Name:         p.Namespace + "/" + p.Name,
+		Dataset:      resolveDataset(d, "spec.search.dataset", s.Dataset, historyLen),
+		GlobalModel:  model,
+		Optimization: resolveFineTuning(d, "spec.search.fineTuning", s.FineTuning),
+		Search:       search,
+		Shards:       1,
+	}
+	out, err := outputURI(opts, p.Spec.Artifacts, "correctionpolicies", p.Namespace, p.Name, p.Generation)
+	if err != nil {
+		return spec, err
+	}
+	spec.OutputURI = out
+	return spec, d.err()
+}
+
+// policyCorrection is the correction a Ready policy resolves to (nil policy: Auto).
+func policyCorrection(p *finetunev1alpha1.CorrectionPolicy) (*runspec.Correction, error) {
+	if p == nil {
+		return &runspec.Correction{Strategy: string(finetunev1alpha1.StrategyAuto)}, nil
+	}
+	c := &runspec.Correction{Strategy: string(p.Spec.Strategy)}
+	if p.Spec.Strategy != finetunev1alpha1.StrategyHard {
+		return c, nil
+	}
+	d := &decimals{}
+	for i, g := range p.Status.Groups {
+		f := fmt.Sprintf("status.groups[%d]", i)
+		c.Groups = append(c.Groups, runspec.LabelGroup{
+			Min:      d.parse(f+".ctrRange.min", g.CTRRange.Min, 0),
+			Max:      d.parse(f+".ctrRange.max", g.CTRRange.Max, 1),
+			Positive: d.parse(f+".positiveLabel", g.PositiveLabel, 1),
+			Negative: d.parse(f+".negativeLabel", g.NegativeLabel, 0),
+		})
+	}
+	return c, d.err()
+}
+
+// finetuneSpec is the run spec of a cohort's Job.
+func finetuneSpec(c *finetunev1alpha1.FineTuneCohort, gm *finetunev1alpha1.GlobalModel, p *finetunev1alpha1.CorrectionPolicy, opts Options) (runspec.Spec, error) {
+	d := &decimals{}
+	model, historyLen, err := modelArtifact(gm)
+	if err != nil {
+		return runspec.Spec{}, err
+	}
+	correction, err := policyCorrection(p)
+	if err != nil {
+		return runspec.Spec{}, err
+	}
+	cohort := &runspec.Cohort{MinCTR: 0, MaxCTR: 1, MinSamples: int(orDefaultInt(c.Spec.MinSamples, 5)), Mode: orDefault(string(c.Spec.Mode), string(finetunev1alpha1.ModePerUser))}
+	if r := c.Spec.CTRRange; r != nil {
+		cohort.MinCTR = d.parse("spec.ctrRange.min", r.Min, 0)
+		cohort.MaxCTR = d.parse("spec.ctrRange.max", r.Max, 1)
+	}
+	shards := int(orDefaultInt(c.Spec.Shards, 1))
+	if cohort.Mode == string(finetunev1alpha1.ModePooled) {
+		shards = 1 // one model for the whole cohort
+	}
+	spec := runspec.Spec{
+		Version:      runspec.Version,
+		Kind:         runspec.KindFinetune,
+		Name:         c.Namespace + "/" + c.Name,
+		Dataset:      resolveDataset(d, "spec.dataset", c.Spec.Dataset, historyLen),
+		GlobalModel:  model,
+		Optimization: resolveFineTuning(d, "spec.fineTuning", c.Spec.FineTuning),
+		Correction:   correction,
+		Cohort:       cohort,
+		Shards:       shards,
+	}
+	out, err := outputURI(opts, c.Spec.Artifacts, "finetunecohorts", c.Namespace, c.Name, c.Generation)
+	if err != nil {
+		return spec, err
+	}
+	spec.OutputURI = out
+	return spec, d.err()
+}
+
+func orDefault(v, def string) string {
+	if v == "" {
+		return def
+	}
+	return v
+}
+
+func orDefaultInt(v, def int32) int32 {
+	if v == 0 {
+		return def
+	}
+	return v
+}

@@ -1,0 +1,258 @@
+package controllers
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+
+	finetunev1alpha1 "github.com/lcft-dev/lcft-operator/api/v1alpha1"
+	"github.com/lcft-dev/lcft-operator/trainer/runspec"
+)
+
+// runner creates the owned ConfigMap and Job of a run and reads back what the
+// Job's pods reported. All three reconcilers use it.
+type runner struct {
+	client.Client
+	opts Options
+}
+
+// ensure makes sure the Job of r exists, deletes the Jobs of the owner's
+// earlier runs, and returns the Job and whether this call created it.
+func (k runner) ensure(ctx context.Context, r run) (*batchv1.Job, bool, error) {
+	objs, err := buildRun(r, k.opts)
+	if err != nil {
+		return nil, false, err
+	}
+	if err := k.deleteStaleRuns(ctx, r, objs.hash); err != nil {
+		return nil, false, err
+	}
+	var job batchv1.Job
+	err = k.Get(ctx, client.ObjectKeyFromObject(objs.job), &job)
+	if err == nil {
+		return &job, false, k.syncSuspend(ctx, r, &job)
+	}
+	if !apierrors.IsNotFound(err) {
+		return nil, false, fmt.Errorf("getting Job %s: %w", objs.job.Name, err)
+	}
+	scheme := k.Scheme()
+	if err := controllerutil.SetControllerReference(r.owner, objs.configMap, scheme); err != nil {
+		return nil, false, fmt.Errorf("owning ConfigMap: %w", err)
+	}
+	if err := controllerutil.SetControllerReference(r.owner, objs.job, scheme); err != nil {
+		return nil, false, fmt.Errorf("owning Job: %w", err)
+	}
+	if err := k.Create(ctx, objs.configMap); client.IgnoreAlreadyExists(err) != nil {
+		return nil, false, fmt.Errorf("creating ConfigMap %s: %w", objs.configMap.Name, err)
+	}
+	if err := k.Create(ctx, objs.job); err != nil {
+		if apierrors.IsAlreadyExists(err) { // the cache lagged behind our own create
+			return nil, false, k.Get(ctx, client.ObjectKeyFromObject(objs.job), &job)
+		}
+		return nil, false, fmt.Errorf("creating Job %s: %w", objs.job.Name, err)
+	}
+	return objs.job, true, nil
+}
+
+// syncSuspend lets spec.suspend pause and resume a run without replacing it,
+// unless Kueue manages the Job (then Kueue alone flips suspend).
+func (k runner) syncSuspend(ctx context.Context, r run, job *batchv1.Job) error {
+	if _, queued := job.Labels[QueueNameLabel]; queued || ptr.Deref(job.Spec.Suspend, false) == r.suspend || jobFinished(job) {
+		return nil
+	}
+	patch := client.MergeFrom(job.DeepCopy())
+	job.Spec.Suspend = ptr.To(r.suspend)
+	if err := k.Patch(ctx, job, patch); err != nil {
+		return fmt.Errorf("setting suspend=%t on Job %s: %w", r.suspend, job.Name, err)
+	}
+	return nil
+}
+
+// deleteStaleRuns removes the Jobs and ConfigMaps of the owner's earlier runs
+// (another spec): a new generation replaces the old run.
+func (k runner) deleteStaleRuns(ctx context.Context, r run, hash string) error {
+	selector := client.MatchingLabels{ManagedByLabel: ManagedByValue, OwnerKindLabel: r.ownerKind, OwnerNameLabel: truncateLabel(r.owner.GetName())}
+	var jobs batchv1.JobList
+	if err := k.List(ctx, &jobs, client.InNamespace(r.owner.GetNamespace()), selector); err != nil {
+		return fmt.Errorf("listing Jobs: %w", err)
+	}
+	for i := range jobs.Items {
+		j := &jobs.Items[i]
+		if j.Annotations[RunHashAnnotation] == hash || !metav1IsControlledBy(j, r.owner) {
+			continue
+		}
+		if err := k.Delete(ctx, j, client.PropagationPolicy("Background")); client.IgnoreNotFound(err) != nil {
+			return fmt.Errorf("deleting the Job %s of an earlier run: %w", j.Name, err)
+		}
+	}
+	var cms corev1.ConfigMapList
+	if err := k.List(ctx, &cms, client.InNamespace(r.owner.GetNamespace()), selector); err != nil {
+		return fmt.Errorf("listing ConfigMaps: %w", err)
+	}
+	for i := range cms.Items {
+		cm := &cms.Items[i]
+		if cm.Annotations[RunHashAnnotation] == hash || !metav1IsControlledBy(cm, r.owner) {
+			continue
+		}
+		if err := k.Delete(ctx, cm); client.IgnoreNotFound(err) != nil {
+			return fmt.Errorf("deleting the ConfigMap %s of an earlier run: %w", cm.Name, err)
+		}
+	}
+	return nil
+}
+
+func metav1IsControlledBy(obj, owner client.Object) bool {
+	for _, ref := range obj.GetOwnerReferences() {
+		if ptr.Deref(ref.Controller, false) && ref.UID == owner.GetUID() {
+			return true
+		}
+	}
+	return false
+}
+
+// runOutcome is what a Job and its pods say about a run.
+type runOutcome struct {
+	phase     finetunev1alpha1.Phase // Running, Suspended, Succeeded or Failed
+	reason    string                 // condition reason for Failed
+	message   string                 // the trainer's message for Failed
+	summaries []*runspec.Summary     // one per shard, by index, when Succeeded
+	shards    []finetunev1alpha1.ShardPlacement
+	succeeded int32
+	failed    int32
+}
+
+func jobCondition(job *batchv1.Job, t batchv1.JobConditionType) *batchv1.JobCondition {
+	for i := range job.Status.Conditions {
+		if c := &job.Status.Conditions[i]; c.Type == t && c.Status == corev1.ConditionTrue {
+			return c
+		}
+	}
+	return nil
+}
+
+func jobFinished(job *batchv1.Job) bool {
+	return jobCondition(job, batchv1.JobComplete) != nil || jobCondition(job, batchv1.JobFailed) != nil
+}
+
+// observe reads the Job's state and, once it finished, its pods' termination
+// messages: the shard summaries of a success, the trainer's message of a failure.
+func (k runner) observe(ctx context.Context, job *batchv1.Job) (runOutcome, error) {
+	out := runOutcome{phase: finetunev1alpha1.PhaseRunning, succeeded: job.Status.Succeeded, failed: job.Status.Failed}
+	complete, failed := jobCondition(job, batchv1.JobComplete), jobCondition(job, batchv1.JobFailed)
+	if complete == nil && failed == nil {
+		if ptr.Deref(job.Spec.Suspend, false) {
+			out.phase = finetunev1alpha1.PhaseSuspended
+		}
+		return out, nil
+	}
+	var pods corev1.PodList
+	if err := k.List(ctx, &pods, client.InNamespace(job.Namespace), client.MatchingLabels{batchv1.JobNameLabel: job.Name}); err != nil {
+		return out, fmt.Errorf("listing the pods of Job %s: %w", job.Name, err)
+	}
+	if failed != nil {
+		out.phase = finetunev1alpha1.PhaseFailed
+		out.reason = "JobFailed"
+		out.message = fmt.Sprintf("Job %s failed (%s): %s", job.Name, failed.Reason, failed.Message)
+		if msg := trainerFailureMessage(pods.Items); msg != "" {
+			out.reason = "TrainerFailed"
+			out.message = msg
+		}
+		return out, nil
+	}
+	shards := int(ptr.Deref(job.Spec.Completions, 1))
+	out.summaries = make([]*runspec.Summary, shards)
+	out.shards = make([]finetunev1alpha1.ShardPlacement, shards)
+	for i := range out.shards {
+		out.shards[i].Index = int32(i)
+	}
+	for i := range pods.Items {
+		pod := &pods.Items[i]
+		if pod.Status.Phase != corev1.PodSucceeded {
+			continue
+		}
+		idx, err := strconv.Atoi(pod.Annotations[batchv1.JobCompletionIndexAnnotation])
+		if err != nil || idx < 0 || idx >= shards {
+			continue
+		}
+		msg := terminationMessage(pod)
+		s, err := runspec.DecodeSummary(msg)
+		if err != nil || s.Error != "" || s.Shard != idx {
+			continue
+		}
+		out.summaries[idx] = s
+		out.shards[idx].Node = pod.Spec.NodeName
+		out.shards[idx].Arch = s.Arch
+	}
+	var missing []string
+	for i, s := range out.summaries {
+		if s == nil {
+			missing = append(missing, strconv.Itoa(i))
+		}
+	}
+	if len(missing) > 0 {
+		out.phase = finetunev1alpha1.PhaseFailed
+		out.reason = "MissingSummary"
+		out.message = fmt.Sprintf("Job %s completed but shard(s) %s finished without a valid summary in the termination message", job.Name, strings.Join(missing, ", "))
+		out.summaries = nil
+		return out, nil
+	}
+	out.phase = finetunev1alpha1.PhaseSucceeded
+	return out, nil
+}
+
+func terminationMessage(pod *corev1.Pod) string {
+	for _, cs := range pod.Status.ContainerStatuses {
+		if cs.Name == trainerContainer && cs.State.Terminated != nil {
+			return cs.State.Terminated.Message
+		}
+	}
+	return ""
+}
+
+// trainerFailureMessage is the message of the failed trainer pods, the
+// trainer's own words when its termination message is a summary with an error.
+func trainerFailureMessage(pods []corev1.Pod) string {
+	var msgs []string
+	sort.Slice(pods, func(i, j int) bool { return pods[i].Name < pods[j].Name })
+	for i := range pods {
+		pod := &pods[i]
+		if pod.Status.Phase != corev1.PodFailed {
+			continue
+		}
+		msg := strings.TrimSpace(terminationMessage(pod))
+		if s, err := runspec.DecodeSummary(msg); err == nil && s.Error != "" {
+			msg = s.Error
+		}
+		if msg == "" {
+			continue
+		}
+		idx := pod.Annotations[batchv1.JobCompletionIndexAnnotation]
+		msgs = append(msgs, fmt.Sprintf("shard %s: %s", idx, msg))
+	}
+	const maxLen = 2048
+	joined := strings.Join(dedupe(msgs), "; ")
+	if len(joined) > maxLen {
+		joined = joined[:maxLen] + "..."
+	}
+	return joined
+}
+
+func dedupe(s []string) []string {
+	seen := map[string]bool{}
+	out := s[:0]
+	for _, v := range s {
+		if !seen[v] {
+			seen[v] = true
+			out = append(out, v)
+		}
+	}
+	return out
+}

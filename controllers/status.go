@@ -1,0 +1,63 @@
+package controllers
+
+import (
+	"context"
+	"fmt"
+
+	"k8s.io/apimachinery/pkg/api/equality"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	finetunev1alpha1 "github.com/lcft-dev/lcft-operator/api/v1alpha1"
+)
+
+// conditions sets the mutually exclusive lifecycle conditions of an object in
+// one place, so every phase leaves the same, complete set behind.
+type conditions struct {
+	list       *[]metav1.Condition
+	generation int64
+	doneType   string // Ready for models and policies, Complete for cohorts
+}
+
+func (c conditions) set(t string, status bool, reason, message string) {
+	s := metav1.ConditionFalse
+	if status {
+		s = metav1.ConditionTrue
+	}
+	meta.SetStatusCondition(c.list, metav1.Condition{Type: t, Status: s, Reason: reason, Message: message, ObservedGeneration: c.generation})
+}
+
+// phase records phase with its conditions: Ready (or Complete) true only when
+// usable, Waiting/Running/Failed true in their phases.
+func (c conditions) phase(p finetunev1alpha1.Phase, reason, message string) {
+	done := p == finetunev1alpha1.PhaseReady || p == finetunev1alpha1.PhaseSucceeded
+	c.set(c.doneType, done, reason, message)
+	c.set(finetunev1alpha1.ConditionWaiting, p == finetunev1alpha1.PhaseWaiting, reason, message)
+	c.set(finetunev1alpha1.ConditionRunning, p == finetunev1alpha1.PhaseRunning, reason, message)
+	c.set(finetunev1alpha1.ConditionFailed, p == finetunev1alpha1.PhaseFailed, reason, message)
+}
+
+// patchStatus writes status once, and only when it changed.
+func patchStatus(ctx context.Context, c client.Client, obj client.Object, oldStatus, newStatus any) error {
+	if equality.Semantic.DeepEqual(oldStatus, newStatus) {
+		return nil
+	}
+	if err := c.Status().Update(ctx, obj); err != nil {
+		return fmt.Errorf("writing status of %s: %w", client.ObjectKeyFromObject(obj), err)
+	}
+	return nil
+}
+
+// finished reports whether status already holds the outcome of this generation's run:
+// such a run is never started again (even if its Job was deleted by its TTL).
+func finished(observedGeneration, generation int64, p finetunev1alpha1.Phase) bool {
+	if observedGeneration != generation {
+		return false
+	}
+	switch p {
+	case finetunev1alpha1.PhaseReady, finetunev1alpha1.PhaseSucceeded, finetunev1alpha1.PhaseFailed:
+		return true
+	}
+	return false
+}

@@ -1,0 +1,145 @@
+package controllers
+
+import (
+	"context"
+	"fmt"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/types"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	finetunev1alpha1 "github.com/lcft-dev/lcft-operator/api/v1alpha1"
+)
+
+// Field indexes on the references between kinds, so a change of a model or
+// policy finds the objects that use it without listing them all.
+const (
+	cohortModelIndex  = "spec.globalModelRef.name"
+	cohortPolicyIndex = "spec.correctionPolicyRef.name"
+	policyModelIndex  = "spec.search.globalModelRef.name"
+)
+
+func setupIndexes(mgr ctrl.Manager) error {
+	ctx := context.Background()
+	idx := mgr.GetFieldIndexer()
+	if err := idx.IndexField(ctx, &finetunev1alpha1.FineTuneCohort{}, cohortModelIndex, func(o client.Object) []string {
+		return []string{o.(*finetunev1alpha1.FineTuneCohort).Spec.GlobalModelRef.Name}
+	}); err != nil {
+		return fmt.Errorf("indexing cohorts by model: %w", err)
+	}
+	if err := idx.IndexField(ctx, &finetunev1alpha1.FineTuneCohort{}, cohortPolicyIndex, func(o client.Object) []string {
+		if ref := o.(*finetunev1alpha1.FineTuneCohort).Spec.CorrectionPolicyRef; ref != nil {
+			return []string{ref.Name}
+		}
+		return nil
+	}); err != nil {
+		return fmt.Errorf("indexing cohorts by policy: %w", err)
+	}
+	if err := idx.IndexField(ctx, &finetunev1alpha1.CorrectionPolicy{}, policyModelIndex, func(o client.Object) []string {
+		if s := o.(*finetunev1alpha1.CorrectionPolicy).Spec.Search; s != nil {
+			return []string{s.GlobalModelRef.Name}
+		}
+		return nil
+	}); err != nil {
+		return fmt.Errorf("indexing policies by model: %w", err)
+	}
+	return nil
+}
+
+func requestFor(namespace, name string) []reconcile.Request {
+	return []reconcile.Request{{NamespacedName: types.NamespacedName{Namespace: namespace, Name: name}}}
+}
+
+// podOwner maps a finished pod of one of our Jobs to the object that owns the
+// Job (the pod's labels name it), so results are read as soon as they exist.
+func podOwner(kind string) func(context.Context, client.Object) []reconcile.Request {
+	return func(_ context.Context, o client.Object) []reconcile.Request {
+		l := o.GetLabels()
+		if l[OwnerKindLabel] != kind || l[OwnerNameLabel] == "" {
+			return nil
+		}
+		return requestFor(o.GetNamespace(), l[OwnerNameLabel])
+	}
+}
+
+// finishedPods passes pod events where the pod has terminated.
+func finishedPods() predicate.Predicate {
+	done := func(o client.Object) bool {
+		p, ok := o.(*corev1.Pod)
+		return ok && (p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed)
+	}
+	return predicate.Funcs{
+		CreateFunc:  func(e event.CreateEvent) bool { return done(e.Object) },
+		UpdateFunc:  func(e event.UpdateEvent) bool { return done(e.ObjectNew) },
+		DeleteFunc:  func(event.DeleteEvent) bool { return false },
+		GenericFunc: func(event.GenericEvent) bool { return false },
+	}
+}
+
+// deletions passes deletes (and the start of a deletion), which is when a
+// used object may release its in-use finalizer.
+func deletions() predicate.Predicate {
+	return predicate.Funcs{
+		CreateFunc:  func(event.CreateEvent) bool { return false },
+		UpdateFunc:  func(e event.UpdateEvent) bool { return !e.ObjectNew.GetDeletionTimestamp().IsZero() },
+		DeleteFunc:  func(event.DeleteEvent) bool { return true },
+		GenericFunc: func(event.GenericEvent) bool { return false },
+	}
+}
+
+func cohortModel(_ context.Context, o client.Object) []reconcile.Request {
+	c := o.(*finetunev1alpha1.FineTuneCohort)
+	return requestFor(c.Namespace, c.Spec.GlobalModelRef.Name)
+}
+
+func cohortPolicy(_ context.Context, o client.Object) []reconcile.Request {
+	c := o.(*finetunev1alpha1.FineTuneCohort)
+	if c.Spec.CorrectionPolicyRef == nil {
+		return nil
+	}
+	return requestFor(c.Namespace, c.Spec.CorrectionPolicyRef.Name)
+}
+
+func policyModel(_ context.Context, o client.Object) []reconcile.Request {
+	p := o.(*finetunev1alpha1.CorrectionPolicy)
+	if p.Spec.Search == nil {
+		return nil
+	}
+	return requestFor(p.Namespace, p.Spec.Search.GlobalModelRef.Name)
+}
+
+// usersOf maps a changed object to the objects that reference it by index.
+func usersOf(c client.Client, newList func() client.ObjectList, index string, names func(client.ObjectList) []string) func(context.Context, client.Object) []reconcile.Request {
+	return func(ctx context.Context, o client.Object) []reconcile.Request {
+		list := newList()
+		if err := c.List(ctx, list, client.InNamespace(o.GetNamespace()), client.MatchingFields{index: o.GetName()}); err != nil {
+			ctrl.LoggerFrom(ctx).Error(err, "listing users", "index", index, "name", o.GetName())
+			return nil
+		}
+		var reqs []reconcile.Request
+		for _, n := range names(list) {
+			reqs = append(reqs, requestFor(o.GetNamespace(), n)...)
+		}
+		return reqs
+	}
+}
+
+func cohortNames(l client.ObjectList) []string {
+	var out []string
+	for _, c := range l.(*finetunev1alpha1.FineTuneCohortList).Items {
+		out = append(out, c.Name)
+	}
+	return out
+}
+
+func policyNames(l client.ObjectList) []string {
+	var out []string
+	for _, p := range l.(*finetunev1alpha1.CorrectionPolicyList).Items {
+		out = append(out, p.Name)
+	}
+	return out
+}

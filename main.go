@@ -1,0 +1,120 @@
+// Command manager runs the lcft-operator controllers: it reconciles
+// GlobalModels, CorrectionPolicies and FineTuneCohorts into Kubernetes Jobs
+// that run the lcft-trainer, and writes the AUC results back into status.
+package main
+
+import (
+	"crypto/tls"
+	"flag"
+	"fmt"
+	"os"
+
+	"k8s.io/apimachinery/pkg/runtime"
+	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/healthz"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	"sigs.k8s.io/controller-runtime/pkg/metrics/filters"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+
+	finetunev1alpha1 "github.com/lcft-dev/lcft-operator/api/v1alpha1"
+	"github.com/lcft-dev/lcft-operator/controllers"
+)
+
+func main() {
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "manager:", err)
+		os.Exit(1)
+	}
+}
+
+func run() error {
+	var (
+		metricsAddr   string
+		metricsSecure bool
+		probeAddr     string
+		leaderElect   bool
+		enableHTTP2   bool
+		opts          controllers.Options
+		poolMap       string
+		poolMapFile   string
+	)
+	flag.StringVar(&metricsAddr, "metrics-bind-address", ":8443",
+		"Address of the metrics endpoint; \"0\" disables it.")
+	flag.BoolVar(&metricsSecure, "metrics-secure", true,
+		"Serve metrics over HTTPS with Kubernetes authentication and authorization (TokenReview/SubjectAccessReview). "+
+			"Set to false only behind another protection.")
+	flag.StringVar(&probeAddr, "health-probe-bind-address", ":8081", "Address of the /healthz and /readyz probes.")
+	flag.BoolVar(&leaderElect, "leader-elect", false,
+		"Elect a leader so that only one replica of the manager reconciles at a time.")
+	flag.BoolVar(&enableHTTP2, "enable-http2", false,
+		"Allow HTTP/2 on the metrics server (off by default: HTTP/2 Rapid Reset, CVE-2023-44487).")
+	flag.StringVar(&opts.TrainerImage, "trainer-image", controllers.DefaultTrainerImage,
+		"Image of the lcft-trainer that the Jobs run.")
+	flag.StringVar(&opts.ArtifactURI, "artifact-uri", "",
+		"Default artifact store (a directory URI) for objects whose spec.artifacts.uri is unset.")
+	flag.StringVar(&poolMap, "pool-map", "",
+		"Node selectors of the pools, as pool=key=value pairs separated by commas, "+
+			"such as \"arm64=node.example.com/pool=graviton,amd64=node.example.com/pool=x86\". "+
+			"Pools not named keep the default kubernetes.io/arch=<pool>.")
+	flag.StringVar(&poolMapFile, "pool-map-file", "",
+		"A YAML or JSON file mapping each pool to a node selector map; overrides --pool-map.")
+	zapOpts := zap.Options{Development: false}
+	zapOpts.BindFlags(flag.CommandLine)
+	flag.Parse()
+	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&zapOpts)))
+
+	pools, err := controllers.LoadPoolMap(poolMap, poolMapFile)
+	if err != nil {
+		return err
+	}
+	opts.Pools = pools
+
+	scheme := runtime.NewScheme()
+	utilruntime.Must(clientgoscheme.AddToScheme(scheme))
+	utilruntime.Must(finetunev1alpha1.AddToScheme(scheme))
+
+	var tlsOpts []func(*tls.Config)
+	if !enableHTTP2 {
+		tlsOpts = append(tlsOpts, func(c *tls.Config) { c.NextProtos = []string{"http/1.1"} })
+	}
+	metricsOpts := metricsserver.Options{
+		BindAddress:   metricsAddr,
+		SecureServing: metricsSecure,
+		TLSOpts:       tlsOpts,
+	}
+	if metricsSecure {
+		metricsOpts.FilterProvider = filters.WithAuthenticationAndAuthorization
+	}
+
+	cfg, err := ctrl.GetConfig()
+	if err != nil {
+		return fmt.Errorf("loading kubeconfig: %w", err)
+	}
+	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
+		Scheme:                 scheme,
+		Metrics:                metricsOpts,
+		HealthProbeBindAddress: probeAddr,
+		LeaderElection:         leaderElect,
+		LeaderElectionID:       "lcft-operator.finetune.lcft.dev",
+		Cache:                  controllers.CacheOptions(),
+	})
+	if err != nil {
+		return fmt.Errorf("creating manager: %w", err)
+	}
+	if err := controllers.SetupWithManager(mgr, opts); err != nil {
+		return fmt.Errorf("setting up controllers: %w", err)
+	}
+	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
+		return fmt.Errorf("adding health check: %w", err)
+	}
+	if err := mgr.AddReadyzCheck("readyz", healthz.Ping); err != nil {
+		return fmt.Errorf("adding ready check: %w", err)
+	}
+	ctrl.Log.WithName("setup").Info("starting manager", "trainerImage", opts.TrainerImage)
+	if err := mgr.Start(ctrl.SetupSignalHandler()); err != nil {
+		return fmt.Errorf("running manager: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,251 @@
+package data
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"strconv"
+	"strings"
+)
+
+// MovieLens ratings lie in [MinRating, MaxRating] (half stars in the files).
+const (
+	MinRating = 0.5
+	MaxRating = 5.0
+	// DefaultPositiveThreshold: a rating >= 4 stars is a click, as in the paper.
+	DefaultPositiveThreshold = 4.0
+)
+
+// MovieLensOptions configure ReadMovieLens. Zero fields take defaults.
+type MovieLensOptions struct {
+	// PositiveThreshold: rating >= threshold is Label 1. In
+	// (MinRating, MaxRating]; 0 means DefaultPositiveThreshold.
+	PositiveThreshold float64
+	// HistoryLen caps PosHistory/NegHistory (most recent kept); 0 means
+	// DefaultHistoryLen.
+	HistoryLen int
+}
+
+var (
+	ratingsHeader = []string{"userId", "movieId", "rating", "timestamp"}
+	moviesHeader  = []string{"movieId", "title", "genres"}
+)
+
+// LoadMovieLens reads a MovieLens ratings.csv and movies.csv from disk.
+// See ReadMovieLens.
+func LoadMovieLens(ratingsPath, moviesPath string, opts MovieLensOptions) (*Dataset, error) {
+	rf, err := openFile(ratingsPath)
+	if err != nil {
+		return nil, fmt.Errorf("loading MovieLens ratings: %w", err)
+	}
+	defer rf.Close()
+	mf, err := openFile(moviesPath)
+	if err != nil {
+		return nil, fmt.Errorf("loading MovieLens movies: %w", err)
+	}
+	defer mf.Close()
+	return ReadMovieLens(Input{Name: ratingsPath, Reader: rf}, Input{Name: moviesPath, Reader: mf}, opts)
+}
+
+// ReadMovieLens builds a Dataset from MovieLens ratings (header
+// userId,movieId,rating,timestamp) and movies (header movieId,title,genres;
+// genres separated by '|'). Columns may come in any order; extra columns are
+// ignored.
+//
+// Every rated movie must be listed in movies: a rating of an unknown movie is
+// an error naming the ratings line (silently inventing an "unknown" category
+// would hide a mismatched pair of files). The MovieLens pseudo-genre
+// "(no genres listed)" is kept as a category of its own, so every MovieLens
+// item has at least one category.
+//
+// Raw user and item ids are the decimal integers of the files (so "007" and
+// "7" are the same movie). Dense ids follow first appearance in ratings;
+// categories follow first appearance in movies. Items listed in movies but
+// never rated are not in the Dataset.
+func ReadMovieLens(ratings, movies Input, opts MovieLensOptions) (*Dataset, error) {
+	threshold := opts.PositiveThreshold
+	if threshold == 0 {
+		threshold = DefaultPositiveThreshold
+	}
+	if !(threshold > MinRating && threshold <= MaxRating) {
+		return nil, fmt.Errorf("positive threshold %v is outside (%v, %v]", threshold, MinRating, MaxRating)
+	}
+	historyLen, err := historyLenOption(opts.HistoryLen)
+	if err != nil {
+		return nil, err
+	}
+	vocab := &Vocabulary{}
+	genres, err := readMovies(movies, &vocab.Categories)
+	if err != nil {
+		return nil, err
+	}
+	rows, itemCats, err := readRatings(ratings, movies.Name, genres, threshold, vocab)
+	if err != nil {
+		return nil, err
+	}
+	samples, _, err := finish(rows, historyLen)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", ratings.Name, err)
+	}
+	return &Dataset{
+		Schema: Schema{
+			NumUsers:      vocab.Users.Len(),
+			NumItems:      vocab.Items.Len(),
+			NumCategories: vocab.Categories.Len(),
+			HistoryLen:    historyLen,
+		},
+		Samples:        samples,
+		Vocab:          vocab,
+		ItemCategories: itemCats,
+	}, nil
+}
+
+func historyLenOption(n int) (int, error) {
+	switch {
+	case n == 0:
+		return DefaultHistoryLen, nil
+	case n < 0:
+		return 0, fmt.Errorf("history length %d is negative", n)
+	}
+	return n, nil
+}
+
+// movie is one movies.csv entry.
+type movie struct {
+	cats []int32 // dense category ids, in the file's order
+	line int
+}
+
+// readMovies parses movies.csv into movieId -> categories, adding genre
+// names to cats.
+func readMovies(in Input, cats *Names) (map[int64]movie, error) {
+	t, err := openTable(in, moviesHeader)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[int64]movie)
+	var rec []string
+	for {
+		rec, err = t.next(rec)
+		if err == io.EOF {
+			return out, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		id, err := t.parseInt("movieId", rec[0])
+		if err != nil {
+			return nil, err
+		}
+		if prev, dup := out[id]; dup {
+			return nil, t.errorf("movie %d is listed again (first at line %d)", id, prev.line)
+		}
+		field := rec[2]
+		if strings.TrimSpace(field) == "" {
+			return nil, t.errorf("movie %d has no genres (MovieLens writes \"(no genres listed)\")", id)
+		}
+		names := strings.Split(field, "|")
+		m := movie{cats: make([]int32, 0, len(names)), line: t.line}
+		for _, name := range names {
+			name = strings.TrimSpace(name)
+			if name == "" {
+				return nil, t.errorf("movie %d: empty genre in %q", id, field)
+			}
+			c, err := cats.add(name)
+			if err != nil {
+				return nil, t.errorf("movie %d: %w", id, err)
+			}
+			for _, prev := range m.cats {
+				if prev == c {
+					return nil, t.errorf("movie %d: genre %q listed twice in %q", id, name, field)
+				}
+			}
+			m.cats = append(m.cats, c)
+		}
+		out[id] = m
+	}
+}
+
+// readRatings parses ratings.csv into rows, interning users and items into
+// vocab; it returns the categories of each dense item.
+func readRatings(in Input, moviesName string, movies map[int64]movie, threshold float64, vocab *Vocabulary) ([]row, [][]int32, error) {
+	t, err := openTable(in, ratingsHeader)
+	if err != nil {
+		return nil, nil, err
+	}
+	// Integer keys avoid formatting every line's ids; only new ids are
+	// turned into strings for the vocabulary.
+	users := make(map[int64]int32)
+	items := make(map[int64]int32)
+	var itemCats [][]int32
+	var rows []row
+	var rec []string
+	for {
+		rec, err = t.next(rec)
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, nil, err
+		}
+		uid, err := t.parseInt("userId", rec[0])
+		if err != nil {
+			return nil, nil, err
+		}
+		mid, err := t.parseInt("movieId", rec[1])
+		if err != nil {
+			return nil, nil, err
+		}
+		rating, err := parseRating(t, rec[2])
+		if err != nil {
+			return nil, nil, err
+		}
+		ts, err := t.parseInt("timestamp", rec[3])
+		if err != nil {
+			return nil, nil, err
+		}
+		u, ok := users[uid]
+		if !ok {
+			if u, err = vocab.Users.add(strconv.FormatInt(uid, 10)); err != nil {
+				return nil, nil, t.errorf("user %d: %w", uid, err)
+			}
+			users[uid] = u
+		}
+		it, ok := items[mid]
+		if !ok {
+			m, known := movies[mid]
+			if !known {
+				return nil, nil, t.errorf("movie %d is not in %s", mid, moviesName)
+			}
+			if it, err = vocab.Items.add(strconv.FormatInt(mid, 10)); err != nil {
+				return nil, nil, t.errorf("movie %d: %w", mid, err)
+			}
+			items[mid] = it
+			itemCats = append(itemCats, m.cats)
+		}
+		var label float32
+		if rating >= threshold {
+			label = 1
+		}
+		rows = append(rows, row{sample: Sample{User: u, Item: it, Categories: itemCats[it], Label: label, Timestamp: ts}})
+	}
+	if len(rows) == 0 {
+		return nil, nil, lineErrorf(in.Name, t.line, "no ratings after the header")
+	}
+	return rows, itemCats, nil
+}
+
+func parseRating(t *table, s string) (float64, error) {
+	v, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
+	if err != nil && !errors.Is(err, strconv.ErrRange) {
+		return 0, t.errorf("rating %q is not a number", s)
+	}
+	if math.IsNaN(v) {
+		return 0, t.errorf("rating %q is not a number", s)
+	}
+	if err != nil || v < MinRating || v > MaxRating {
+		return 0, t.errorf("rating %q is outside [%v, %v]", s, MinRating, MaxRating)
+	}
+	return v, nil
+}

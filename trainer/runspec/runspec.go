@@ -1,0 +1,203 @@
+// Package runspec is the contract between the operator and the trainer
+// (DESIGN.md section 5): the run spec the controller writes as JSON into a
+// ConfigMap, and the compact summary each trainer shard writes to its
+// termination message. It holds plain data types only, no ML and no
+// Kubernetes code, so both sides can import it.
+package runspec
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+)
+
+// Version of the run spec format. The trainer rejects other versions.
+const Version = 1
+
+// Kind of run.
+type Kind string
+
+const (
+	KindPretrain Kind = "pretrain" // train the global model; write the model artifact
+	KindFinetune Kind = "finetune" // fine-tune a cohort; evaluate Cloud, Local and LCFT
+	KindSearch   Kind = "search"   // grid-search Hard labels per local-CTR group
+	KindVerify   Kind = "verify"   // check an imported model: it loads and its digest matches
+)
+
+// Exit codes of the trainer. A Job's podFailurePolicy fails the Job at once on
+// ExitBadInput; any other non-zero code is retried up to backoffLimit.
+const (
+	ExitOK       = 0
+	ExitFailure  = 1 // transient or internal failure: retry
+	ExitBadInput = 2 // unreadable data, wrong schema, unknown model, invalid spec: do not retry
+)
+
+// Environment variables the trainer reads besides its flags.
+const (
+	EnvShardIndex = "JOB_COMPLETION_INDEX" // set by Kubernetes for Indexed Jobs
+	EnvShardCount = "LCFT_SHARD_COUNT"
+)
+
+// Spec is the fully resolved description of one run.
+type Spec struct {
+	Version int    `json:"version"`
+	Kind    Kind   `json:"kind"`
+	Name    string `json:"name,omitempty"` // namespace/name of the object, for logs and reports
+
+	Dataset Dataset `json:"dataset"`
+	// Model is the architecture to pretrain (KindPretrain).
+	Model *Model `json:"model,omitempty"`
+	// GlobalModel is the pretrained model to start from (KindFinetune, KindSearch).
+	GlobalModel  *ModelArtifact `json:"globalModel,omitempty"`
+	Optimization Optimization   `json:"optimization"`
+	Correction   *Correction    `json:"correction,omitempty"` // KindFinetune
+	Cohort       *Cohort        `json:"cohort,omitempty"`     // KindFinetune
+	Search       *Search        `json:"search,omitempty"`     // KindSearch
+
+	// OutputURI is the directory the run writes to (model, reports), a gocloud.dev/blob URL or a path.
+	OutputURI string `json:"outputURI"`
+	// Shards is the number of shards of the run (the Job's completions).
+	Shards int `json:"shards"`
+}
+
+// Dataset locates and splits the samples.
+type Dataset struct {
+	Format            string     `json:"format"` // MovieLens | Samples | Synthetic
+	URI               string     `json:"uri,omitempty"`
+	PositiveThreshold float64    `json:"positiveThreshold,omitempty"`
+	HistoryLength     int        `json:"historyLength"`
+	Synthetic         *Synthetic `json:"synthetic,omitempty"`
+	Split             Split      `json:"split"`
+}
+
+// Synthetic configures the generator.
+type Synthetic struct {
+	Users          int     `json:"users"`
+	Items          int     `json:"items"`
+	Categories     int     `json:"categories"`
+	SamplesPerUser int     `json:"samplesPerUser"`
+	GlobalCTR      float64 `json:"globalCTR"`
+	Drift          float64 `json:"drift"`
+	Seed           uint64  `json:"seed"`
+}
+
+// Split of samples into train and test.
+type Split struct {
+	Method        string  `json:"method"` // PerUserFraction | Timestamp
+	TrainFraction float64 `json:"trainFraction,omitempty"`
+	Timestamp     int64   `json:"timestamp,omitempty"`
+}
+
+// Model is an architecture and its size.
+type Model struct {
+	Architecture string `json:"architecture"`
+	EmbeddingDim int    `json:"embeddingDim"`
+	HiddenUnits  []int  `json:"hiddenUnits,omitempty"`
+}
+
+// ModelArtifact is a saved model.
+type ModelArtifact struct {
+	URI       string  `json:"uri"`
+	Digest    string  `json:"digest,omitempty"` // sha256:<hex>; checked when set
+	GlobalCTR float64 `json:"globalCTR"`
+}
+
+// Optimization is how a model is trained or fine-tuned.
+type Optimization struct {
+	Optimizer         string  `json:"optimizer"` // SGD | Adam
+	LearningRate      float64 `json:"learningRate"`
+	LearningRateDecay float64 `json:"learningRateDecay"` // multiplier per epoch
+	Epochs            int     `json:"epochs"`
+	BatchSize         int     `json:"batchSize"`
+	Seed              uint64  `json:"seed"`
+}
+
+// Correction is how labels are corrected.
+type Correction struct {
+	Strategy string       `json:"strategy"` // None | SoftPositive | SoftNegative | Auto | Hard
+	Groups   []LabelGroup `json:"groups,omitempty"`
+}
+
+// LabelGroup is one row of a Hard table: users with local CTR in [Min, Max)
+// (Max 1 includes 1) take these labels.
+type LabelGroup struct {
+	Min      float64 `json:"min"`
+	Max      float64 `json:"max"`
+	Positive float64 `json:"positive"`
+	Negative float64 `json:"negative"`
+}
+
+// Cohort selects and fine-tunes users.
+type Cohort struct {
+	MinCTR     float64 `json:"minCTR"`
+	MaxCTR     float64 `json:"maxCTR"` // [MinCTR, MaxCTR); MaxCTR 1 includes 1
+	MinSamples int     `json:"minSamples"`
+	Mode       string  `json:"mode"` // PerUser | Pooled
+}
+
+// Search is the Hard strategy's grid search.
+type Search struct {
+	Boundaries         []float64 `json:"boundaries,omitempty"` // inner group edges
+	Quantiles          int       `json:"quantiles,omitempty"`  // or equal-user groups
+	PositiveLabels     []float64 `json:"positiveLabels,omitempty"`
+	NegativeLabels     []float64 `json:"negativeLabels,omitempty"`
+	ValidationFraction float64   `json:"validationFraction"`
+	MinSamples         int       `json:"minSamples"`
+}
+
+// Decode reads and validates a spec.
+func Decode(r io.Reader) (*Spec, error) {
+	dec := json.NewDecoder(r)
+	dec.DisallowUnknownFields()
+	var s Spec
+	if err := dec.Decode(&s); err != nil {
+		return nil, fmt.Errorf("decoding run spec: %w", err)
+	}
+	if err := s.Validate(); err != nil {
+		return nil, err
+	}
+	return &s, nil
+}
+
+// Validate checks what the trainer needs before it starts work.
+func (s *Spec) Validate() error {
+	var errs []error
+	if s.Version != Version {
+		errs = append(errs, fmt.Errorf("version %d is not supported (want %d)", s.Version, Version))
+	}
+	switch s.Kind {
+	case KindPretrain:
+		if s.Model == nil {
+			errs = append(errs, errors.New("model is required for kind pretrain"))
+		}
+	case KindFinetune:
+		if s.GlobalModel == nil || s.Cohort == nil || s.Correction == nil {
+			errs = append(errs, errors.New("globalModel, cohort and correction are required for kind finetune"))
+		}
+	case KindVerify:
+		if s.GlobalModel == nil || s.GlobalModel.Digest == "" {
+			errs = append(errs, errors.New("globalModel with a digest is required for kind verify"))
+		}
+	case KindSearch:
+		if s.GlobalModel == nil || s.Search == nil {
+			errs = append(errs, errors.New("globalModel and search are required for kind search"))
+		}
+	default:
+		errs = append(errs, fmt.Errorf("kind %q is not one of pretrain, finetune, search, verify", s.Kind))
+	}
+	if s.OutputURI == "" {
+		errs = append(errs, errors.New("outputURI is required"))
+	}
+	if s.Shards < 1 {
+		errs = append(errs, fmt.Errorf("shards must be at least 1, got %d", s.Shards))
+	}
+	o := s.Optimization
+	if o.Epochs < 1 || o.BatchSize < 1 || !(o.LearningRate > 0) {
+		errs = append(errs, fmt.Errorf("optimization needs epochs >= 1, batchSize >= 1 and learningRate > 0, got %d, %d, %g", o.Epochs, o.BatchSize, o.LearningRate))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("invalid run spec: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,137 @@
+package runspec
+
+import (
+	"encoding/json"
+	"fmt"
+)
+
+// MaxSummaryBytes is the Kubernetes limit on a termination message.
+const MaxSummaryBytes = 4096
+
+// Summary is what one shard writes to its termination message. Every count
+// and sum is additive, so the controller gets exact totals for any number of
+// shards by adding the summaries up (Add).
+type Summary struct {
+	Kind  Kind   `json:"kind"`
+	Shard int    `json:"shard"`
+	Arch  string `json:"arch"` // GOARCH the shard ran on
+	// Error is set (with the exit code) when the shard failed; the rest may be empty.
+	Error string `json:"error,omitempty"`
+
+	Finetune *FinetuneStats `json:"finetune,omitempty"`
+	Pretrain *PretrainStats `json:"pretrain,omitempty"`
+	Search   *SearchStats   `json:"search,omitempty"`
+	// ReportURI is the full result JSON of this shard.
+	ReportURI string `json:"reportURI,omitempty"`
+}
+
+// WeightedAUC is the sufficient statistic of a user-level AUC: the sum of
+// n_u*AUC_u and the sum of n_u over users with a two-class test set.
+type WeightedAUC struct {
+	Sum    float64 `json:"s"`
+	Weight float64 `json:"w"`
+}
+
+// Value is Sum/Weight, or false when no user counted.
+func (w WeightedAUC) Value() (float64, bool) {
+	if w.Weight <= 0 {
+		return 0, false
+	}
+	return w.Sum / w.Weight, true
+}
+
+// Add returns the sum of two statistics.
+func (w WeightedAUC) Add(o WeightedAUC) WeightedAUC {
+	return WeightedAUC{Sum: w.Sum + o.Sum, Weight: w.Weight + o.Weight}
+}
+
+// FinetuneStats are one shard's additive results of a fine-tuning run.
+type FinetuneStats struct {
+	Cloud WeightedAUC `json:"cloud"`
+	Local WeightedAUC `json:"local"`
+	LCFT  WeightedAUC `json:"lcft"`
+
+	Users            int64   `json:"users"`       // fine-tuned and evaluated
+	SkippedUsers     int64   `json:"skipped"`     // in range, too few samples
+	SingleClassUsers int64   `json:"singleClass"` // left out of the AUCs
+	Improved         int64   `json:"improved"`    // LCFT vs Cloud, per user
+	Unchanged        int64   `json:"unchanged"`   //
+	Degraded         int64   `json:"degraded"`    //
+	CorrectedUsers   int64   `json:"corrected"`   // labels other than (1, 0)
+	Samples          int64   `json:"samples"`     // training samples fine-tuned on
+	LocalCTRSum      float64 `json:"ctrSum"`      // sum of users' local CTRs
+	PositiveLabelSum float64 `json:"posLabelSum"` // sum over samples of the positive label used
+	NegativeLabelSum float64 `json:"negLabelSum"` // sum over samples of the negative label used
+	Seconds          float64 `json:"seconds"`     // fine-tuning and evaluation time
+}
+
+// Add accumulates o into f.
+func (f *FinetuneStats) Add(o *FinetuneStats) {
+	f.Cloud = f.Cloud.Add(o.Cloud)
+	f.Local = f.Local.Add(o.Local)
+	f.LCFT = f.LCFT.Add(o.LCFT)
+	f.Users += o.Users
+	f.SkippedUsers += o.SkippedUsers
+	f.SingleClassUsers += o.SingleClassUsers
+	f.Improved += o.Improved
+	f.Unchanged += o.Unchanged
+	f.Degraded += o.Degraded
+	f.CorrectedUsers += o.CorrectedUsers
+	f.Samples += o.Samples
+	f.LocalCTRSum += o.LocalCTRSum
+	f.PositiveLabelSum += o.PositiveLabelSum
+	f.NegativeLabelSum += o.NegativeLabelSum
+	f.Seconds += o.Seconds
+}
+
+// PretrainStats describe a pretrained global model.
+type PretrainStats struct {
+	ArtifactURI string       `json:"artifactURI"`
+	Digest      string       `json:"digest"` // sha256:<hex>
+	GlobalCTR   float64      `json:"globalCTR"`
+	Users       int64        `json:"users"`
+	Samples     int64        `json:"samples"`
+	CloudAUC    float64      `json:"cloudAUC"`
+	Quantiles   [][2]float64 `json:"quantiles"` // (quantile, local CTR) pairs
+	Seconds     float64      `json:"seconds"`
+}
+
+// SearchStats are the searched Hard table.
+type SearchStats struct {
+	Groups []SearchGroup `json:"groups"`
+}
+
+// SearchGroup is one local-CTR group and its chosen labels.
+type SearchGroup struct {
+	Min         float64 `json:"min"`
+	Max         float64 `json:"max"`
+	Users       int64   `json:"users"`
+	Positive    float64 `json:"pos"`
+	Negative    float64 `json:"neg"`
+	AUC         float64 `json:"auc"`         // validation AUC of the chosen cell
+	IdentityAUC float64 `json:"identityAUC"` // validation AUC of (1, 0)
+	// Cells are (positive, negative, AUC) triples of the whole surface; left
+	// out when the summary would exceed MaxSummaryBytes (the report has them).
+	Cells [][3]float64 `json:"cells,omitempty"`
+}
+
+// Encode marshals s and checks it fits in a termination message.
+func (s *Summary) Encode() ([]byte, error) {
+	b, err := json.Marshal(s)
+	if err != nil {
+		return nil, fmt.Errorf("encoding summary: %w", err)
+	}
+	if len(b) > MaxSummaryBytes {
+		return nil, fmt.Errorf("summary is %d bytes, over the %d-byte termination message limit", len(b), MaxSummaryBytes)
+	}
+	return b, nil
+}
+
+// DecodeSummary parses a termination message.
+func DecodeSummary(msg string) (*Summary, error) {
+	var s Summary
+	if err := json.Unmarshal([]byte(msg), &s); err != nil {
+		return nil, fmt.Errorf("decoding shard summary: %w", err)
+	}
+	return &s, nil
+}
