@@ -1,0 +1,131 @@
+package model
+
+import (
+	"math/rand/v2"
+	"testing"
+	"time"
+
+	"github.com/lcft-dev/lcft-operator/trainer/data"
+	"github.com/lcft-dev/lcft-operator/trainer/optim"
+)
+
+// benchSchema is about MovieLens-small sized.
+var benchSchema = data.Schema{NumUsers: 1000, NumItems: 10000, NumCategories: 20, HistoryLen: 20}
+
+var benchWideDeep = Config{Arch: ArchWideDeep, EmbeddingDim: 16, HiddenUnits: []int{64, 32}, Seed: 1}
+
+func benchTrain(b *testing.B, cfg Config, opt optim.Optimizer) {
+	m := mustNew(b, cfg, benchSchema)
+	batch := randomSamples(rand.New(rand.NewPCG(1, 2)), benchSchema, 32*64)
+	y := labelsOf(batch)
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		lo := (i % 64) * 32
+		if _, err := m.TrainStep(batch[lo:lo+32], y[lo:lo+32], opt); err != nil {
+			b.Fatal(err)
+		}
+		i++
+	}
+	b.ReportMetric(float64(32*b.N)/b.Elapsed().Seconds(), "samples/s")
+}
+
+func BenchmarkTrainStepWideDeep(b *testing.B) { benchTrain(b, benchWideDeep, mustSGD(b, 0.1)) }
+
+func BenchmarkTrainStepWideDeepAdam(b *testing.B) {
+	benchTrain(b, benchWideDeep, mustAdam(b, 0.001))
+}
+
+func BenchmarkTrainStepLR(b *testing.B) { benchTrain(b, Config{Arch: ArchLR}, mustSGD(b, 0.1)) }
+
+func benchPredict(b *testing.B, cfg Config) {
+	m := mustNew(b, cfg, benchSchema)
+	batch := randomSamples(rand.New(rand.NewPCG(1, 2)), benchSchema, 1024)
+	z := make([]float32, len(batch))
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := m.Predict(batch, z); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(len(batch)*b.N)/b.Elapsed().Seconds(), "samples/s")
+}
+
+func BenchmarkPredictWideDeep(b *testing.B) { benchPredict(b, benchWideDeep) }
+
+func BenchmarkPredictLR(b *testing.B) { benchPredict(b, Config{Arch: ArchLR}) }
+
+// userSamples returns n samples of one user.
+func userSamples(n int) ([]data.Sample, []float32) {
+	s := randomSamples(rand.New(rand.NewPCG(3, 4)), benchSchema, n)
+	for i := range s {
+		s[i].User = 7
+	}
+	return s, labelsOf(s)
+}
+
+// BenchmarkFineTuneUser: one user's per-user fine-tuning on a reused
+// replica: Reset, one epoch over 128 samples in batches of 32 with Adam,
+// predictions on 32 test samples.
+func BenchmarkFineTuneUser(b *testing.B) {
+	m := mustNew(b, benchWideDeep, benchSchema)
+	r, err := m.Fork()
+	if err != nil {
+		b.Fatal(err)
+	}
+	opt := mustAdam(b, 0.001)
+	s, y := userSamples(160)
+	z := make([]float32, 32)
+	b.ReportAllocs()
+	for b.Loop() {
+		r.Reset()
+		for lo := 0; lo < 128; lo += 32 {
+			if _, err := r.TrainStep(s[lo:lo+32], y[lo:lo+32], opt); err != nil {
+				b.Fatal(err)
+			}
+		}
+		if err := r.Predict(s[128:], z); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "users/s")
+}
+
+// BenchmarkReplicaReset: Reset alone, after fine-tuning on 128 samples as
+// above. ns/op includes the fine-tuning; reset-ns/op is the Reset alone.
+func BenchmarkReplicaReset(b *testing.B) {
+	m := mustNew(b, benchWideDeep, benchSchema)
+	r, err := m.Fork()
+	if err != nil {
+		b.Fatal(err)
+	}
+	opt := mustAdam(b, 0.001)
+	s, y := userSamples(128)
+	rows := 0
+	var reset time.Duration
+	b.ReportAllocs()
+	for b.Loop() {
+		for lo := 0; lo < 128; lo += 32 {
+			if _, err := r.TrainStep(s[lo:lo+32], y[lo:lo+32], opt); err != nil {
+				b.Fatal(err)
+			}
+		}
+		rows = r.OverlayRows()
+		t0 := time.Now()
+		r.Reset()
+		reset += time.Since(t0)
+	}
+	b.ReportMetric(float64(reset.Nanoseconds())/float64(b.N), "reset-ns/op")
+	b.ReportMetric(float64(rows), "rows/reset")
+}
+
+// BenchmarkFork: the one-off cost of a worker's replica.
+func BenchmarkFork(b *testing.B) {
+	m := mustNew(b, benchWideDeep, benchSchema)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := m.Fork(); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

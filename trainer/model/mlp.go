@@ -1,0 +1,99 @@
+package model
+
+import (
+	"fmt"
+	"math"
+)
+
+// mlp is a multi-layer perceptron with ReLU hidden layers and one linear
+// output unit without bias: for input x (n×widths[0]),
+//
+//	h[l] = relu(h[l-1]·w[l] + b[l])   for hidden layers, h[-1] = x
+//	out  = h[L-2]·w[L-1]              (n×1)
+//
+// w[l] is widths[l]×widths[l+1], b[l] is 1×widths[l+1]. Hidden weights are
+// initialised He-normal (std sqrt(2/fanIn)), the output weights
+// Glorot-normal (std sqrt(2/(fanIn+fanOut))), biases at 0.
+type mlp struct {
+	widths []int
+	w, b   []*dense // len(b) == len(w)-1
+}
+
+// newMLP declares an MLP from in inputs through hidden to 1 output.
+func newMLP(p *params, in int, hidden []int) *mlp {
+	widths := append(append([]int{in}, hidden...), 1)
+	m := &mlp{widths: widths}
+	for l := 0; l+1 < len(widths); l++ {
+		fanIn, fanOut := widths[l], widths[l+1]
+		if l+2 < len(widths) {
+			std := float32(math.Sqrt(2 / float64(fanIn)))
+			m.w = append(m.w, p.dense(fmt.Sprintf("mlp.%d.weight", l), fanIn, fanOut, std))
+			m.b = append(m.b, p.dense(fmt.Sprintf("mlp.%d.bias", l), 1, fanOut, 0))
+		} else {
+			std := float32(math.Sqrt(2 / float64(fanIn+fanOut)))
+			m.w = append(m.w, p.dense(fmt.Sprintf("mlp.%d.weight", l), fanIn, fanOut, std))
+		}
+	}
+	return m
+}
+
+// forward computes ws.h for the n samples whose inputs are in ws.x. The
+// output (n×1) is ws.h[len(ws.h)-1].
+func (m *mlp) forward(ws *workspace, n int) {
+	in := ws.x
+	for l, w := range m.w {
+		k, out := m.widths[l], m.widths[l+1]
+		h := ws.h[l][:n*out]
+		gemm(false, false, n, out, k, 1, in, k, w.data, out, 0, h, out)
+		if l < len(m.b) {
+			b := m.b[l].data
+			for i := 0; i < n; i++ {
+				row := h[i*out : i*out+out]
+				for j, v := range row {
+					row[j] = max(v+b[j], 0)
+				}
+			}
+		}
+		in = h
+	}
+}
+
+// backward accumulates the weight and bias gradients given dout = dL/dout
+// (n values) and writes dL/dx into ws.dx.
+func (m *mlp) backward(ws *workspace, n int, dout []float32) {
+	L := len(m.w)
+	copy(ws.dh[L-1][:n], dout[:n])
+	for l := L - 1; l >= 0; l-- {
+		k, out := m.widths[l], m.widths[l+1]
+		dh := ws.dh[l][:n*out]
+		in := ws.x
+		if l > 0 {
+			in = ws.h[l-1]
+		}
+		if l < len(m.b) {
+			// dh is already masked by the ReLU derivative; sum over samples.
+			gb := m.b[l].grad
+			for i := 0; i < n; i++ {
+				add(gb, dh[i*out:i*out+out])
+			}
+		}
+		// dW += inᵀ·dh.
+		gemm(true, false, k, out, n, 1, in, k, dh, out, 1, m.w[l].grad, out)
+		// d(in) = dh·Wᵀ.
+		var din []float32
+		if l > 0 {
+			din = ws.dh[l-1][:n*k]
+		} else {
+			din = ws.dx[:n*k]
+		}
+		gemm(false, true, n, k, out, 1, dh, out, m.w[l].data, out, 0, din, k)
+		if l > 0 {
+			h := ws.h[l-1][:n*k]
+			for i, v := range h {
+				if v <= 0 {
+					din[i] = 0
+				}
+			}
+		}
+	}
+}
