@@ -6,7 +6,6 @@ import (
 
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/client-go/tools/events"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -20,8 +19,8 @@ import (
 // Hard search through a search Job on the policy's GlobalModel.
 type CorrectionPolicyReconciler struct {
 	client.Client
-	Options  Options
-	Recorder events.EventRecorder
+	Options Options
+	eventer
 }
 
 func (r *CorrectionPolicyReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
@@ -157,12 +156,6 @@ func (r *CorrectionPolicyReconciler) search(ctx context.Context, p *finetunev1al
 		conds.phase(out.phase, "JobRunning", fmt.Sprintf("search Job %s is %s", job.Name, out.phase))
 	}
 	return nil
-}
-
-func (r *CorrectionPolicyReconciler) event(obj client.Object, eventType, reason, action, note string, args ...any) {
-	if r.Recorder != nil {
-		r.Recorder.Eventf(obj, nil, eventType, reason, action, note, args...)
-	}
 }
 
 // SetupWithManager watches policies, their Jobs and pods, the models their

@@ -8,7 +8,6 @@ import (
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/tools/events"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -26,8 +25,8 @@ import (
 // spec.suspend pauses and resumes the same Job.
 type FineTuneCohortReconciler struct {
 	client.Client
-	Options  Options
-	Recorder events.EventRecorder
+	Options Options
+	eventer
 }
 
 func (r *FineTuneCohortReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
@@ -147,12 +146,6 @@ func orDefaultPool(p finetunev1alpha1.Pool) finetunev1alpha1.Pool {
 		return finetunev1alpha1.PoolAny
 	}
 	return p
-}
-
-func (r *FineTuneCohortReconciler) event(obj client.Object, eventType, reason, action, note string, args ...any) {
-	if r.Recorder != nil {
-		r.Recorder.Eventf(obj, nil, eventType, reason, action, note, args...)
-	}
 }
 
 // SetupWithManager watches cohorts, their Jobs and pods, and the models and

@@ -6,7 +6,6 @@ import (
 
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/client-go/tools/events"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -21,8 +20,8 @@ import (
 // in status. It keeps the model while cohorts or searches use it.
 type GlobalModelReconciler struct {
 	client.Client
-	Options  Options
-	Recorder events.EventRecorder
+	Options Options
+	eventer
 }
 
 // +kubebuilder:rbac:groups=finetune.lcft.dev,resources=globalmodels;correctionpolicies;finetunecohorts,verbs=get;list;watch;update;patch
@@ -125,12 +124,6 @@ func (r *GlobalModelReconciler) succeeded(gm *finetunev1alpha1.GlobalModel, spec
 	conds.phase(gm.Status.Phase, "ModelReady", fmt.Sprintf("model %s (%s) is ready", gm.Status.ArtifactURI, gm.Status.Digest))
 	r.event(gm, corev1.EventTypeNormal, "ModelReady", "Completed", "model ready: global CTR %s, Cloud AUC %s", gm.Status.GlobalCTR, gm.Status.CloudAUC)
 	return nil
-}
-
-func (r *GlobalModelReconciler) event(obj client.Object, eventType, reason, action, note string, args ...any) {
-	if r.Recorder != nil {
-		r.Recorder.Eventf(obj, nil, eventType, reason, action, note, args...)
-	}
 }
 
 // SetupWithManager watches GlobalModels, their Jobs and pods, and the objects

@@ -25,10 +25,10 @@ const ArchLabel = "kubernetes.io/arch"
 // Labels the operator puts on everything it creates; the manager's cache only
 // holds Jobs, Pods and ConfigMaps that carry ManagedByLabel.
 const (
-	ManagedByLabel = "app.kubernetes.io/managed-by"
-	ManagedByValue = "lcft-operator"
-	OwnerKindLabel = "finetune.lcft.dev/owner-kind"
-	OwnerNameLabel = "finetune.lcft.dev/owner-name"
+	ManagedByLabel  = "app.kubernetes.io/managed-by"
+	ManagedByValue  = "lcft-operator"
+	OwnerKindLabel  = "finetune.lcft.dev/owner-kind"
+	OwnerNameLabel  = "finetune.lcft.dev/owner-name"
 	GenerationLabel = "finetune.lcft.dev/generation"
 	// QueueNameLabel is Kueue's label; copied from a cohort onto its Job.
 	QueueNameLabel = "kueue.x-k8s.io/queue-name"

@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
 	finetunev1alpha1 "github.com/lcft-dev/lcft-operator/api/v1alpha1"
 	"github.com/lcft-dev/lcft-operator/trainer/runspec"
 )
@@ -84,16 +86,19 @@ func resolveFineTuning(d *decimals, field string, ft finetunev1alpha1.FineTuning
 	}
 }
 
-// outputURI is the directory a run of obj writes to.
-func outputURI(opts Options, artifacts finetunev1alpha1.ArtifactsSpec, kind, namespace, name string, generation int64) (string, error) {
+// finish sets the directory the run of obj writes to,
+// <store>/<namespace>/<kind>/<name>/g<generation>, and reports every error
+// met while resolving the spec.
+func finish(spec runspec.Spec, d *decimals, opts Options, artifacts finetunev1alpha1.ArtifactsSpec, kind string, obj client.Object) (runspec.Spec, error) {
 	base := artifacts.URI
 	if base == "" {
 		base = opts.ArtifactURI
 	}
 	if base == "" {
-		return "", errors.New("no artifact store: set spec.artifacts.uri or the operator's --artifact-uri")
+		d.errs = append(d.errs, errors.New("no artifact store: set spec.artifacts.uri or the operator's --artifact-uri"))
 	}
-	return fmt.Sprintf("%s/%s/%s/%s/g%d", strings.TrimRight(base, "/"), namespace, kind, name, generation), nil
+	spec.OutputURI = fmt.Sprintf("%s/%s/%s/%s/g%d", strings.TrimRight(base, "/"), obj.GetNamespace(), kind, obj.GetName(), obj.GetGeneration())
+	return spec, d.err()
 }
 
 // pretrainSpec is the run spec of a GlobalModel's pretraining Job.
@@ -125,12 +130,7 @@ func pretrainSpec(gm *finetunev1alpha1.GlobalModel, opts Options) (runspec.Spec,
 		},
 		Shards: 1,
 	}
-	out, err := outputURI(opts, gm.Spec.Artifacts, "globalmodels", gm.Namespace, gm.Name, gm.Generation)
-	if err != nil {
-		return spec, err
-	}
-	spec.OutputURI = out
-	return spec, d.err()
+	return finish(spec, d, opts, gm.Spec.Artifacts, "globalmodels", gm)
 }
 
 // verifySpec is the run spec that checks an imported model.
@@ -145,12 +145,7 @@ func verifySpec(gm *finetunev1alpha1.GlobalModel, opts Options) (runspec.Spec, e
 		Optimization: runspec.Optimization{Epochs: 1, BatchSize: 1, LearningRate: 1},
 		Shards:       1,
 	}
-	out, err := outputURI(opts, gm.Spec.Artifacts, "globalmodels", gm.Namespace, gm.Name, gm.Generation)
-	if err != nil {
-		return spec, err
-	}
-	spec.OutputURI = out
-	return spec, d.err()
+	return finish(spec, d, opts, gm.Spec.Artifacts, "globalmodels", gm)
 }
 
 // modelArtifact is how runs refer to a Ready GlobalModel.
@@ -198,12 +193,7 @@ func searchSpec(p *finetunev1alpha1.CorrectionPolicy, gm *finetunev1alpha1.Globa
 		Search:       search,
 		Shards:       1,
 	}
-	out, err := outputURI(opts, p.Spec.Artifacts, "correctionpolicies", p.Namespace, p.Name, p.Generation)
-	if err != nil {
-		return spec, err
-	}
-	spec.OutputURI = out
-	return spec, d.err()
+	return finish(spec, d, opts, p.Spec.Artifacts, "correctionpolicies", p)
 }
 
 // policyCorrection is the correction a Ready policy resolves to (nil policy: Auto).
@@ -259,12 +249,7 @@ func finetuneSpec(c *finetunev1alpha1.FineTuneCohort, gm *finetunev1alpha1.Globa
 		Cohort:       cohort,
 		Shards:       shards,
 	}
-	out, err := outputURI(opts, c.Spec.Artifacts, "finetunecohorts", c.Namespace, c.Name, c.Generation)
-	if err != nil {
-		return spec, err
-	}
-	spec.OutputURI = out
-	return spec, d.err()
+	return finish(spec, d, opts, c.Spec.Artifacts, "finetunecohorts", c)
 }
 
 func orDefault(v, def string) string {

@@ -7,6 +7,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/tools/events"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	finetunev1alpha1 "github.com/lcft-dev/lcft-operator/api/v1alpha1"
@@ -60,4 +61,14 @@ func finished(observedGeneration, generation int64, p finetunev1alpha1.Phase) bo
 		return true
 	}
 	return false
+}
+
+// eventer records Kubernetes events for a reconciler; a nil recorder (unit
+// tests) records nothing.
+type eventer struct{ recorder events.EventRecorder }
+
+func (e eventer) event(obj client.Object, eventType, reason, action, note string, args ...any) {
+	if e.recorder != nil {
+		e.recorder.Eventf(obj, nil, eventType, reason, action, note, args...)
+	}
 }

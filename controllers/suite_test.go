@@ -1,0 +1,144 @@
+package controllers
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
+	"k8s.io/utils/ptr"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/config"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+
+	finetunev1alpha1 "github.com/lcft-dev/lcft-operator/api/v1alpha1"
+)
+
+// The controller tests run the real reconcilers against a real kube-apiserver
+// and etcd (envtest). envtest has no Job controller and no kubelet, so the
+// fakeCluster of cluster_test.go plays them: it runs the real trainer for
+// each shard of each Job the operator creates and writes the pods and Job
+// status a cluster would write.
+
+var (
+	restConfig   *rest.Config
+	testScheme   = runtime.NewScheme()
+	k8sClient    client.Client
+	artifactRoot string
+)
+
+func TestMain(m *testing.M) {
+	if os.Getenv("KUBEBUILDER_ASSETS") == "" {
+		os.Stderr.WriteString("KUBEBUILDER_ASSETS is unset: the envtest tests skip (run `make test`)\n")
+		os.Exit(m.Run())
+	}
+	ctrl.SetLogger(zap.New(zap.UseDevMode(true), zap.Level(zapLevel())))
+	_ = clientgoscheme.AddToScheme(testScheme)
+	_ = finetunev1alpha1.AddToScheme(testScheme)
+	env := &envtest.Environment{
+		CRDDirectoryPaths:     []string{filepath.Join("..", "config", "crd", "bases")},
+		ErrorIfCRDPathMissing: true,
+	}
+	var err error
+	restConfig, err = env.Start()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "starting envtest:", err)
+		os.Exit(1)
+	}
+	k8sClient, err = client.New(restConfig, client.Options{Scheme: testScheme})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "client:", err)
+		os.Exit(1)
+	}
+	artifactRoot, err = os.MkdirTemp("", "lcft-artifacts-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	_ = env.Stop()
+	_ = os.RemoveAll(artifactRoot)
+	os.Exit(code)
+}
+
+func zapLevel() zap.Level {
+	if os.Getenv("LCFT_TEST_VERBOSE") != "" {
+		return -1
+	}
+	return 1 // warnings and errors only
+}
+
+func needEnv(t *testing.T) {
+	t.Helper()
+	if restConfig == nil {
+		t.Skip("no envtest assets (KUBEBUILDER_ASSETS unset)")
+	}
+}
+
+// startManager runs the three controllers until the returned stop is called
+// (stop waits for the manager to exit, like a manager process that ended).
+func startManager(t *testing.T) (stop func()) {
+	t.Helper()
+	mgr, err := ctrl.NewManager(restConfig, ctrl.Options{
+		Scheme:     testScheme,
+		Metrics:    metricsserver.Options{BindAddress: "0"},
+		Cache:      CacheOptions(),
+		Controller: config.Controller{SkipNameValidation: ptr.To(true)}, // one manager per test
+	})
+	if err != nil {
+		t.Fatalf("creating manager: %v", err)
+	}
+	opts := Options{TrainerImage: "lcft-trainer:test", ArtifactURI: "file://" + artifactRoot, Pools: DefaultPoolMap()}
+	if err := SetupWithManager(mgr, opts); err != nil {
+		t.Fatalf("setting up controllers: %v", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		if err := mgr.Start(ctx); err != nil {
+			t.Errorf("manager: %v", err)
+		}
+	}()
+	var once sync.Once
+	stop = func() { once.Do(func() { cancel(); wg.Wait() }) }
+	t.Cleanup(stop)
+	return stop
+}
+
+func newNamespace(t *testing.T) string {
+	t.Helper()
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: "lcft-"}}
+	if err := k8sClient.Create(context.Background(), ns); err != nil {
+		t.Fatalf("creating namespace: %v", err)
+	}
+	return ns.Name
+}
+
+// eventually polls cond until it holds or the timeout passes.
+func eventually(t *testing.T, timeout time.Duration, what string, cond func() (bool, error)) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	var lastErr error
+	for time.Now().Before(deadline) {
+		ok, err := cond()
+		if ok {
+			return
+		}
+		lastErr = err
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatalf("timed out after %s waiting for %s (last error: %v)", timeout, what, lastErr)
+}
