@@ -6,10 +6,12 @@ SHELL := /usr/bin/env bash -o pipefail
 CONTROLLER_TOOLS_VERSION ?= v0.23.0
 KUSTOMIZE_VERSION ?= v5.8.2
 K8S_VERSION ?= 1.37.2
+HELM_VERSION ?= v3.22.0
 
 LOCALBIN ?= $(CURDIR)/bin
 CONTROLLER_GEN ?= $(LOCALBIN)/controller-gen-$(CONTROLLER_TOOLS_VERSION)
 KUSTOMIZE ?= $(LOCALBIN)/kustomize-$(KUSTOMIZE_VERSION)
+HELM ?= $(LOCALBIN)/helm-$(HELM_VERSION)
 GO_TEST_FLAGS ?=
 
 .PHONY: all
@@ -25,12 +27,13 @@ generate: $(CONTROLLER_GEN) ## Generate deepcopy code.
 manifests: $(CONTROLLER_GEN) ## Generate CRDs and RBAC from the Go markers.
 	$(CONTROLLER_GEN) rbac:roleName=lcft-operator-manager crd paths=./api/... paths=./controllers/... \
 		output:crd:artifacts:config=config/crd/bases output:rbac:artifacts:config=config/rbac
+	hack/chart-crds.sh sync
 
 .PHONY: verify-generated
 verify-generated: generate manifests ## Fail when generated files are stale.
-	@if [ -n "$$(git status --porcelain -- api config)" ]; then \
+	@if [ -n "$$(git status --porcelain -- api config charts/lcft-operator/crds charts/lcft-operator/files)" ]; then \
 		echo "generated files are stale; run 'make generate manifests' and commit:"; \
-		git status --porcelain -- api config; git diff --stat -- api config; exit 1; fi
+		git status --porcelain -- api config charts/lcft-operator/crds charts/lcft-operator/files; git diff --stat -- api config charts; exit 1; fi
 
 .PHONY: fmt
 fmt: ## gofmt the tree.
@@ -47,10 +50,14 @@ envtest-assets: ## Build kube-apiserver and etcd from source into bin/k8s/$(K8S_
 	K8S_VERSION=$(K8S_VERSION) hack/envtest-assets.sh >/dev/null
 
 .PHONY: test
-test: envtest-assets vet ## Run every test (unit, gradient checks, envtest).
-	KUBEBUILDER_ASSETS="$$(K8S_VERSION=$(K8S_VERSION) hack/envtest-assets.sh)" \
+test: envtest-assets vet $(HELM) ## Run every test (unit, gradient checks, envtest, Helm chart).
+	KUBEBUILDER_ASSETS="$$(K8S_VERSION=$(K8S_VERSION) hack/envtest-assets.sh)" HELM="$(HELM)" \
 		go test $(GO_TEST_FLAGS) ./... 2>&1 | tee $(LOCALBIN)/test.log
 	@awk '/^ok|^FAIL|^---|^\?/' $(LOCALBIN)/test.log | grep -c '^ok' | xargs -I{} echo "packages ok: {}"
+
+.PHONY: verify-chart
+verify-chart: ## Fail when the chart's CRD/RBAC copies differ from config/.
+	hack/chart-crds.sh check
 
 ##@ Build
 
@@ -76,6 +83,12 @@ $(CONTROLLER_GEN): | $(LOCALBIN)
 $(KUSTOMIZE): | $(LOCALBIN)
 	GOBIN=$(LOCALBIN) go install sigs.k8s.io/kustomize/kustomize/v5@$(KUSTOMIZE_VERSION)
 	mv $(LOCALBIN)/kustomize $@
+
+.PHONY: helm
+helm: $(HELM) ## Build helm into bin/ from the Go module proxy.
+
+$(HELM): | $(LOCALBIN)
+	hack/helm/install.sh $(HELM_VERSION) $@
 
 .PHONY: kustomize
 kustomize: $(KUSTOMIZE) ## Install kustomize into bin/.

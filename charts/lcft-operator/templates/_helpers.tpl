@@ -1,0 +1,86 @@
+{{/*
+Chart name, truncated to 63 characters (the DNS label limit).
+*/}}
+{{- define "lcft-operator.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/*
+Full name: the release name, prefixed to the chart name unless it contains it.
+*/}}
+{{- define "lcft-operator.fullname" -}}
+{{- if .Values.fullnameOverride }}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- $name := default .Chart.Name .Values.nameOverride }}
+{{- if contains $name .Release.Name }}
+{{- .Release.Name | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{- define "lcft-operator.chart" -}}
+{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/*
+Common labels. Not app.kubernetes.io/managed-by=lcft-operator: that value
+marks the objects the operator itself creates (Jobs, ConfigMaps).
+*/}}
+{{- define "lcft-operator.labels" -}}
+helm.sh/chart: {{ include "lcft-operator.chart" . }}
+{{ include "lcft-operator.selectorLabels" . }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+app.kubernetes.io/part-of: lcft-operator
+{{- end }}
+
+{{- define "lcft-operator.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "lcft-operator.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/component: manager
+{{- end }}
+
+{{- define "lcft-operator.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create }}
+{{- default (include "lcft-operator.fullname" .) .Values.serviceAccount.name }}
+{{- else }}
+{{- required "serviceAccount.name is required when serviceAccount.create is false" .Values.serviceAccount.name }}
+{{- end }}
+{{- end }}
+
+{{- define "lcft-operator.image" -}}
+{{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) }}
+{{- end }}
+
+{{/*
+The trainer image: trainer.image, or the trainer next to the manager image's tag.
+*/}}
+{{- define "lcft-operator.trainerImage" -}}
+{{- if .Values.trainer.image }}
+{{- .Values.trainer.image }}
+{{- else }}
+{{- printf "ghcr.io/lcft-dev/lcft-trainer:%s" (default .Chart.AppVersion .Values.image.tag) }}
+{{- end }}
+{{- end }}
+
+{{- define "lcft-operator.poolMapName" -}}
+{{- printf "%s-pool-map" (include "lcft-operator.fullname" .) | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/*
+Cross-value checks that values.schema.json cannot express.
+*/}}
+{{- define "lcft-operator.validate" -}}
+{{- if and (gt (int .Values.replicaCount) 1) (not .Values.leaderElection.enabled) }}
+{{- fail "replicaCount > 1 needs leaderElection.enabled=true: replicas without leader election reconcile the same objects at once" }}
+{{- end }}
+{{- if and .Values.serviceMonitor.enabled (not .Values.metrics.enabled) }}
+{{- fail "serviceMonitor.enabled needs metrics.enabled=true" }}
+{{- end }}
+{{- if and .Values.metrics.enabled (eq (int .Values.metrics.port) (int .Values.healthProbe.port)) }}
+{{- fail "metrics.port and healthProbe.port must differ" }}
+{{- end }}
+{{- end }}
