@@ -53,7 +53,6 @@ envtest-assets: ## Build kube-apiserver and etcd from source into bin/k8s/$(K8S_
 test: envtest-assets vet $(HELM) ## Run every test (unit, gradient checks, envtest, Helm chart).
 	KUBEBUILDER_ASSETS="$$(K8S_VERSION=$(K8S_VERSION) hack/envtest-assets.sh)" HELM="$(HELM)" \
 		go test $(GO_TEST_FLAGS) ./... 2>&1 | tee $(LOCALBIN)/test.log
-	@awk '/^ok|^FAIL|^---|^\?/' $(LOCALBIN)/test.log | grep -c '^ok' | xargs -I{} echo "packages ok: {}"
 
 .PHONY: verify-chart
 verify-chart: ## Fail when the chart's CRD/RBAC copies differ from config/.

@@ -12,7 +12,12 @@ import (
 // benchSchema is about MovieLens-small sized.
 var benchSchema = data.Schema{NumUsers: 1000, NumItems: 10000, NumCategories: 20, HistoryLen: 20}
 
-var benchWideDeep = Config{Arch: ArchWideDeep, EmbeddingDim: 16, HiddenUnits: []int{64, 32}, Seed: 1}
+var benchWideDeep = benchConfig(ArchWideDeep)
+
+// benchConfig is the benchmarks' configuration of a deep architecture.
+func benchConfig(arch string) Config {
+	return Config{Arch: arch, EmbeddingDim: 16, HiddenUnits: []int{64, 32}, Seed: 1}
+}
 
 func benchTrain(b *testing.B, cfg Config, opt optim.Optimizer) {
 	m := mustNew(b, cfg, benchSchema)
@@ -38,6 +43,14 @@ func BenchmarkTrainStepWideDeepAdam(b *testing.B) {
 
 func BenchmarkTrainStepLR(b *testing.B) { benchTrain(b, Config{Arch: ArchLR}, mustSGD(b, 0.1)) }
 
+func BenchmarkTrainStepDeepFM(b *testing.B) {
+	benchTrain(b, benchConfig(ArchDeepFM), mustSGD(b, 0.1))
+}
+
+func BenchmarkTrainStepPNN(b *testing.B) { benchTrain(b, benchConfig(ArchPNN), mustSGD(b, 0.1)) }
+
+func BenchmarkTrainStepDIN(b *testing.B) { benchTrain(b, benchConfig(ArchDIN), mustSGD(b, 0.1)) }
+
 func benchPredict(b *testing.B, cfg Config) {
 	m := mustNew(b, cfg, benchSchema)
 	batch := randomSamples(rand.New(rand.NewPCG(1, 2)), benchSchema, 1024)
@@ -54,6 +67,12 @@ func benchPredict(b *testing.B, cfg Config) {
 func BenchmarkPredictWideDeep(b *testing.B) { benchPredict(b, benchWideDeep) }
 
 func BenchmarkPredictLR(b *testing.B) { benchPredict(b, Config{Arch: ArchLR}) }
+
+func BenchmarkPredictDeepFM(b *testing.B) { benchPredict(b, benchConfig(ArchDeepFM)) }
+
+func BenchmarkPredictPNN(b *testing.B) { benchPredict(b, benchConfig(ArchPNN)) }
+
+func BenchmarkPredictDIN(b *testing.B) { benchPredict(b, benchConfig(ArchDIN)) }
 
 // userSamples returns n samples of one user.
 func userSamples(n int) ([]data.Sample, []float32) {

@@ -13,17 +13,22 @@ import (
 const (
 	ArchLR       = "LR"
 	ArchWideDeep = "WideDeep"
+	ArchDeepFM   = "DeepFM"
+	ArchPNN      = "PNN"
+	ArchDIN      = "DIN"
 )
 
 // Config selects and sizes a model.
 type Config struct {
-	// Arch is the architecture: "LR" or "WideDeep".
+	// Arch is the architecture: "LR", "WideDeep", "DeepFM", "PNN" or "DIN"
+	// (see the package documentation).
 	Arch string `json:"arch"`
-	// EmbeddingDim is the width d of the deep embeddings (WideDeep). LR
-	// ignores it.
+	// EmbeddingDim is the width d of the embeddings (every architecture but
+	// LR, which ignores it).
 	EmbeddingDim int `json:"embeddingDim,omitempty"`
 	// HiddenUnits are the widths of the MLP's ReLU hidden layers, input side
-	// first, e.g. [64, 32] (WideDeep). LR ignores them.
+	// first, e.g. [64, 32] (every architecture but LR, which ignores them).
+	// DIN's activation unit has its own hidden layer of fixed width 36.
 	HiddenUnits []int `json:"hiddenUnits,omitempty"`
 	// Seed seeds the parameter initialisation.
 	Seed uint64 `json:"seed"`
@@ -40,6 +45,9 @@ type arch struct {
 var archs = map[string]arch{
 	ArchLR:       {build: buildLR},
 	ArchWideDeep: {deep: true, build: buildWideDeep},
+	ArchDeepFM:   {deep: true, build: buildDeepFM},
+	ArchPNN:      {deep: true, build: buildPNN},
+	ArchDIN:      {deep: true, build: buildDIN},
 }
 
 // Limits on sizes, to keep tables addressable with int32 slots and to reject

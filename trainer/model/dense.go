@@ -8,6 +8,7 @@ type dense struct {
 	name       string
 	rows, cols int
 	std        float32 // initialisation standard deviation
+	mean       float32 // initialisation mean
 	data, grad []float32
 	state      []float32 // optimizer state, stateLen*len(data) values
 	steps      int       // number of updates applied

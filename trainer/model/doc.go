@@ -1,14 +1,15 @@
-// Package model holds the CTR models of the trainer (LR and Wide&Deep for
-// now; DeepFM, PNN and DIN slot in as further architectures), their
-// hand-written forward and backward passes, sparse embedding updates,
-// copy-on-write replicas for per-user fine-tuning, and the artifact format.
+// Package model holds the CTR models of the trainer (LR, Wide&Deep,
+// DeepFM, PNN and DIN), their hand-written forward and backward passes,
+// sparse embedding updates, copy-on-write replicas for per-user
+// fine-tuning, and the artifact format.
 //
 // # Features
 //
 // Every model sees the same five fields of a data.Sample: the user id, the
 // candidate item id, the item's categories (mean-pooled), the user's earlier
-// positive items (mean-pooled) and earlier negative items (mean-pooled). An
-// empty list pools to zero and gets no gradient.
+// positive items (mean-pooled) and earlier negative items (mean-pooled; DIN
+// pools the two histories by attention instead). An empty list pools to
+// zero and gets no gradient.
 //
 // LR (logistic regression) has one weight per id and field:
 //
@@ -32,6 +33,61 @@
 // uses. The MLP has ReLU hidden layers of Config.HiddenUnits widths and a
 // linear output unit without bias (the wide part's bias serves both).
 //
+// The other deep architectures use the same embedding tables and the same
+// kind of MLP (its input width aside). Below, v_1..v_5 are the five
+// d-vectors of x (user, item, pooled categories, pooled positive history,
+// pooled negative history) and wide is the LR logit above.
+//
+// DeepFM (Guo et al. 2017) adds to Wide&Deep the second-order term of a
+// factorisation machine over the field vectors, which share their
+// embeddings with the deep part:
+//
+//	fm = 0.5 * Σ_k ((Σ_f v_f[k])² - Σ_f v_f[k]²) = Σ_{f<g} <v_f, v_g>
+//	z  = wide + fm + MLP(x)
+//
+// The wide part is the first-order term (per-id weights, the paper's
+// "addition units"), and a pooled field counts as one field vector, its
+// mean.
+//
+// PNN is the inner-product PNN (IPNN, Qu et al. 2016): the MLP's input is
+// the product layer, the field vectors (the linear signal) followed by
+// their 10 pairwise inner products,
+//
+//	p = [v_1, ..., v_5, <v_1,v_2>, <v_1,v_3>, ..., <v_4,v_5>]   (5d+10 values)
+//	z = b + MLP(p)
+//
+// with its own bias b (parameter "output.bias"). As in the paper it has no
+// first-order wide part: the linear signal already carries each field.
+//
+// DIN (Zhou et al. 2018) replaces Wide&Deep's mean pooling of the two
+// histories by attention pooling with respect to the candidate item, with
+// an activation unit per history (positive and negative):
+//
+//	a(e_h, e_c) = relu([e_h, e_c, e_h - e_c, e_h ⊙ e_c]·W1 + b1)·w2 + b2
+//	pos         = (1/H) * Σ_{h in PosHistory} aPos(eItem[h], eItem[i]) eItem[h]
+//	neg         = (1/H) * Σ_{h in NegHistory} aNeg(eItem[h], eItem[i]) eItem[h]
+//	x           = [eUser[u], eItem[i], mean_c eCat[c], pos, neg]
+//	z           = wide + MLP(x)
+//
+// W1 is 4d×36 (36 hidden units, as in the paper, independent of
+// HiddenUnits), b1 1×36, w2 36×1, b2 a scalar; every occurrence in a
+// history counts (repeats add up) and an empty history pools to zero. The
+// weights a are not normalised (no softmax, as in the paper), so the
+// pooled vector keeps how strongly and how often the user engaged with
+// related items; H = max(Schema.HistoryLen, 1), the history cap, only
+// rescales it to the size of a mean over a full history (dividing by the
+// list's own length would discard that intensity). The positive and
+// negative units are separate (parameters "attention.pos.*" and
+// "attention.neg.*"): what makes a past click relevant to a candidate
+// need not be what makes a past skip relevant. DIN keeps the wide part, as
+// it is cheap and its per-id biases (item popularity, user activity)
+// matter in CTR; it also makes DIN differ from Wide&Deep only in the
+// pooling of the histories, so comparing the two measures the attention.
+// Histories longer than the cap (data.Dataset rejects them) pool all the
+// same, to a larger vector. The paper's Dice activation and mini-batch-aware
+// regularisation are not implemented: the units use ReLU, and there is no
+// regularisation.
+//
 // # Loss
 //
 // Binary cross-entropy with logits and soft labels: for a logit z and any
@@ -44,7 +100,8 @@
 // Embedding tables are flat row-major float32 slices updated sparsely: a
 // step accumulates gradient rows only for the rows its batch touched, and the
 // optimizer updates only those rows (optimizer state is kept per row).
-// Dense parameters (biases, MLP weights) get dense gradients. After the first
+// Dense parameters (biases, MLP and activation-unit weights) get dense
+// gradients. After the first
 // steps (buffers grow to the largest batch seen) a step allocates nothing.
 //
 // # Replicas

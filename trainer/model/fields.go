@@ -33,12 +33,19 @@ func (f *fields) forward(batch []data.Sample, x []float32, ld int) {
 	for i := range batch {
 		s := &batch[i]
 		row := x[i*ld : i*ld+numFields*d]
-		copy(row[0:d], f.user.row(s.User))
-		copy(row[d:2*d], f.item.row(s.Item))
-		meanRows(f.cat, s.Categories, row[2*d:3*d])
+		f.forwardIDs(s, row)
 		meanRows(f.item, s.PosHistory, row[3*d:4*d])
 		meanRows(f.item, s.NegHistory, row[4*d:5*d])
 	}
+}
+
+// forwardIDs writes the first three fields of s (user, item, mean
+// categories) into row[:3*dim].
+func (f *fields) forwardIDs(s *data.Sample, row []float32) {
+	d := f.dim
+	copy(row[0:d], f.user.row(s.User))
+	copy(row[d:2*d], f.item.row(s.Item))
+	meanRows(f.cat, s.Categories, row[2*d:3*d])
 }
 
 // backward accumulates the embedding gradients given dx, the gradient of
@@ -48,12 +55,19 @@ func (f *fields) backward(batch []data.Sample, dx []float32, ld int) {
 	for i := range batch {
 		s := &batch[i]
 		row := dx[i*ld : i*ld+numFields*d]
-		add(f.user.gradRow(s.User), row[0:d])
-		add(f.item.gradRow(s.Item), row[d:2*d])
-		spreadRows(f.cat, s.Categories, row[2*d:3*d])
+		f.backwardIDs(s, row)
 		spreadRows(f.item, s.PosHistory, row[3*d:4*d])
 		spreadRows(f.item, s.NegHistory, row[4*d:5*d])
 	}
+}
+
+// backwardIDs accumulates the gradients of the first three fields of s
+// given their gradient row[:3*dim].
+func (f *fields) backwardIDs(s *data.Sample, row []float32) {
+	d := f.dim
+	add(f.user.gradRow(s.User), row[0:d])
+	add(f.item.gradRow(s.Item), row[d:2*d])
+	spreadRows(f.cat, s.Categories, row[2*d:3*d])
 }
 
 // meanRows writes the mean of t's rows into dst, zeros for no rows.
@@ -93,6 +107,16 @@ func axpy(a float32, src, dst []float32) {
 	for i, v := range src {
 		dst[i] += a * v
 	}
+}
+
+// dot returns the inner product of a and b.
+func dot(a, b []float32) float32 {
+	b = b[:len(a)]
+	var s float32
+	for i, v := range a {
+		s += v * b[i]
+	}
+	return s
 }
 
 // scale sets dst *= a.

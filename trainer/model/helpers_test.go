@@ -14,6 +14,9 @@ func tinyConfigs() []Config {
 	return []Config{
 		{Arch: ArchLR, Seed: 1},
 		{Arch: ArchWideDeep, EmbeddingDim: 3, HiddenUnits: []int{5, 4}, Seed: 1},
+		{Arch: ArchDeepFM, EmbeddingDim: 3, HiddenUnits: []int{5, 4}, Seed: 1},
+		{Arch: ArchPNN, EmbeddingDim: 3, HiddenUnits: []int{5, 4}, Seed: 1},
+		{Arch: ArchDIN, EmbeddingDim: 3, HiddenUnits: []int{5, 4}, Seed: 1},
 	}
 }
 

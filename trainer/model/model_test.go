@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 
@@ -19,7 +20,7 @@ func TestNewValidates(t *testing.T) {
 		s    data.Schema
 		want string
 	}{
-		{"unknown arch", Config{Arch: "DeepFFM"}, tinySchema, `unknown architecture "DeepFFM" (allowed: LR, WideDeep)`},
+		{"unknown arch", Config{Arch: "DeepFFM"}, tinySchema, `unknown architecture "DeepFFM" (allowed: DIN, DeepFM, LR, PNN, WideDeep)`},
 		{"empty arch", Config{}, tinySchema, "unknown architecture"},
 		{"no users", Config{Arch: ArchLR}, data.Schema{NumItems: 1, NumCategories: 1}, "NumUsers"},
 		{"no items", Config{Arch: ArchLR}, data.Schema{NumUsers: 1, NumCategories: 1}, "NumItems"},
@@ -42,8 +43,34 @@ func TestNewValidates(t *testing.T) {
 	if got, want := m.NumParams(), 26+52+176; got != want {
 		t.Errorf("NumParams = %d, want %d", got, want)
 	}
-	if got := Architectures(); len(got) != 2 || got[0] != ArchLR || got[1] != ArchWideDeep {
+	if got := Architectures(); !slices.Equal(got, []string{ArchDIN, ArchDeepFM, ArchLR, ArchPNN, ArchWideDeep}) {
 		t.Errorf("Architectures() = %v", got)
+	}
+	// The deep architectures' sizes: d = 4, MLP 8 hidden units.
+	for _, tc := range []struct {
+		arch string
+		want int
+	}{
+		// WideDeep plus nothing: the FM term has no parameters.
+		{ArchDeepFM, 26 + 52 + 176},
+		// Embeddings, output bias, MLP over 20 + 10 products: 30*8+8 + 8.
+		{ArchPNN, 52 + 1 + 256},
+		// WideDeep plus two activation units of 16*36+36 + 36+1.
+		{ArchDIN, 26 + 52 + 176 + 2*649},
+	} {
+		m, err := New(Config{Arch: tc.arch, EmbeddingDim: 4, HiddenUnits: []int{8}}, tinySchema)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := m.NumParams(); got != tc.want {
+			t.Errorf("%s: NumParams = %d, want %d", tc.arch, got, tc.want)
+		}
+		if _, err := New(Config{Arch: tc.arch, EmbeddingDim: 4}, tinySchema); err == nil || !strings.Contains(err.Error(), "HiddenUnits") {
+			t.Errorf("%s without HiddenUnits: %v", tc.arch, err)
+		}
+		if _, err := New(Config{Arch: tc.arch, HiddenUnits: []int{8}}, tinySchema); err == nil || !strings.Contains(err.Error(), "EmbeddingDim") {
+			t.Errorf("%s without EmbeddingDim: %v", tc.arch, err)
+		}
 	}
 }
 
@@ -197,7 +224,11 @@ func TestTrainStepAllocatesNothing(t *testing.T) {
 	s := data.Schema{NumUsers: 50, NumItems: 200, NumCategories: 10, HistoryLen: 10}
 	batch := randomSamples(rand.New(rand.NewPCG(3, 4)), s, 32)
 	y := labelsOf(batch)
-	for _, cfg := range []Config{{Arch: ArchLR}, {Arch: ArchWideDeep, EmbeddingDim: 16, HiddenUnits: []int{64, 32}}} {
+	var cfgs []Config
+	for _, a := range Architectures() {
+		cfgs = append(cfgs, Config{Arch: a, EmbeddingDim: 16, HiddenUnits: []int{64, 32}})
+	}
+	for _, cfg := range cfgs {
 		for _, opt := range []optim.Optimizer{mustSGD(t, 0.01), mustAdam(t, 0.001)} {
 			m := mustNew(t, cfg, s)
 			if n := testing.AllocsPerRun(20, func() { m.TrainStep(batch, y, opt) }); n != 0 {
@@ -217,6 +248,9 @@ func TestTrainStepAllocatesNothing(t *testing.T) {
 			z := make([]float32, len(batch))
 			if n := testing.AllocsPerRun(20, func() { r.Predict(batch, z) }); n != 0 && !raceEnabled {
 				t.Errorf("%s: Predict allocates %v times", cfg.Arch, n)
+			}
+			if n := testing.AllocsPerRun(20, func() { m.Predict(batch, z) }); n != 0 && !raceEnabled {
+				t.Errorf("%s: base Predict allocates %v times", cfg.Arch, n)
 			}
 		}
 	}
@@ -245,6 +279,12 @@ func TestConvergence(t *testing.T) {
 		{Config{Arch: ArchLR, Seed: 3}, mustSGD(t, 1)},
 		{Config{Arch: ArchWideDeep, EmbeddingDim: 8, HiddenUnits: []int{16, 8}, Seed: 3}, mustSGD(t, 0.5)},
 		{Config{Arch: ArchWideDeep, EmbeddingDim: 8, HiddenUnits: []int{16, 8}, Seed: 3}, mustAdam(t, 0.01)},
+		{Config{Arch: ArchDeepFM, EmbeddingDim: 8, HiddenUnits: []int{16, 8}, Seed: 3}, mustSGD(t, 0.5)},
+		{Config{Arch: ArchDeepFM, EmbeddingDim: 8, HiddenUnits: []int{16, 8}, Seed: 3}, mustAdam(t, 0.01)},
+		{Config{Arch: ArchPNN, EmbeddingDim: 8, HiddenUnits: []int{16, 8}, Seed: 3}, mustSGD(t, 0.5)},
+		{Config{Arch: ArchPNN, EmbeddingDim: 8, HiddenUnits: []int{16, 8}, Seed: 3}, mustAdam(t, 0.01)},
+		{Config{Arch: ArchDIN, EmbeddingDim: 8, HiddenUnits: []int{16, 8}, Seed: 3}, mustSGD(t, 0.5)},
+		{Config{Arch: ArchDIN, EmbeddingDim: 8, HiddenUnits: []int{16, 8}, Seed: 3}, mustAdam(t, 0.01)},
 	} {
 		m := mustNew(t, tc.cfg, s)
 		loss := func() float64 { return meanLoss(m, train, y) }
@@ -259,5 +299,37 @@ func TestConvergence(t *testing.T) {
 		if final > initial/2 {
 			t.Errorf("%s %T: training loss %.4f -> %.4f, want below half", tc.cfg.Arch, tc.opt, initial, final)
 		}
+	}
+}
+
+// TestDINAttends: on data where the label says whether the candidate is in
+// the user's positive history, which mean pooling blurs, DIN's attention
+// generalises far better than Wide&Deep's mean pooling.
+func TestDINAttends(t *testing.T) {
+	s := data.Schema{NumUsers: 30, NumItems: 60, NumCategories: 5, HistoryLen: 5}
+	rng := rand.New(rand.NewPCG(1, 6))
+	all := randomSamples(rng, s, 5120)
+	y := make([]float32, len(all))
+	for i := range all {
+		if h := all[i].PosHistory; slices.Contains(h, all[i].Item) || (len(h) > 0 && rng.IntN(2) == 0) {
+			h[0] = all[i].Item
+			y[i] = 1
+		}
+	}
+	train, test := all[:4096], all[4096:]
+	heldOut := map[string]float64{}
+	for _, arch := range []string{ArchWideDeep, ArchDIN} {
+		m := mustNew(t, Config{Arch: arch, EmbeddingDim: 8, HiddenUnits: []int{16, 8}, Seed: 1}, s)
+		opt := mustAdam(t, 0.01)
+		for range 8 {
+			for lo := 0; lo < len(train); lo += 32 {
+				step(t, m, train[lo:lo+32], y[lo:lo+32], opt)
+			}
+		}
+		heldOut[arch] = meanLoss(m, test, y[len(train):])
+	}
+	t.Logf("held-out loss: WideDeep %.3f, DIN %.3f", heldOut[ArchWideDeep], heldOut[ArchDIN])
+	if heldOut[ArchDIN] > 0.3 || heldOut[ArchDIN] > heldOut[ArchWideDeep]/2 {
+		t.Errorf("held-out loss: WideDeep %.3f, DIN %.3f; want DIN below 0.3 and half of WideDeep's", heldOut[ArchWideDeep], heldOut[ArchDIN])
 	}
 }

@@ -28,6 +28,10 @@ type workspace struct {
 	z, dz  []float32   // logits and dL/dz, one per sample
 	x, dx  []float32   // input of the dense layers and its gradient, n×widths[0]
 	h, dh  [][]float32 // output of layer l and its gradient, n×widths[l+1]
+
+	// attn holds DIN's activation-unit intermediates for the positive
+	// (attn[0]) and negative (attn[1]) histories; they size themselves.
+	attn [2]attnWork
 }
 
 func newWorkspace(widths []int) *workspace {

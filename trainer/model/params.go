@@ -65,6 +65,13 @@ func (p *params) dense(name string, rows, cols int, std float32) *dense {
 	return d
 }
 
+// constant declares a dense parameter of rows×cols values initialised to v.
+func (p *params) constant(name string, rows, cols int, v float32) *dense {
+	d := p.dense(name, rows, cols, 0)
+	d.mean = v
+	return d
+}
+
 // initialise allocates and initialises the parameters of a base model.
 func (p *params) initialise(seed uint64) {
 	rng := rand.New(rand.NewPCG(seed, 0x6c6366742d6d646c)) // "lcft-mdl"
@@ -84,6 +91,9 @@ func (p *params) initialise(seed uint64) {
 		d.data = make([]float32, d.rows*d.cols)
 		d.grad = make([]float32, len(d.data))
 		fill(d.data, d.std)
+		for i := range d.data {
+			d.data[i] += d.mean
+		}
 	}
 }
 

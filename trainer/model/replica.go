@@ -8,9 +8,9 @@ import (
 // Replica is a copy-on-write copy of a base model for fine-tuning. It reads
 // the base's embedding tables in place and keeps a private overlay of the
 // rows it has updated (memory proportional to what it touched), private
-// copies of the dense parameters (the MLP) and its own optimizer state,
-// which starts empty: fine-tuning does not continue the base's optimizer
-// moments. Training a replica never changes its base.
+// copies of the dense parameters (the MLP, DIN's activation units) and its
+// own optimizer state, which starts empty: fine-tuning does not continue
+// the base's optimizer moments. Training a replica never changes its base.
 //
 // Fork allocates, per table, two int32 arrays with one entry per row (4
 // bytes × 2 × rows: about 3 MB for Wide&Deep on MovieLens-20M), so use one

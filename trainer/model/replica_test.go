@@ -17,6 +17,9 @@ func fineConfigs() []Config {
 	return []Config{
 		{Arch: ArchLR, Seed: 9},
 		{Arch: ArchWideDeep, EmbeddingDim: 6, HiddenUnits: []int{12, 6}, Seed: 9},
+		{Arch: ArchDeepFM, EmbeddingDim: 6, HiddenUnits: []int{12, 6}, Seed: 9},
+		{Arch: ArchPNN, EmbeddingDim: 6, HiddenUnits: []int{12, 6}, Seed: 9},
+		{Arch: ArchDIN, EmbeddingDim: 6, HiddenUnits: []int{12, 6}, Seed: 9},
 	}
 }
 
