@@ -176,3 +176,29 @@ func FuzzLoad(f *testing.F) {
 		}
 	})
 }
+
+// TestLoadHugeHistoryLen: the history cap in a header sizes no buffer
+// beyond a bound (DIN presizes its attention buffers from it).
+func TestLoadHugeHistoryLen(t *testing.T) {
+	m := mustNew(t, tinyConfigs()[4], tinySchema)
+	a := withHeader(saveBytes(t, m), func(h string) string {
+		return strings.Replace(h, `"historyLen":4`, `"historyLen":2000000000`, 1)
+	})
+	got, err := Load(bytes.NewReader(a))
+	if err != nil {
+		t.Fatal(err)
+	}
+	batch, _ := gradBatch()
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	z := predict(t, got, batch)
+	runtime.ReadMemStats(&after)
+	if d := after.TotalAlloc - before.TotalAlloc; d > 64<<20 {
+		t.Errorf("Predict allocated %d bytes", d)
+	}
+	for _, v := range z {
+		if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+			t.Fatalf("logits %v", z)
+		}
+	}
+}
