@@ -17,7 +17,7 @@ import (
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	"github.com/lcft-dev/lcft-operator/trainer/runner"
+	trainer "github.com/lcft-dev/lcft-operator/trainer/runner"
 	"github.com/lcft-dev/lcft-operator/trainer/runspec"
 )
 
@@ -143,14 +143,14 @@ func (f *fakeCluster) runJob(ctx context.Context, job *batchv1.Job) error {
 // runShard runs the real trainer as the container would and returns its exit
 // code and termination message.
 func runShard(ctx context.Context, spec *runspec.Spec, idx int) (int, string) {
-	sum, err := runner.Run(ctx, spec, idx, io.Discard)
+	sum, err := trainer.Run(ctx, spec, idx, io.Discard)
 	if err != nil {
 		s := runspec.Summary{Kind: spec.Kind, Shard: idx, Error: err.Error()}
 		b, encErr := s.Encode()
 		if encErr != nil {
-			return runner.ExitCode(err), err.Error()
+			return trainer.ExitCode(err), err.Error()
 		}
-		return runner.ExitCode(err), string(b)
+		return trainer.ExitCode(err), string(b)
 	}
 	b, err := sum.Encode()
 	if err != nil {

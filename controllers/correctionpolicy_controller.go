@@ -20,6 +20,8 @@ import (
 type CorrectionPolicyReconciler struct {
 	client.Client
 	Options Options
+	// APIReader reads around the cache (nil: the client).
+	APIReader client.Reader
 	eventer
 }
 
@@ -37,10 +39,11 @@ func (r *CorrectionPolicyReconciler) Reconcile(ctx context.Context, req ctrl.Req
 	if finished(p.Status.ObservedGeneration, p.Generation, p.Status.Phase) {
 		return ctrl.Result{}, nil
 	}
-	oldStatus := p.Status.DeepCopy()
+	orig := p.DeepCopy()
+	oldStatus := &orig.Status
 	err := r.resolve(ctx, p)
 	p.Status.ObservedGeneration = p.Generation
-	if perr := patchStatus(ctx, r.Client, p, oldStatus, &p.Status); perr != nil {
+	if perr := patchStatus(ctx, r.Client, p, orig, oldStatus, &p.Status); perr != nil {
 		return ctrl.Result{}, perr
 	}
 	return ctrl.Result{}, err
@@ -105,13 +108,13 @@ func (r *CorrectionPolicyReconciler) search(ctx context.Context, p *finetunev1al
 		conds.phase(p.Status.Phase, "InvalidSpec", err.Error())
 		return nil
 	}
-	k := runner{Client: r.Client, opts: r.Options}
+	k := runner{Client: r.Client, apiReader: r.APIReader, opts: r.Options}
 	job, created, err := k.ensure(ctx, run{owner: p, ownerKind: "CorrectionPolicy", spec: spec, placement: p.Spec.Placement, policy: p.Spec.RunPolicy})
 	if err != nil {
 		return err
 	}
 	p.Status.JobName = job.Name
-	p.Status.ReportURI = spec.OutputURI
+	p.Status.ReportURI = runOutputURI(spec.OutputURI, job.Annotations[RunHashAnnotation])
 	if created {
 		jobsCreated.WithLabelValues("CorrectionPolicy").Inc()
 		r.event(p, corev1.EventTypeNormal, "JobCreated", "Created", "created search Job %s", job.Name)

@@ -26,6 +26,8 @@ import (
 type FineTuneCohortReconciler struct {
 	client.Client
 	Options Options
+	// APIReader reads around the cache (nil: the client).
+	APIReader client.Reader
 	eventer
 }
 
@@ -37,13 +39,14 @@ func (r *FineTuneCohortReconciler) Reconcile(ctx context.Context, req ctrl.Reque
 	if !c.DeletionTimestamp.IsZero() || finished(c.Status.ObservedGeneration, c.Generation, c.Status.Phase) {
 		return ctrl.Result{}, nil // owned Jobs go with the cohort by garbage collection
 	}
-	oldStatus := c.Status.DeepCopy()
+	orig := c.DeepCopy()
+	oldStatus := &orig.Status
 	if c.Status.ObservedGeneration != c.Generation {
 		c.Status = finetunev1alpha1.FineTuneCohortStatus{Conditions: c.Status.Conditions} // results of an older spec no longer hold
 	}
 	err := r.reconcileRun(ctx, c)
 	c.Status.ObservedGeneration = c.Generation
-	if perr := patchStatus(ctx, r.Client, c, oldStatus, &c.Status); perr != nil {
+	if perr := patchStatus(ctx, r.Client, c, orig, oldStatus, &c.Status); perr != nil {
 		return ctrl.Result{}, perr
 	}
 	return ctrl.Result{}, err
@@ -79,7 +82,7 @@ func (r *FineTuneCohortReconciler) reconcileRun(ctx context.Context, c *finetune
 	if q, ok := c.Labels[QueueNameLabel]; ok {
 		extraLabels = map[string]string{QueueNameLabel: q}
 	}
-	k := runner{Client: r.Client, opts: r.Options}
+	k := runner{Client: r.Client, apiReader: r.APIReader, opts: r.Options}
 	job, created, err := k.ensure(ctx, run{
 		owner: c, ownerKind: "FineTuneCohort", spec: spec, placement: c.Spec.Placement, policy: c.Spec.RunPolicy,
 		parallelism: c.Spec.Parallelism, suspend: c.Spec.Suspend, extraLabels: extraLabels,
@@ -88,7 +91,7 @@ func (r *FineTuneCohortReconciler) reconcileRun(ctx context.Context, c *finetune
 		return err
 	}
 	c.Status.JobName = job.Name
-	c.Status.ReportURI = spec.OutputURI
+	c.Status.ReportURI = runOutputURI(spec.OutputURI, job.Annotations[RunHashAnnotation])
 	if job.Status.StartTime != nil {
 		c.Status.StartTime = job.Status.StartTime
 	}

@@ -19,7 +19,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	v1 "github.com/lcft-dev/lcft-operator/api/v1alpha1"
-	"github.com/lcft-dev/lcft-operator/trainer/runner"
+	trainer "github.com/lcft-dev/lcft-operator/trainer/runner"
 	"github.com/lcft-dev/lcft-operator/trainer/runspec"
 )
 
@@ -91,7 +91,7 @@ func trainerTotals(t *testing.T, c *v1.FineTuneCohort) runspec.FinetuneStats {
 	}
 	var total runspec.FinetuneStats
 	for i := 0; i < spec.Shards; i++ {
-		s, err := runner.Run(context.Background(), spec, i, io.Discard)
+		s, err := trainer.Run(context.Background(), spec, i, io.Discard)
 		if err != nil {
 			t.Fatalf("running shard %d: %v", i, err)
 		}
@@ -411,7 +411,11 @@ func TestSpecChangeReplacesTheRun(t *testing.T) {
 	}
 	waitCohort(t, c, v1.PhaseRunning)
 	if jobs := jobsOf(t, ns, "change"); len(jobs) != 1 || jobs[0].Name != first[0].Name || *jobs[0].Spec.Suspend {
-		t.Fatalf("resuming should unsuspend the same Job, got %+v", jobs)
+		var got []string
+		for _, j := range jobs {
+			got = append(got, fmt.Sprintf("%s suspend=%v", j.Name, *j.Spec.Suspend))
+		}
+		t.Fatalf("resuming should unsuspend the same Job %s, got %v", first[0].Name, got)
 	}
 
 	// A new learning rate is a new run: the old Job goes, a new one comes.

@@ -21,6 +21,8 @@ import (
 type GlobalModelReconciler struct {
 	client.Client
 	Options Options
+	// APIReader reads around the cache (nil: the client).
+	APIReader client.Reader
 	eventer
 }
 
@@ -46,10 +48,11 @@ func (r *GlobalModelReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 	if finished(gm.Status.ObservedGeneration, gm.Generation, gm.Status.Phase) {
 		return ctrl.Result{}, nil
 	}
-	oldStatus := gm.Status.DeepCopy()
+	orig := gm.DeepCopy()
+	oldStatus := &orig.Status
 	err := r.reconcileRun(ctx, gm)
 	gm.Status.ObservedGeneration = gm.Generation
-	if perr := patchStatus(ctx, r.Client, gm, oldStatus, &gm.Status); perr != nil {
+	if perr := patchStatus(ctx, r.Client, gm, orig, oldStatus, &gm.Status); perr != nil {
 		return ctrl.Result{}, perr
 	}
 	return ctrl.Result{}, err
@@ -68,7 +71,7 @@ func (r *GlobalModelReconciler) reconcileRun(ctx context.Context, gm *finetunev1
 		conds.phase(gm.Status.Phase, "InvalidSpec", err.Error())
 		return nil // the spec must change; retrying cannot help
 	}
-	k := runner{Client: r.Client, opts: r.Options}
+	k := runner{Client: r.Client, apiReader: r.APIReader, opts: r.Options}
 	job, created, err := k.ensure(ctx, run{owner: gm, ownerKind: "GlobalModel", spec: spec, placement: gm.Spec.Placement, policy: gm.Spec.RunPolicy})
 	if err != nil {
 		return err

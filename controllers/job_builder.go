@@ -66,14 +66,17 @@ func buildRun(r run, opts Options) (*runObjects, error) {
 	if err != nil {
 		return nil, err
 	}
+	podSpec := trainerPodSpec(r, opts, volumes, mounts)
+	hash, err := runHash(spec, podSpec)
+	if err != nil {
+		return nil, err
+	}
+	// Each run writes to a directory of its own, named by its hash, so a
+	// new run never overwrites the outputs of an earlier one.
+	spec.OutputURI = runOutputURI(spec.OutputURI, hash)
 	specJSON, err := json.MarshalIndent(spec, "", "  ")
 	if err != nil {
 		return nil, fmt.Errorf("encoding run spec: %w", err)
-	}
-	podSpec := trainerPodSpec(r, opts, volumes, mounts)
-	hash, err := runHash(specJSON, podSpec)
-	if err != nil {
-		return nil, err
 	}
 	name := childName(r.owner.GetName(), kindSuffix(r.spec.Kind), hash)
 	labels := map[string]string{
@@ -276,7 +279,16 @@ func mountPVCs(spec *runspec.Spec) ([]corev1.Volume, []corev1.VolumeMount, error
 	return volumes, mounts, nil
 }
 
-func runHash(specJSON []byte, podSpec corev1.PodSpec) (string, error) {
+// runOutputURI is the output directory of the run with the given hash.
+func runOutputURI(base, hash string) string {
+	return strings.TrimRight(base, "/") + "/" + hash
+}
+
+func runHash(spec runspec.Spec, podSpec corev1.PodSpec) (string, error) {
+	specJSON, err := json.Marshal(spec)
+	if err != nil {
+		return "", fmt.Errorf("encoding run spec: %w", err)
+	}
 	podJSON, err := json.Marshal(podSpec)
 	if err != nil {
 		return "", fmt.Errorf("encoding pod template: %w", err)

@@ -104,7 +104,7 @@ func TestJobIsRestrictedIndexedAndFailsFastOnBadInput(t *testing.T) {
 		t.Errorf("model/output claim mount: present %v, read-only %v", ok, ro)
 	}
 	spec := objs.configMap.Data[specKey]
-	for _, want := range []string{`"uri": "file:///mnt/pvc/datasets/ml-20m"`, `"outputURI": "file:///mnt/pvc/models/runs/ctr-low"`} {
+	for _, want := range []string{`"uri": "file:///mnt/pvc/datasets/ml-20m"`, `"outputURI": "file:///mnt/pvc/models/runs/ctr-low/` + objs.hash + `"`} {
 		if !strings.Contains(spec, want) {
 			t.Errorf("run spec lacks %s:\n%s", want, spec)
 		}

@@ -86,9 +86,9 @@ func resolveFineTuning(d *decimals, field string, ft finetunev1alpha1.FineTuning
 	}
 }
 
-// finish sets the directory the run of obj writes to,
-// <store>/<namespace>/<kind>/<name>/g<generation>, and reports every error
-// met while resolving the spec.
+// finish sets the directory the runs of obj write under,
+// <store>/<namespace>/<kind>/<name> (each run in a subdirectory named by its
+// hash), and reports every error met while resolving the spec.
 func finish(spec runspec.Spec, d *decimals, opts Options, artifacts finetunev1alpha1.ArtifactsSpec, kind string, obj client.Object) (runspec.Spec, error) {
 	base := artifacts.URI
 	if base == "" {
@@ -97,7 +97,7 @@ func finish(spec runspec.Spec, d *decimals, opts Options, artifacts finetunev1al
 	if base == "" {
 		d.errs = append(d.errs, errors.New("no artifact store: set spec.artifacts.uri or the operator's --artifact-uri"))
 	}
-	spec.OutputURI = fmt.Sprintf("%s/%s/%s/%s/g%d", strings.TrimRight(base, "/"), obj.GetNamespace(), kind, obj.GetName(), obj.GetGeneration())
+	spec.OutputURI = fmt.Sprintf("%s/%s/%s/%s", strings.TrimRight(base, "/"), obj.GetNamespace(), kind, obj.GetName())
 	return spec, d.err()
 }
 

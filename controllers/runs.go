@@ -22,7 +22,8 @@ import (
 // Job's pods reported. All three reconcilers use it.
 type runner struct {
 	client.Client
-	opts Options
+	apiReader client.Reader // uncached, for when the cache lags behind our own writes
+	opts      Options
 }
 
 // ensure makes sure the Job of r exists, deletes the Jobs of the owner's
@@ -54,8 +55,15 @@ func (k runner) ensure(ctx context.Context, r run) (*batchv1.Job, bool, error) {
 		return nil, false, fmt.Errorf("creating ConfigMap %s: %w", objs.configMap.Name, err)
 	}
 	if err := k.Create(ctx, objs.job); err != nil {
-		if apierrors.IsAlreadyExists(err) { // the cache lagged behind our own create
-			return nil, false, k.Get(ctx, client.ObjectKeyFromObject(objs.job), &job)
+		if apierrors.IsAlreadyExists(err) { // the cache lagged behind our own create: read the API server
+			reader := k.apiReader
+			if reader == nil {
+				reader = k.Client
+			}
+			if err := reader.Get(ctx, client.ObjectKeyFromObject(objs.job), &job); err != nil {
+				return nil, false, fmt.Errorf("getting Job %s: %w", objs.job.Name, err)
+			}
+			return &job, false, k.syncSuspend(ctx, r, &job)
 		}
 		return nil, false, fmt.Errorf("creating Job %s: %w", objs.job.Name, err)
 	}

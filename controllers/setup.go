@@ -36,13 +36,13 @@ func SetupWithManager(mgr ctrl.Manager, opts Options) error {
 		return err
 	}
 	recorder := mgr.GetEventRecorder("lcft-operator")
-	if err := (&GlobalModelReconciler{Client: mgr.GetClient(), Options: opts, eventer: eventer{recorder}}).SetupWithManager(mgr); err != nil {
+	if err := (&GlobalModelReconciler{Client: mgr.GetClient(), Options: opts, APIReader: mgr.GetAPIReader(), eventer: eventer{recorder}}).SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("setting up the GlobalModel controller: %w", err)
 	}
-	if err := (&CorrectionPolicyReconciler{Client: mgr.GetClient(), Options: opts, eventer: eventer{recorder}}).SetupWithManager(mgr); err != nil {
+	if err := (&CorrectionPolicyReconciler{Client: mgr.GetClient(), Options: opts, APIReader: mgr.GetAPIReader(), eventer: eventer{recorder}}).SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("setting up the CorrectionPolicy controller: %w", err)
 	}
-	if err := (&FineTuneCohortReconciler{Client: mgr.GetClient(), Options: opts, eventer: eventer{recorder}}).SetupWithManager(mgr); err != nil {
+	if err := (&FineTuneCohortReconciler{Client: mgr.GetClient(), Options: opts, APIReader: mgr.GetAPIReader(), eventer: eventer{recorder}}).SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("setting up the FineTuneCohort controller: %w", err)
 	}
 	return nil

@@ -39,12 +39,15 @@ func (c conditions) phase(p finetunev1alpha1.Phase, reason, message string) {
 	c.set(finetunev1alpha1.ConditionFailed, p == finetunev1alpha1.PhaseFailed, reason, message)
 }
 
-// patchStatus writes status once, and only when it changed.
-func patchStatus(ctx context.Context, c client.Client, obj client.Object, oldStatus, newStatus any) error {
+// patchStatus writes status once, and only when it changed, as a merge patch
+// against the object as it was read: the status is recomputed from the
+// cluster on every reconcile, so a concurrent writer costs nothing but a
+// requeue, and no resourceVersion conflict is raised.
+func patchStatus(ctx context.Context, c client.Client, obj, orig client.Object, oldStatus, newStatus any) error {
 	if equality.Semantic.DeepEqual(oldStatus, newStatus) {
 		return nil
 	}
-	if err := c.Status().Update(ctx, obj); err != nil {
+	if err := c.Status().Patch(ctx, obj, client.MergeFrom(orig)); err != nil {
 		return fmt.Errorf("writing status of %s: %w", client.ObjectKeyFromObject(obj), err)
 	}
 	return nil

@@ -14,6 +14,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
+	"go.uber.org/zap/zapcore"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -72,11 +73,12 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-func zapLevel() zap.Level {
+// zapLevel keeps the manager quiet (errors only) unless LCFT_TEST_VERBOSE is set.
+func zapLevel() zapcore.Level {
 	if os.Getenv("LCFT_TEST_VERBOSE") != "" {
-		return -1
+		return zapcore.DebugLevel
 	}
-	return 1 // warnings and errors only
+	return zapcore.ErrorLevel
 }
 
 func needEnv(t *testing.T) {
