@@ -73,12 +73,12 @@ func (r *CorrectionPolicyReconciler) explicitTable(p *finetunev1alpha1.Correctio
 	p.Status.Groups = nil
 	for i, g := range p.Spec.Groups {
 		f := fmt.Sprintf("spec.groups[%d]", i)
-		lo, hi := d.parse(f+".ctrRange.min", g.CTRRange.Min, 0), d.parse(f+".ctrRange.max", g.CTRRange.Max, 1)
+		lo, hi := parse(d, f+".ctrRange.min", g.CTRRange.Min, 0), parse(d, f+".ctrRange.max", g.CTRRange.Max, 1)
 		if !(0 <= lo && lo < hi && hi <= 1) {
 			d.errs = append(d.errs, fmt.Errorf("%s.ctrRange: [%g, %g) is not an interval inside [0, 1]", f, lo, hi))
 		}
-		d.parse(f+".positiveLabel", g.PositiveLabel, 1)
-		d.parse(f+".negativeLabel", g.NegativeLabel, 0)
+		parse(d, f+".positiveLabel", g.PositiveLabel, 1)
+		parse(d, f+".negativeLabel", g.NegativeLabel, 0)
 		p.Status.Groups = append(p.Status.Groups, finetunev1alpha1.ResolvedLabelGroup{CTRRange: g.CTRRange, PositiveLabel: g.PositiveLabel, NegativeLabel: g.NegativeLabel})
 	}
 	if err := d.err(); err != nil {
@@ -135,14 +135,14 @@ func (r *CorrectionPolicyReconciler) search(ctx context.Context, p *finetunev1al
 		for _, g := range st.Groups {
 			rg := finetunev1alpha1.ResolvedLabelGroup{
 				CTRRange:      finetunev1alpha1.CTRRange{Min: formatDecimal(g.Min), Max: formatDecimal(g.Max)},
-				PositiveLabel: formatDecimal(g.Positive),
-				NegativeLabel: formatDecimal(g.Negative),
+				PositiveLabel: formatLabel(g.Positive),
+				NegativeLabel: formatLabel(g.Negative),
 				Users:         g.Users,
 				ValidationAUC: formatDecimal(g.AUC),
 				IdentityAUC:   formatDecimal(g.IdentityAUC),
 			}
 			for _, c := range g.Cells {
-				rg.Cells = append(rg.Cells, finetunev1alpha1.SearchCell{PositiveLabel: formatDecimal(c[0]), NegativeLabel: formatDecimal(c[1]), ValidationAUC: formatDecimal(c[2])})
+				rg.Cells = append(rg.Cells, finetunev1alpha1.SearchCell{PositiveLabel: formatLabel(c[0]), NegativeLabel: formatLabel(c[1]), ValidationAUC: formatDecimal(c[2])})
 			}
 			p.Status.Groups = append(p.Status.Groups, rg)
 		}

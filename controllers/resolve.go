@@ -20,7 +20,8 @@ import (
 // decimals parses Decimal fields, collecting every error with its field path.
 type decimals struct{ errs []error }
 
-func (d *decimals) parse(field string, v finetunev1alpha1.Decimal, fallback float64) float64 {
+// parse reads a Decimal or SignedDecimal; an empty value gives fallback.
+func parse[T ~string](d *decimals, field string, v T, fallback float64) float64 {
 	if v == "" {
 		return fallback
 	}
@@ -39,6 +40,11 @@ func formatDecimal(f float64) finetunev1alpha1.Decimal {
 	return finetunev1alpha1.Decimal(strconv.FormatFloat(f, 'g', 6, 64))
 }
 
+// formatLabel writes a label, which may be negative, with up to 6 significant digits.
+func formatLabel(f float64) finetunev1alpha1.SignedDecimal {
+	return finetunev1alpha1.SignedDecimal(formatDecimal(f))
+}
+
 // formatSigned writes a signed float for status fields that may be negative (lifts).
 func formatSigned(f float64) string {
 	return strconv.FormatFloat(f, 'f', 5, 64)
@@ -48,11 +54,11 @@ func resolveDataset(d *decimals, field string, ds finetunev1alpha1.DatasetSpec, 
 	out := runspec.Dataset{
 		Format:            string(ds.Format),
 		URI:               ds.URI,
-		PositiveThreshold: d.parse(field+".positiveThreshold", ds.PositiveThreshold, 4),
+		PositiveThreshold: parse(d, field+".positiveThreshold", ds.PositiveThreshold, 4),
 		HistoryLength:     int(historyLen),
 		Split: runspec.Split{
 			Method:        string(ds.Split.Method),
-			TrainFraction: d.parse(field+".split.trainFraction", ds.Split.TrainFraction, 0.8),
+			TrainFraction: parse(d, field+".split.trainFraction", ds.Split.TrainFraction, 0.8),
 		},
 	}
 	if out.Split.Method == "" {
@@ -67,8 +73,8 @@ func resolveDataset(d *decimals, field string, ds finetunev1alpha1.DatasetSpec, 
 			Items:          int(s.Items),
 			Categories:     int(s.Categories),
 			SamplesPerUser: int(s.SamplesPerUser),
-			GlobalCTR:      d.parse(field+".synthetic.globalCTR", s.GlobalCTR, 0.3),
-			Drift:          d.parse(field+".synthetic.drift", s.Drift, 0.6),
+			GlobalCTR:      parse(d, field+".synthetic.globalCTR", s.GlobalCTR, 0.3),
+			Drift:          parse(d, field+".synthetic.drift", s.Drift, 0.6),
 			Seed:           uint64(s.Seed),
 		}
 	}
@@ -78,8 +84,8 @@ func resolveDataset(d *decimals, field string, ds finetunev1alpha1.DatasetSpec, 
 func resolveFineTuning(d *decimals, field string, ft finetunev1alpha1.FineTuningSpec) runspec.Optimization {
 	return runspec.Optimization{
 		Optimizer:         orDefault(string(ft.Optimizer), string(finetunev1alpha1.OptimizerSGD)),
-		LearningRate:      d.parse(field+".learningRate", ft.LearningRate, 0.01),
-		LearningRateDecay: d.parse(field+".learningRateDecay", ft.LearningRateDecay, 1),
+		LearningRate:      parse(d, field+".learningRate", ft.LearningRate, 0.01),
+		LearningRateDecay: parse(d, field+".learningRateDecay", ft.LearningRateDecay, 1),
 		Epochs:            int(max(ft.Epochs, 1)),
 		BatchSize:         int(orDefaultInt(ft.BatchSize, 32)),
 		Seed:              uint64(ft.Seed),
@@ -122,8 +128,8 @@ func pretrainSpec(gm *finetunev1alpha1.GlobalModel, opts Options) (runspec.Spec,
 		},
 		Optimization: runspec.Optimization{
 			Optimizer:         orDefault(string(t.Optimizer), string(finetunev1alpha1.OptimizerSGD)),
-			LearningRate:      d.parse("spec.training.learningRate", t.LearningRate, 1),
-			LearningRateDecay: d.parse("spec.training.learningRateDecay", t.LearningRateDecay, 0.1),
+			LearningRate:      parse(d, "spec.training.learningRate", t.LearningRate, 1),
+			LearningRateDecay: parse(d, "spec.training.learningRateDecay", t.LearningRateDecay, 0.1),
 			Epochs:            int(max(t.Epochs, 1)),
 			BatchSize:         int(orDefaultInt(t.BatchSize, 32)),
 			Seed:              uint64(t.Seed),
@@ -141,7 +147,7 @@ func verifySpec(gm *finetunev1alpha1.GlobalModel, opts Options) (runspec.Spec, e
 		Version:      runspec.Version,
 		Kind:         runspec.KindVerify,
 		Name:         gm.Namespace + "/" + gm.Name,
-		GlobalModel:  &runspec.ModelArtifact{URI: imp.ArtifactURI, Digest: imp.Digest, GlobalCTR: d.parse("spec.import.globalCTR", imp.GlobalCTR, 0)},
+		GlobalModel:  &runspec.ModelArtifact{URI: imp.ArtifactURI, Digest: imp.Digest, GlobalCTR: parse(d, "spec.import.globalCTR", imp.GlobalCTR, 0)},
 		Optimization: runspec.Optimization{Epochs: 1, BatchSize: 1, LearningRate: 1},
 		Shards:       1,
 	}
@@ -154,7 +160,7 @@ func modelArtifact(gm *finetunev1alpha1.GlobalModel) (*runspec.ModelArtifact, in
 	a := &runspec.ModelArtifact{
 		URI:       gm.Status.ArtifactURI,
 		Digest:    gm.Status.Digest,
-		GlobalCTR: d.parse("status.globalCTR", gm.Status.GlobalCTR, 0),
+		GlobalCTR: parse(d, "status.globalCTR", gm.Status.GlobalCTR, 0),
 	}
 	return a, orDefaultInt(gm.Spec.Hyperparameters.HistoryLength, 20), d.err()
 }
@@ -168,20 +174,20 @@ func searchSpec(p *finetunev1alpha1.CorrectionPolicy, gm *finetunev1alpha1.Globa
 		return runspec.Spec{}, err
 	}
 	search := &runspec.Search{
-		ValidationFraction: d.parse("spec.search.validationFraction", s.ValidationFraction, 0.2),
+		ValidationFraction: parse(d, "spec.search.validationFraction", s.ValidationFraction, 0.2),
 		MinSamples:         int(orDefaultInt(s.MinSamples, 5)),
 	}
 	for i, b := range s.Boundaries {
-		search.Boundaries = append(search.Boundaries, d.parse(fmt.Sprintf("spec.search.boundaries[%d]", i), b, 0))
+		search.Boundaries = append(search.Boundaries, parse(d, fmt.Sprintf("spec.search.boundaries[%d]", i), b, 0))
 	}
 	if s.Quantiles != nil {
 		search.Quantiles = int(*s.Quantiles)
 	}
 	for i, v := range s.PositiveLabels {
-		search.PositiveLabels = append(search.PositiveLabels, d.parse(fmt.Sprintf("spec.search.positiveLabels[%d]", i), v, 1))
+		search.PositiveLabels = append(search.PositiveLabels, parse(d, fmt.Sprintf("spec.search.positiveLabels[%d]", i), v, 1))
 	}
 	for i, v := range s.NegativeLabels {
-		search.NegativeLabels = append(search.NegativeLabels, d.parse(fmt.Sprintf("spec.search.negativeLabels[%d]", i), v, 0))
+		search.NegativeLabels = append(search.NegativeLabels, parse(d, fmt.Sprintf("spec.search.negativeLabels[%d]", i), v, 0))
 	}
 	spec := runspec.Spec{
 		Version:      runspec.Version,
@@ -209,10 +215,10 @@ func policyCorrection(p *finetunev1alpha1.CorrectionPolicy) (*runspec.Correction
 	for i, g := range p.Status.Groups {
 		f := fmt.Sprintf("status.groups[%d]", i)
 		c.Groups = append(c.Groups, runspec.LabelGroup{
-			Min:      d.parse(f+".ctrRange.min", g.CTRRange.Min, 0),
-			Max:      d.parse(f+".ctrRange.max", g.CTRRange.Max, 1),
-			Positive: d.parse(f+".positiveLabel", g.PositiveLabel, 1),
-			Negative: d.parse(f+".negativeLabel", g.NegativeLabel, 0),
+			Min:      parse(d, f+".ctrRange.min", g.CTRRange.Min, 0),
+			Max:      parse(d, f+".ctrRange.max", g.CTRRange.Max, 1),
+			Positive: parse(d, f+".positiveLabel", g.PositiveLabel, 1),
+			Negative: parse(d, f+".negativeLabel", g.NegativeLabel, 0),
 		})
 	}
 	return c, d.err()
@@ -231,8 +237,8 @@ func finetuneSpec(c *finetunev1alpha1.FineTuneCohort, gm *finetunev1alpha1.Globa
 	}
 	cohort := &runspec.Cohort{MinCTR: 0, MaxCTR: 1, MinSamples: int(orDefaultInt(c.Spec.MinSamples, 5)), Mode: orDefault(string(c.Spec.Mode), string(finetunev1alpha1.ModePerUser))}
 	if r := c.Spec.CTRRange; r != nil {
-		cohort.MinCTR = d.parse("spec.ctrRange.min", r.Min, 0)
-		cohort.MaxCTR = d.parse("spec.ctrRange.max", r.Max, 1)
+		cohort.MinCTR = parse(d, "spec.ctrRange.min", r.Min, 0)
+		cohort.MaxCTR = parse(d, "spec.ctrRange.max", r.Max, 1)
 	}
 	shards := int(orDefaultInt(c.Spec.Shards, 1))
 	if cohort.Mode == string(finetunev1alpha1.ModePooled) {

@@ -39,8 +39,8 @@ func writeCohortResults(st *finetunev1alpha1.FineTuneCohortStatus, strategy, glo
 		UsersCorrected: total.CorrectedUsers,
 	}
 	if total.Samples > 0 {
-		labels.MeanPositiveLabel = formatDecimal(total.PositiveLabelSum / float64(total.Samples))
-		labels.MeanNegativeLabel = formatDecimal(total.NegativeLabelSum / float64(total.Samples))
+		labels.MeanPositiveLabel = formatLabel(total.PositiveLabelSum / float64(total.Samples))
+		labels.MeanNegativeLabel = formatLabel(total.NegativeLabelSum / float64(total.Samples))
 	}
 	st.Labels = labels
 
@@ -65,7 +65,7 @@ func recordAUCs(c *finetunev1alpha1.FineTuneCohort) {
 	d := &decimals{}
 	for kind, v := range map[string]finetunev1alpha1.Decimal{"cloud": c.Status.CloudAUC, "local": c.Status.LocalAUC, "lcft": c.Status.LCFTAUC} {
 		if v != "" {
-			cohortAUC.WithLabelValues(c.Namespace, c.Name, kind).Set(d.parse(kind, v, 0))
+			cohortAUC.WithLabelValues(c.Namespace, c.Name, kind).Set(parse(d, kind, v, 0))
 		}
 	}
 }

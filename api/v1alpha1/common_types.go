@@ -11,6 +11,13 @@ import (
 // +kubebuilder:validation:MaxLength=32
 type Decimal string
 
+// SignedDecimal is a decimal number that may be negative, such as "-0.25":
+// corrected labels may leave [0, 1] (the paper's example turns positives
+// into 2; SoftNegative gives negatives below 0 for users above the global CTR).
+// +kubebuilder:validation:Pattern=`^-?([0-9]+(\.[0-9]+)?|\.[0-9]+)([eE][-+]?[0-9]+)?$`
+// +kubebuilder:validation:MaxLength=32
+type SignedDecimal string
+
 // Phase is the coarse state of a run, shown in `kubectl get`.
 type Phase string
 

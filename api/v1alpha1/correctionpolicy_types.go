@@ -25,12 +25,12 @@ const (
 type LabelGroup struct {
 	// CTRRange of the group's users, [min, max); a max of 1 includes 1.
 	CTRRange CTRRange `json:"ctrRange"`
-	// PositiveLabel replaces label 1; may exceed 1 (the paper allows it).
-	// +kubebuilder:validation:XValidation:rule="double(self) <= 100.0",message="positiveLabel must be at most 100"
-	PositiveLabel Decimal `json:"positiveLabel"`
-	// NegativeLabel replaces label 0.
-	// +kubebuilder:validation:XValidation:rule="double(self) <= 100.0",message="negativeLabel must be at most 100"
-	NegativeLabel Decimal `json:"negativeLabel"`
+	// PositiveLabel replaces label 1; may leave [0, 1] (the paper allows it).
+	// +kubebuilder:validation:XValidation:rule="double(self) >= -100.0 && double(self) <= 100.0",message="positiveLabel must be in [-100, 100]"
+	PositiveLabel SignedDecimal `json:"positiveLabel"`
+	// NegativeLabel replaces label 0; may leave [0, 1].
+	// +kubebuilder:validation:XValidation:rule="double(self) >= -100.0 && double(self) <= 100.0",message="negativeLabel must be in [-100, 100]"
+	NegativeLabel SignedDecimal `json:"negativeLabel"`
 }
 
 // LabelSearch is the Hard strategy's offline step: the operator runs a search
@@ -63,12 +63,12 @@ type LabelSearch struct {
 	// +kubebuilder:validation:MaxItems=20
 	// +listType=atomic
 	// +optional
-	PositiveLabels []Decimal `json:"positiveLabels,omitempty"`
+	PositiveLabels []SignedDecimal `json:"positiveLabels,omitempty"`
 	// NegativeLabels of the grid (see positiveLabels).
 	// +kubebuilder:validation:MaxItems=20
 	// +listType=atomic
 	// +optional
-	NegativeLabels []Decimal `json:"negativeLabels,omitempty"`
+	NegativeLabels []SignedDecimal `json:"negativeLabels,omitempty"`
 	// ValidationFraction of each user's training samples (the latest ones) held out to score the grid, in (0, 1).
 	// +kubebuilder:default="0.2"
 	// +kubebuilder:validation:XValidation:rule="double(self) > 0.0 && double(self) < 1.0",message="validationFraction must be in (0, 1)"
@@ -118,17 +118,17 @@ type CorrectionPolicySpec struct {
 
 // SearchCell is one (positive, negative) label pair scored by the search.
 type SearchCell struct {
-	PositiveLabel Decimal `json:"positiveLabel"`
-	NegativeLabel Decimal `json:"negativeLabel"`
+	PositiveLabel SignedDecimal `json:"positiveLabel"`
+	NegativeLabel SignedDecimal `json:"negativeLabel"`
 	// ValidationAUC is the user-level AUC on the validation split.
 	ValidationAUC Decimal `json:"validationAUC"`
 }
 
 // ResolvedLabelGroup is one row of the table cohorts use.
 type ResolvedLabelGroup struct {
-	CTRRange      CTRRange `json:"ctrRange"`
-	PositiveLabel Decimal  `json:"positiveLabel"`
-	NegativeLabel Decimal  `json:"negativeLabel"`
+	CTRRange      CTRRange      `json:"ctrRange"`
+	PositiveLabel SignedDecimal `json:"positiveLabel"`
+	NegativeLabel SignedDecimal `json:"negativeLabel"`
 	// Users of the search's training data in this group.
 	// +optional
 	Users int64 `json:"users,omitempty"`

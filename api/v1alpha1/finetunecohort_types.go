@@ -123,10 +123,10 @@ type CorrectedLabels struct {
 	UsersCorrected int64 `json:"usersCorrected,omitempty"`
 	// MeanPositiveLabel over fine-tuned users (weighted by their training samples).
 	// +optional
-	MeanPositiveLabel Decimal `json:"meanPositiveLabel,omitempty"`
+	MeanPositiveLabel SignedDecimal `json:"meanPositiveLabel,omitempty"`
 	// MeanNegativeLabel over fine-tuned users (weighted by their training samples).
 	// +optional
-	MeanNegativeLabel Decimal `json:"meanNegativeLabel,omitempty"`
+	MeanNegativeLabel SignedDecimal `json:"meanNegativeLabel,omitempty"`
 }
 
 // ShardPlacement records where a shard ran.

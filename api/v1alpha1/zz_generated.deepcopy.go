@@ -516,12 +516,12 @@ func (in *LabelSearch) DeepCopyInto(out *LabelSearch) {
 	}
 	if in.PositiveLabels != nil {
 		in, out := &in.PositiveLabels, &out.PositiveLabels
-		*out = make([]Decimal, len(*in))
+		*out = make([]SignedDecimal, len(*in))
 		copy(*out, *in)
 	}
 	if in.NegativeLabels != nil {
 		in, out := &in.NegativeLabels, &out.NegativeLabels
-		*out = make([]Decimal, len(*in))
+		*out = make([]SignedDecimal, len(*in))
 		copy(*out, *in)
 	}
 	out.FineTuning = in.FineTuning

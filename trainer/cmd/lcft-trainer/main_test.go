@@ -1,0 +1,197 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"unicode/utf8"
+
+	"github.com/lcft-dev/lcft-operator/trainer/runspec"
+)
+
+// lcft runs the command in-process and returns its exit code and output.
+func lcft(t *testing.T, args ...string) (int, string, string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code := run(args, &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+func TestGenThenExperiment(t *testing.T) {
+	dir := t.TempDir()
+	samples := filepath.Join(dir, "samples.csv")
+	code, out, stderr := lcft(t, "gen", "--users", "120", "--items", "80", "--samples-per-user", "25", "--drift", "0.8", "--data-seed", "3", "--out", samples)
+	if code != 0 {
+		t.Fatalf("gen exited %d: %s", code, stderr)
+	}
+	if !strings.Contains(out, "samples of 120 users") {
+		t.Errorf("gen printed %q", out)
+	}
+	if b, err := os.ReadFile(samples); err != nil || !strings.HasPrefix(string(b), "user,item,categories,label,timestamp\n") {
+		t.Fatalf("gen output: %v %.60q", err, b)
+	}
+
+	results := filepath.Join(dir, "results.json")
+	code, out, stderr = lcft(t, "experiment", "--data", samples, "--format", "Samples", "--arch", "LR,WideDeep",
+		"--embedding-dim", "4", "--hidden", "8", "--strategies", "None,Auto", "--ft-lr", "0.1", "--out", results, "--per-user")
+	if code != 0 {
+		t.Fatalf("experiment exited %d: %s", code, stderr)
+	}
+	t.Log("\n" + out)
+	for _, want := range []string{"LCFT-Local [95% CI]", "improved/unchanged/degraded", "wall time", "WideDeep", "Auto"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("experiment output lacks %q", want)
+		}
+	}
+	if !strings.Contains(stderr, "per-user fine-tuning") {
+		t.Errorf("no progress on stderr: %q", stderr)
+	}
+	b, err := os.ReadFile(results)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var res ExperimentResult
+	if err := json.Unmarshal(b, &res); err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Models) != 2 || len(res.Models[1].Strategies) != 2 || res.Models[1].Strategies[1].Strategy != "Auto" {
+		t.Fatalf("results JSON has %d models", len(res.Models))
+	}
+	none := res.Models[0].Strategies[0]
+	if none.LCFT.AUC != none.Local.AUC || len(none.Users) == 0 {
+		t.Errorf("strategy None: LCFT %v should equal Local %v; %d user rows", none.LCFT.AUC, none.Local.AUC, len(none.Users))
+	}
+}
+
+func TestRunBadSpec(t *testing.T) {
+	dir := t.TempDir()
+	specPath := filepath.Join(dir, "spec.json")
+	termLog := filepath.Join(dir, "termination-log")
+	for name, content := range map[string]string{
+		"not JSON":        "{",
+		"unknown field":   `{"version": 1, "kind": "pretrain", "bogus": true}`,
+		"invalid version": `{"version": 9, "kind": "pretrain", "outputURI": "mem://x", "shards": 1, "optimization": {"epochs": 1, "batchSize": 1, "learningRate": 1}, "model": {"architecture": "LR"}}`,
+		"missing data":    `{"version": 1, "kind": "pretrain", "outputURI": "mem://x", "shards": 1, "optimization": {"epochs": 1, "batchSize": 1, "learningRate": 1}, "model": {"architecture": "LR"}, "dataset": {"format": "Samples", "uri": "` + filepath.Join(dir, "none.csv") + `"}}`,
+	} {
+		t.Run(name, func(t *testing.T) {
+			if err := os.WriteFile(specPath, []byte(content), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			os.Remove(termLog)
+			code, _, stderr := lcft(t, "run", "--spec", specPath, "--termination-log", termLog)
+			if code != runspec.ExitBadInput {
+				t.Fatalf("exit code %d, want %d; stderr %s", code, runspec.ExitBadInput, stderr)
+			}
+			b, err := os.ReadFile(termLog)
+			if err != nil {
+				t.Fatal(err)
+			}
+			sum, err := runspec.DecodeSummary(string(b))
+			if err != nil || sum.Error == "" || sum.Arch == "" {
+				t.Fatalf("termination log %q: %v", b, err)
+			}
+			t.Log(sum.Error)
+		})
+	}
+	t.Run("missing spec file", func(t *testing.T) {
+		code, _, _ := lcft(t, "run", "--spec", filepath.Join(dir, "nope.json"), "--termination-log", termLog)
+		if code != runspec.ExitBadInput {
+			t.Errorf("exit code %d", code)
+		}
+	})
+}
+
+// TestRunAsAJob plays the cluster: a pretraining Job, then a two-shard
+// fine-tuning Job whose shard comes from JOB_COMPLETION_INDEX.
+func TestRunAsAJob(t *testing.T) {
+	dir := t.TempDir()
+	out := "file://" + filepath.ToSlash(dir) + "/artifacts"
+	ds := runspec.Dataset{Format: "Synthetic", Synthetic: &runspec.Synthetic{Users: 80, Items: 60, Categories: 5, SamplesPerUser: 20, GlobalCTR: 0.4, Drift: 0.7, Seed: 2}}
+	writeSpec := func(s runspec.Spec) string {
+		b, err := json.Marshal(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := filepath.Join(dir, string(s.Kind)+".json")
+		if err := os.WriteFile(p, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	termLog := filepath.Join(dir, "termination-log")
+	readSummary := func() *runspec.Summary {
+		b, err := os.ReadFile(termLog)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sum, err := runspec.DecodeSummary(string(b))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return sum
+	}
+	pre := writeSpec(runspec.Spec{Version: 1, Kind: runspec.KindPretrain, Dataset: ds, Model: &runspec.Model{Architecture: "LR"},
+		Optimization: runspec.Optimization{LearningRate: 1, LearningRateDecay: 0.1, Epochs: 2, BatchSize: 32, Seed: 1}, OutputURI: out + "/model", Shards: 1})
+	if code, _, stderr := lcft(t, "run", "--spec", pre, "--termination-log", termLog); code != 0 {
+		t.Fatalf("pretrain exited %d: %s", code, stderr)
+	}
+	p := readSummary().Pretrain
+	ft := runspec.Spec{Version: 1, Kind: runspec.KindFinetune, Dataset: ds,
+		GlobalModel:  &runspec.ModelArtifact{URI: p.ArtifactURI, Digest: p.Digest, GlobalCTR: p.GlobalCTR},
+		Optimization: runspec.Optimization{LearningRate: 0.05, Epochs: 1, BatchSize: 32, Seed: 1},
+		Correction:   &runspec.Correction{Strategy: "Auto"}, Cohort: &runspec.Cohort{MaxCTR: 1, MinSamples: 5},
+		OutputURI: out + "/cohort", Shards: 2}
+	ftPath := writeSpec(ft)
+	t.Setenv(runspec.EnvShardIndex, "1")
+	t.Setenv(runspec.EnvShardCount, "2")
+	if code, _, stderr := lcft(t, "run", "--spec", ftPath, "--termination-log", termLog); code != 0 {
+		t.Fatalf("finetune exited %d: %s", code, stderr)
+	}
+	sum := readSummary()
+	if sum.Shard != 1 || sum.Finetune == nil || sum.Finetune.Users == 0 || !strings.HasSuffix(sum.ReportURI, "report-shard-1.json") {
+		t.Fatalf("shard 1 summary %+v", sum)
+	}
+	// A shard count that disagrees with the spec is bad input.
+	t.Setenv(runspec.EnvShardCount, "3")
+	if code, _, _ := lcft(t, "run", "--spec", ftPath, "--termination-log", termLog); code != runspec.ExitBadInput {
+		t.Errorf("mismatched shard count: exit %d", code)
+	}
+	if s := readSummary(); s.Error == "" || s.Kind != runspec.KindFinetune {
+		t.Errorf("error summary %+v", s)
+	}
+}
+
+func TestErrorSummaryFits(t *testing.T) {
+	long := errString(strings.Repeat("données illisibles ", 1000))
+	b := errorSummary(runspec.KindSearch, 3, long)
+	if len(b) > runspec.MaxSummaryBytes || !utf8.Valid(b) {
+		t.Fatalf("error summary of %d bytes (valid UTF-8: %v)", len(b), utf8.Valid(b))
+	}
+	sum, err := runspec.DecodeSummary(string(b))
+	if err != nil || sum.Shard != 3 || !strings.HasPrefix(sum.Error, "données") {
+		t.Fatalf("decoded %+v, %v", sum, err)
+	}
+}
+
+type errString string
+
+func (e errString) Error() string { return string(e) }
+
+func TestHelpAndUsage(t *testing.T) {
+	code, out, _ := lcft(t, "help")
+	if code != 0 || !strings.Contains(out, "Exit codes") || !strings.Contains(out, "2  bad input") {
+		t.Errorf("help exited %d: %q", code, out)
+	}
+	if code, _, _ := lcft(t, "frobnicate"); code != runspec.ExitBadInput {
+		t.Errorf("unknown command exited %d", code)
+	}
+	if code, _, _ := lcft(t, "experiment", "--no-such-flag"); code != runspec.ExitBadInput {
+		t.Errorf("bad flag exited %d", code)
+	}
+	if code, _, _ := lcft(t); code != runspec.ExitBadInput {
+		t.Errorf("no command exited %d", code)
+	}
+}
