@@ -30,23 +30,15 @@ func (r *CorrectionPolicyReconciler) Reconcile(ctx context.Context, req ctrl.Req
 	if err := r.Get(ctx, req.NamespacedName, p); err != nil {
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
-	if !p.DeletionTimestamp.IsZero() {
-		return ctrl.Result{}, releaseWhenUnused(ctx, r.Client, p)
-	}
-	if added, err := addInUseFinalizer(ctx, r.Client, p); added || err != nil {
-		return ctrl.Result{}, err
-	}
-	if finished(p.Status.ObservedGeneration, p.Generation, p.Status.Phase) {
-		return ctrl.Result{}, nil
-	}
-	orig := p.DeepCopy()
-	oldStatus := &orig.Status
-	err := r.resolve(ctx, p)
-	p.Status.ObservedGeneration = p.Generation
-	if perr := patchStatus(ctx, r.Client, p, orig, oldStatus, &p.Status); perr != nil {
-		return ctrl.Result{}, perr
-	}
-	return ctrl.Result{}, err
+	return reconcileInUse(ctx, r.Client, p, inUseFrame{
+		statusOf: func(o client.Object) any { return &o.(*finetunev1alpha1.CorrectionPolicy).Status },
+		observed: func() (int64, finetunev1alpha1.Phase) { return p.Status.ObservedGeneration, p.Status.Phase },
+		run: func() error {
+			err := r.resolve(ctx, p)
+			p.Status.ObservedGeneration = p.Generation
+			return err
+		},
+	})
 }
 
 func (r *CorrectionPolicyReconciler) resolve(ctx context.Context, p *finetunev1alpha1.CorrectionPolicy) error {

@@ -39,23 +39,15 @@ func (r *GlobalModelReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 	if err := r.Get(ctx, req.NamespacedName, gm); err != nil {
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
-	if !gm.DeletionTimestamp.IsZero() {
-		return ctrl.Result{}, releaseWhenUnused(ctx, r.Client, gm)
-	}
-	if added, err := addInUseFinalizer(ctx, r.Client, gm); added || err != nil {
-		return ctrl.Result{}, err
-	}
-	if finished(gm.Status.ObservedGeneration, gm.Generation, gm.Status.Phase) {
-		return ctrl.Result{}, nil
-	}
-	orig := gm.DeepCopy()
-	oldStatus := &orig.Status
-	err := r.reconcileRun(ctx, gm)
-	gm.Status.ObservedGeneration = gm.Generation
-	if perr := patchStatus(ctx, r.Client, gm, orig, oldStatus, &gm.Status); perr != nil {
-		return ctrl.Result{}, perr
-	}
-	return ctrl.Result{}, err
+	return reconcileInUse(ctx, r.Client, gm, inUseFrame{
+		statusOf: func(o client.Object) any { return &o.(*finetunev1alpha1.GlobalModel).Status },
+		observed: func() (int64, finetunev1alpha1.Phase) { return gm.Status.ObservedGeneration, gm.Status.Phase },
+		run: func() error {
+			err := r.reconcileRun(ctx, gm)
+			gm.Status.ObservedGeneration = gm.Generation
+			return err
+		},
+	})
 }
 
 // reconcileRun drives the pretraining or verification Job and fills status.

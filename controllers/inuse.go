@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 
@@ -74,4 +75,33 @@ func referencingObjects(ctx context.Context, c client.Client, obj client.Object)
 		users = append(users, "FineTuneCohort/"+ch.Name)
 	}
 	return users, nil
+}
+
+// inUseFrame is what differs between a GlobalModel's and a
+// CorrectionPolicy's reconcile; reconcileInUse is the rest.
+type inUseFrame struct {
+	statusOf func(client.Object) any                // the status of an object of the kind
+	observed func() (int64, finetunev1alpha1.Phase) // observed generation and phase of the live object
+	run      func() error                           // the kind's work; fills status in memory
+}
+
+// reconcileInUse is the frame of the reconcile of an object others use:
+// release it when deleted and unused, add the in-use finalizer first, leave a
+// finished generation alone, and write status once at the end.
+func reconcileInUse(ctx context.Context, c client.Client, obj client.Object, f inUseFrame) (ctrl.Result, error) {
+	if !obj.GetDeletionTimestamp().IsZero() {
+		return ctrl.Result{}, releaseWhenUnused(ctx, c, obj)
+	}
+	if added, err := addInUseFinalizer(ctx, c, obj); added || err != nil {
+		return ctrl.Result{}, err
+	}
+	if gen, phase := f.observed(); finished(gen, obj.GetGeneration(), phase) {
+		return ctrl.Result{}, nil
+	}
+	orig := obj.DeepCopyObject().(client.Object)
+	err := f.run()
+	if perr := patchStatus(ctx, c, obj, orig, f.statusOf(orig), f.statusOf(obj)); perr != nil {
+		return ctrl.Result{}, perr
+	}
+	return ctrl.Result{}, err
 }
