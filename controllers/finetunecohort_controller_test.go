@@ -438,3 +438,26 @@ func TestSpecChangeReplacesTheRun(t *testing.T) {
 		t.Errorf("status describes generation %d (object %d), Job %s", c.Status.ObservedGeneration, c.Generation, c.Status.JobName)
 	}
 }
+
+func TestShardWithoutSummaryFailsTheCohort(t *testing.T) {
+	needEnv(t)
+	ns := newNamespace(t)
+	cluster := newFakeCluster(t, ns)
+	startManager(t)
+
+	gm := modelObj(ns, "wd")
+	create(t, gm)
+	waitModel(t, gm)
+	cluster.silence("mute-")
+	c := cohortObj(ns, "mute", "wd", withPool(v1.PoolARM64))
+	create(t, c)
+	waitCohort(t, c, v1.PhaseFailed)
+	cond := meta.FindStatusCondition(c.Status.Conditions, v1.ConditionFailed)
+	if cond == nil || cond.Reason != "MissingSummary" || !strings.Contains(cond.Message, "without a valid summary") {
+		t.Fatalf("Failed condition: %+v", cond)
+	}
+	if c.Status.LCFTAUC != "" || c.Status.Users != 0 {
+		t.Errorf("a cohort without summaries reports results: %+v", c.Status)
+	}
+	t.Logf("Failed: %s: %s", cond.Reason, cond.Message)
+}
