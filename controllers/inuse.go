@@ -19,10 +19,13 @@ const InUseFinalizer = "finetune.lcft.dev/in-use"
 // addInUseFinalizer adds the finalizer first, before any other work (Cluster
 // API's rule); added means the object was written and the reconcile ends.
 func addInUseFinalizer(ctx context.Context, c client.Client, obj client.Object) (bool, error) {
+	orig := obj.DeepCopyObject().(client.Object)
 	if !controllerutil.AddFinalizer(obj, InUseFinalizer) {
 		return false, nil
 	}
-	if err := c.Update(ctx, obj); err != nil {
+	// A patch of the finalizers alone: an Update would send the whole spec,
+	// whose empty structs the immutability rules may read as a change.
+	if err := c.Patch(ctx, obj, client.MergeFromWithOptions(orig, client.MergeFromWithOptimisticLock{})); err != nil {
 		return false, fmt.Errorf("adding finalizer to %s: %w", client.ObjectKeyFromObject(obj), err)
 	}
 	return true, nil
@@ -42,8 +45,9 @@ func releaseWhenUnused(ctx context.Context, c client.Client, obj client.Object) 
 	if len(users) > 0 {
 		return nil // a watch on the users requeues this object when they go
 	}
+	orig := obj.DeepCopyObject().(client.Object)
 	controllerutil.RemoveFinalizer(obj, InUseFinalizer)
-	if err := c.Update(ctx, obj); client.IgnoreNotFound(err) != nil {
+	if err := c.Patch(ctx, obj, client.MergeFromWithOptions(orig, client.MergeFromWithOptimisticLock{})); client.IgnoreNotFound(err) != nil {
 		return fmt.Errorf("removing finalizer of %s: %w", client.ObjectKeyFromObject(obj), err)
 	}
 	return nil
