@@ -70,6 +70,28 @@ build-arm64: ## Cross-compile both binaries for linux/arm64.
 	CGO_ENABLED=0 GOOS=linux GOARCH=arm64 go build -trimpath -o $(LOCALBIN)/linux-arm64/manager .
 	CGO_ENABLED=0 GOOS=linux GOARCH=arm64 go build -trimpath -o $(LOCALBIN)/linux-arm64/lcft-trainer ./trainer/cmd/lcft-trainer
 
+##@ Images, local cluster, e2e
+
+.PHONY: images
+images: ## Manager and trainer images (linux/amd64+arm64, no Docker) into bin/images/.
+	hack/imagebuild/images.sh manager trainer
+
+.PHONY: demo
+demo: bin-module ## Local cluster from source + images + helm install + samples; prints the Cloud/Local/LCFT table (root).
+	hack/demo.sh
+
+.PHONY: demo-down
+demo-down: ## Stop the demo cluster and remove its state.
+	hack/demo-down.sh
+
+.PHONY: e2e
+e2e: bin-module ## The demo flow with assertions on a fresh local cluster (root).
+	hack/e2e.sh
+
+.PHONY: test-arm64
+test-arm64: ## Trainer unit tests as linux/arm64 binaries under qemu-user-static.
+	hack/qemu-arm64-test.sh
+
 ##@ Tools
 
 # bin/ holds caches (tools, module copies such as kwok's stages): a go.mod of

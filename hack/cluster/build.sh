@@ -1,0 +1,151 @@
+#!/usr/bin/env bash
+# Build (and cache) the local cluster's binaries from Go modules, instead of
+# downloading release tarballs:
+#
+#   etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kubelet
+#     from the wrapper module hack/cluster/k8s (k8s.io/kubernetes v1.35.x with
+#     its staging modules replaced by v0.35.x; etcd as Kubernetes pins it)
+#   kwok (simulated nodes)  `go install sigs.k8s.io/kwok/cmd/kwok@KWOK_VERSION`
+#
+#   bindir="$(hack/cluster/build.sh)"
+#
+# Binaries go to bin/k8s/<K8S_VERSION>/ (kwok to bin/kwok-<KWOK_VERSION>/).
+# A binary that is already there and reports the wanted version is reused.
+# Progress goes to stderr (a line every 30 s while a build runs); stdout gets
+# only the absolute binaries dir.
+#
+# Why 1.35: Debian's containerd is 1.6, and Kubernetes 1.35 is the last minor
+# that supports containerd 1.x; the kubelet must not be newer than the
+# apiserver, so the whole local cluster runs 1.35. (envtest, which has no
+# kubelet, uses 1.37 from hack/envtest.)
+set -euo pipefail
+
+log() { printf '%s\n' "cluster-build: $*" >&2; }
+
+repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd -P)"
+wrapper_dir="${repo_root}/hack/cluster/k8s"
+KWOK_VERSION="${KWOK_VERSION:-v0.8.0}"
+
+pinned_version() {
+  awk -v m="$1" '$1 == m && $2 ~ /^v/ { sub(/^v/, "", $2); print $2; exit }' "${wrapper_dir}/go.mod"
+}
+K8S_VERSION="$(pinned_version k8s.io/kubernetes)"
+ETCD_VERSION="$(pinned_version go.etcd.io/etcd/server/v3)"
+if [[ ! "${K8S_VERSION}" =~ ^1\.([0-9]+)\.([0-9]+)$ ]]; then
+  log "cannot read the pinned k8s.io/kubernetes version from ${wrapper_dir}/go.mod"
+  exit 1
+fi
+k8s_minor="${BASH_REMATCH[1]}"
+
+bindir="${repo_root}/bin/k8s/${K8S_VERSION}"
+kwok_dir="${repo_root}/bin/kwok-${KWOK_VERSION}"
+mkdir -p "${bindir}" "${kwok_dir}"
+
+export GOWORK=off
+export CGO_ENABLED=0
+
+up_to_date() {
+  local bin="$1" want="$2" out
+  [[ -x "${bin}" ]] || return 1
+  out="$("${bin}" --version 2>&1)" || return 1
+  [[ "${out}" == *"${want}"* ]]
+}
+
+# with_ticker NAME CMD...: run CMD, printing a progress line every 30 s.
+with_ticker() {
+  local name="$1" start="${SECONDS}" tick rc=0
+  shift
+  ( while sleep 30; do log "  ... still building ${name} ($((SECONDS - start))s)"; done ) &
+  tick=$!
+  "$@" || rc=$?
+  kill "${tick}" 2>/dev/null || true
+  wait "${tick}" 2>/dev/null || true
+  return "${rc}"
+}
+
+build_date=""
+ldflags_k8s() {
+  if [[ -z "${build_date}" ]]; then
+    build_date="$(cd "${wrapper_dir}" && go list -mod=readonly -m -f '{{with .Time}}{{.UTC.Format "2006-01-02T15:04:05Z"}}{{end}}' k8s.io/kubernetes 2>/dev/null || true)"
+    [[ -n "${build_date}" ]] || build_date="$(date -u +%Y-%m-%dT%H:%M:%SZ)"
+  fi
+  local f="-s -w" pkg
+  for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
+    f+=" -X ${pkg}.gitVersion=v${K8S_VERSION}"
+    f+=" -X ${pkg}.gitMajor=1"
+    f+=" -X ${pkg}.gitMinor=${k8s_minor}"
+    f+=" -X ${pkg}.gitTreeState=clean"
+    f+=" -X ${pkg}.buildDate=${build_date}"
+  done
+  printf '%s' "${f}"
+}
+
+# build NAME PACKAGE VERSION_STRING LDFLAGS
+build() {
+  local name="$1" pkg="$2" want="$3" ldflags="$4" out tmp_out start
+  out="${bindir}/${name}"
+  if up_to_date "${out}" "${want}"; then
+    log "${name} (${want}) already built (cached)"
+    return 0
+  fi
+  tmp_out="${out}.tmp.$$"
+  start="${SECONDS}"
+  log "building ${name} from ${pkg} ..."
+  if ! with_ticker "${name}" bash -c 'cd "$1" && go build -mod=readonly -trimpath -ldflags "$2" -o "$3" "$4"' _ \
+      "${wrapper_dir}" "${ldflags}" "${tmp_out}" "${pkg}"; then
+    rm -f "${tmp_out}"
+    log "building ${name} failed"
+    exit 1
+  fi
+  mv -f "${tmp_out}" "${out}"
+  if ! up_to_date "${out}" "${want}"; then
+    log "built ${name} does not report '${want}'"
+    exit 1
+  fi
+  log "built ${out} in $((SECONDS - start))s"
+}
+
+total_start="${SECONDS}"
+# Build order: the apiserver first (the biggest; most packages are shared with
+# the controller-manager, which then takes about a minute more).
+build etcd go.etcd.io/etcd/server/v3 "etcd Version: ${ETCD_VERSION}" "-s -w"
+build kube-apiserver k8s.io/kubernetes/cmd/kube-apiserver "Kubernetes v${K8S_VERSION}" "$(ldflags_k8s)"
+build kube-controller-manager k8s.io/kubernetes/cmd/kube-controller-manager "Kubernetes v${K8S_VERSION}" "$(ldflags_k8s)"
+build kube-scheduler k8s.io/kubernetes/cmd/kube-scheduler "Kubernetes v${K8S_VERSION}" "$(ldflags_k8s)"
+build kubelet k8s.io/kubernetes/cmd/kubelet "Kubernetes v${K8S_VERSION}" "$(ldflags_k8s)"
+
+# kwok: its own module, installed as released (go install honours its go.sum
+# and the checksum database). Its stage definitions (what a simulated pod does:
+# Pending -> Running -> Succeeded, node heartbeats) are not compiled in; they
+# ship in the module under kustomize/stage and are copied next to the binary.
+if [[ -x "${kwok_dir}/kwok" && -d "${kwok_dir}/stage" ]]; then
+  log "kwok ${KWOK_VERSION} already built (cached)"
+else
+  start="${SECONDS}"
+  log "building kwok ${KWOK_VERSION} ..."
+  with_ticker kwok env GOBIN="${kwok_dir}" go install -trimpath -ldflags "-s -w" "sigs.k8s.io/kwok/cmd/kwok@${KWOK_VERSION}"
+  kwok_src="$(go mod download -json "sigs.k8s.io/kwok@${KWOK_VERSION}" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",\{0,1\}$/\1/p')"
+  if [[ -z "${kwok_src}" || ! -d "${kwok_src}/kustomize/stage" ]]; then
+    log "cannot find kustomize/stage in the sigs.k8s.io/kwok@${KWOK_VERSION} module"
+    exit 1
+  fi
+  rm -rf "${kwok_dir}/stage"
+  cp -r "${kwok_src}/kustomize/stage" "${kwok_dir}/stage"
+  chmod -R u+w "${kwok_dir}/stage"
+  log "built ${kwok_dir}/kwok in $((SECONDS - start))s"
+fi
+
+versions_file="${bindir}/VERSIONS"
+versions="$(
+  printf 'etcd v%s (go.etcd.io/etcd/server/v3 v%s)\n' "${ETCD_VERSION}" "${ETCD_VERSION}"
+  for c in kube-apiserver kube-controller-manager kube-scheduler kubelet; do
+    printf '%s v%s (k8s.io/kubernetes v%s, k8s.io staging modules v0.%s.%s)\n' "${c}" "${K8S_VERSION}" "${K8S_VERSION}" "${k8s_minor}" "${K8S_VERSION##*.}"
+  done
+  printf 'compiler %s (CGO_ENABLED=0, -trimpath)\n' "$(go version "${bindir}/kubelet" | awk '{print $2}')"
+  printf 'built by hack/cluster/build.sh from hack/cluster/k8s (Go modules)\n'
+)"
+if [[ ! -f "${versions_file}" || "$(cat "${versions_file}")" != "${versions}" ]]; then
+  printf '%s\n' "${versions}" >"${versions_file}"
+fi
+log "binaries ready in $((SECONDS - total_start))s"
+printf '%s\n' "${bindir}"

@@ -1,0 +1,392 @@
+#!/usr/bin/env bash
+# Start a real single-node Kubernetes cluster on loopback, from binaries built
+# from the Go module proxy (hack/cluster/build.sh), with Debian's containerd,
+# runc and CNI plugins, plus one kwok-simulated arm64 node.
+#
+#   hack/cluster/up.sh          # idempotent: starts only what is not running
+#   export KUBECONFIG=bin/demo/kubeconfig
+#   hack/cluster/down.sh        # stops what up.sh started and removes its state
+#
+# Layout (override with the environment):
+#   STATE_DIR=bin/demo          PKI, kubeconfigs, configs, logs, PIDs, etcd data,
+#                               containerd root, kubelet root, CNI IPAM
+#   RUN_DIR=/run/lcft-cluster   sockets and containerd's runtime state (short
+#                               paths: unix socket paths must fit 108 bytes)
+#   APISERVER_PORT=6443 ETCD_PORT=23790
+#
+# No kube-proxy and no iptables: there is no Service networking. Pods that
+# talk to the API run with hostNetwork and KUBERNETES_SERVICE_HOST=127.0.0.1,
+# KUBERNETES_SERVICE_PORT=$APISERVER_PORT. Pod-to-pod traffic works on the
+# CNI bridge (no masquerade).
+#
+# Needs root, and Debian packages: containerd runc containernetworking-plugins
+# openssl (installed with apt-get when missing).
+set -euo pipefail
+
+repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd -P)"
+STATE_DIR="${STATE_DIR:-${repo_root}/bin/demo}"
+RUN_DIR="${RUN_DIR:-/run/lcft-cluster}"
+APISERVER_PORT="${APISERVER_PORT:-6443}"
+ETCD_PORT="${ETCD_PORT:-23790}"
+ETCD_PEER_PORT="${ETCD_PEER_PORT:-23800}"
+NODE_NAME="${NODE_NAME:-lcft-node}"
+ARM_NODE_NAME="${ARM_NODE_NAME:-lcft-kwok-arm64}"
+POD_CIDR="${POD_CIDR:-10.88.0.0/16}"
+SERVICE_CIDR="${SERVICE_CIDR:-10.96.0.0/16}"
+BRIDGE="${BRIDGE:-lcft0}"
+PAUSE_IMAGE="${PAUSE_IMAGE:-localhost/lcft-pause:dev}"
+KWOK_VERSION="${KWOK_VERSION:-v0.8.0}"
+
+t0="${SECONDS}"
+log() { printf '[cluster %3ds] %s\n' "$((SECONDS - t0))" "$*" >&2; }
+die() { log "ERROR: $*"; exit 1; }
+
+[[ "$(id -u)" == 0 ]] || die "must run as root (containerd, kubelet)"
+
+# --- Debian packages ----------------------------------------------------------
+need_pkgs=()
+command -v containerd >/dev/null || need_pkgs+=(containerd)
+command -v runc >/dev/null || need_pkgs+=(runc)
+[[ -x /usr/lib/cni/bridge ]] || need_pkgs+=(containernetworking-plugins)
+command -v openssl >/dev/null || need_pkgs+=(openssl)
+command -v ip >/dev/null || need_pkgs+=(iproute2)
+if ((${#need_pkgs[@]})); then
+  log "installing Debian packages: ${need_pkgs[*]}"
+  apt-get update -qq >&2
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need_pkgs[@]}" >&2
+fi
+
+# --- binaries -------------------------------------------------------------------
+log "binaries (built from the Go module proxy on first use; apiserver ~5 min cold)"
+BIN="$(KWOK_VERSION="${KWOK_VERSION}" "${repo_root}/hack/cluster/build.sh")"
+KWOK_DIR="${repo_root}/bin/kwok-${KWOK_VERSION}"
+export PATH="${BIN}:${PATH}"
+
+mkdir -p "${STATE_DIR}"/{pki,logs,pids,etcd,containerd,kubelet,cni/net.d,cni/ipam,kwok} "${RUN_DIR}"
+chmod 700 "${STATE_DIR}/pki"
+pki="${STATE_DIR}/pki"
+pids="${STATE_DIR}/pids"
+logs="${STATE_DIR}/logs"
+
+# --- process helpers ----------------------------------------------------------
+# running NAME: the recorded PID is alive and is still the program we started.
+running() {
+  local pidf="${pids}/$1.pid" pid exe
+  [[ -f "${pidf}" ]] || return 1
+  pid="$(cat "${pidf}")"
+  [[ -n "${pid}" && -d "/proc/${pid}" ]] || return 1
+  exe="$(readlink "/proc/${pid}/exe" 2>/dev/null || true)"
+  [[ "${exe}" == "$(cat "${pids}/$1.exe" 2>/dev/null)" ]]
+}
+
+# start NAME EXE ARGS...: start EXE in its own session, log to logs/NAME.log.
+start() {
+  local name="$1" exe="$2"
+  shift 2
+  if running "${name}"; then
+    log "${name} already running (pid $(cat "${pids}/${name}.pid"))"
+    return 0
+  fi
+  exe="$(readlink -f "$(command -v "${exe}")")"
+  setsid "${exe}" "$@" >>"${logs}/${name}.log" 2>&1 </dev/null &
+  echo "$!" >"${pids}/${name}.pid"
+  echo "${exe}" >"${pids}/${name}.exe"
+  log "started ${name} (pid $!, log ${logs}/${name}.log)"
+}
+
+# wait_for WHAT SECONDS CMD...: poll CMD until it succeeds.
+wait_for() {
+  local what="$1" timeout="$2" i
+  shift 2
+  for ((i = 0; i < timeout * 5; i++)); do
+    if "$@" >/dev/null 2>&1; then return 0; fi
+    sleep 0.2
+  done
+  die "timed out after ${timeout}s waiting for ${what}"
+}
+
+# --- PKI (openssl; ECDSA P-256; valid 1 year) ----------------------------------
+# cert NAME CN O USAGE [SAN]: a key and a certificate signed by the cluster CA.
+cert() {
+  local name="$1" cn="$2" o="$3" usage="$4" san="${5:-}" subj ext
+  [[ -s "${pki}/${name}.crt" ]] && return 0
+  subj="/CN=${cn}"
+  [[ -n "${o}" ]] && subj="/O=${o}${subj}"
+  ext="basicConstraints=critical,CA:FALSE
+keyUsage=critical,digitalSignature,keyEncipherment
+extendedKeyUsage=${usage}"
+  [[ -n "${san}" ]] && ext+=$'\n'"subjectAltName=${san}"
+  openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+    -keyout "${pki}/${name}.key" -subj "${subj}" -out "${pki}/${name}.csr" 2>/dev/null
+  openssl x509 -req -in "${pki}/${name}.csr" -CA "${pki}/ca.crt" -CAkey "${pki}/ca.key" \
+    -CAcreateserial -days 365 -extfile <(printf '%s\n' "${ext}") -out "${pki}/${name}.crt" 2>/dev/null
+  rm -f "${pki}/${name}.csr"
+}
+
+if [[ ! -s "${pki}/ca.crt" ]]; then
+  log "creating the cluster PKI in ${pki}"
+  openssl req -x509 -new -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+    -keyout "${pki}/ca.key" -subj "/CN=lcft-cluster-ca" -days 3650 \
+    -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign,digitalSignature" \
+    -out "${pki}/ca.crt" 2>/dev/null
+fi
+svc_ip="${SERVICE_CIDR%.*}.1"   # 10.96.0.1 for 10.96.0.0/16
+cert apiserver kube-apiserver "" serverAuth \
+  "IP:127.0.0.1,IP:${svc_ip},DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local"
+cert apiserver-kubelet-client kube-apiserver-kubelet-client system:masters clientAuth
+cert admin lcft-admin system:masters clientAuth
+cert controller-manager system:kube-controller-manager "" clientAuth
+cert scheduler system:kube-scheduler "" clientAuth
+cert kubelet "system:node:${NODE_NAME}" system:nodes clientAuth
+# The kubelet refuses a loopback node IP ("nodeIP can't be loopback address")
+# and then reports no address at all, so `kubectl logs` has nowhere to go: the
+# node registers (and the kubelet listens on) the host's primary IPv4 address.
+NODE_IP="${NODE_IP:-$(ip -4 -o route get 1.1.1.1 2>/dev/null | sed -n 's/.* src \([0-9.]*\).*/\1/p')}"
+NODE_IP="${NODE_IP:-$(hostname -I 2>/dev/null | tr ' ' '\n' | grep -m1 -E '^[0-9]+\.' || true)}"
+[[ -n "${NODE_IP}" ]] || die "cannot find a non-loopback IPv4 address for the kubelet; set NODE_IP"
+if [[ -s "${pki}/kubelet-serving.crt" ]] &&
+  ! openssl x509 -in "${pki}/kubelet-serving.crt" -noout -ext subjectAltName 2>/dev/null | grep -q "IP Address:${NODE_IP}\$\|IP Address:${NODE_IP},"; then
+  rm -f "${pki}/kubelet-serving.crt" "${pki}/kubelet-serving.key" # the host's IP changed
+fi
+cert kubelet-serving "system:node:${NODE_NAME}" system:nodes serverAuth "IP:${NODE_IP},IP:127.0.0.1,DNS:${NODE_NAME},DNS:localhost"
+cert kwok lcft-kwok system:masters clientAuth
+if [[ ! -s "${pki}/sa.key" ]]; then
+  openssl ecparam -genkey -name prime256v1 -noout -out "${pki}/sa.key" 2>/dev/null
+  openssl ec -in "${pki}/sa.key" -pubout -out "${pki}/sa.pub" 2>/dev/null
+fi
+
+# kubeconfig FILE USER: a kubeconfig with embedded certificates.
+kubeconfig() {
+  local file="$1" user="$2"
+  cat >"${file}" <<EOF
+apiVersion: v1
+kind: Config
+clusters:
+- name: lcft
+  cluster:
+    server: https://127.0.0.1:${APISERVER_PORT}
+    certificate-authority-data: $(base64 -w0 <"${pki}/ca.crt")
+users:
+- name: ${user}
+  user:
+    client-certificate-data: $(base64 -w0 <"${pki}/${user}.crt")
+    client-key-data: $(base64 -w0 <"${pki}/${user}.key")
+contexts:
+- name: lcft
+  context: {cluster: lcft, user: ${user}}
+current-context: lcft
+EOF
+  chmod 600 "${file}"
+}
+kubeconfig "${STATE_DIR}/kubeconfig" admin
+kubeconfig "${STATE_DIR}/controller-manager.kubeconfig" controller-manager
+kubeconfig "${STATE_DIR}/scheduler.kubeconfig" scheduler
+kubeconfig "${STATE_DIR}/kubelet.kubeconfig" kubelet
+kubeconfig "${STATE_DIR}/kwok.kubeconfig" kwok
+export KUBECONFIG="${STATE_DIR}/kubeconfig"
+
+# --- etcd -----------------------------------------------------------------------
+start etcd etcd --name lcft --data-dir "${STATE_DIR}/etcd" \
+  --listen-client-urls "http://127.0.0.1:${ETCD_PORT}" --advertise-client-urls "http://127.0.0.1:${ETCD_PORT}" \
+  --listen-peer-urls "http://127.0.0.1:${ETCD_PEER_PORT}" --initial-advertise-peer-urls "http://127.0.0.1:${ETCD_PEER_PORT}" \
+  --initial-cluster "lcft=http://127.0.0.1:${ETCD_PEER_PORT}" \
+  --unsafe-no-fsync --quota-backend-bytes 2147483648 --log-level warn
+wait_for "etcd" 30 curl -fsS "http://127.0.0.1:${ETCD_PORT}/health"
+
+# --- kube-apiserver -----------------------------------------------------------
+start kube-apiserver kube-apiserver \
+  --etcd-servers "http://127.0.0.1:${ETCD_PORT}" \
+  --bind-address 127.0.0.1 --advertise-address 127.0.0.1 --secure-port "${APISERVER_PORT}" \
+  --endpoint-reconciler-type none \
+  --service-cluster-ip-range "${SERVICE_CIDR}" \
+  --client-ca-file "${pki}/ca.crt" \
+  --tls-cert-file "${pki}/apiserver.crt" --tls-private-key-file "${pki}/apiserver.key" \
+  --kubelet-client-certificate "${pki}/apiserver-kubelet-client.crt" --kubelet-client-key "${pki}/apiserver-kubelet-client.key" \
+  --kubelet-certificate-authority "${pki}/ca.crt" \
+  --kubelet-preferred-address-types InternalIP,Hostname \
+  --service-account-issuer https://kubernetes.default.svc.cluster.local \
+  --service-account-key-file "${pki}/sa.pub" --service-account-signing-key-file "${pki}/sa.key" \
+  --authorization-mode Node,RBAC \
+  --enable-admission-plugins NodeRestriction \
+  --allow-privileged=true \
+  --cert-dir "${STATE_DIR}/apiserver-certs" \
+  --profiling=false --v=1
+wait_for "kube-apiserver /readyz" 60 kubectl get --raw /readyz
+log "kube-apiserver ready on https://127.0.0.1:${APISERVER_PORT}"
+
+# --- controller-manager, scheduler ---------------------------------------------
+start kube-controller-manager kube-controller-manager \
+  --kubeconfig "${STATE_DIR}/controller-manager.kubeconfig" \
+  --authentication-kubeconfig "${STATE_DIR}/controller-manager.kubeconfig" \
+  --authorization-kubeconfig "${STATE_DIR}/controller-manager.kubeconfig" \
+  --bind-address 127.0.0.1 --leader-elect=false \
+  --service-account-private-key-file "${pki}/sa.key" --use-service-account-credentials=true \
+  --root-ca-file "${pki}/ca.crt" \
+  --service-cluster-ip-range "${SERVICE_CIDR}" \
+  --profiling=false --v=1
+start kube-scheduler kube-scheduler \
+  --kubeconfig "${STATE_DIR}/scheduler.kubeconfig" \
+  --authentication-kubeconfig "${STATE_DIR}/scheduler.kubeconfig" \
+  --authorization-kubeconfig "${STATE_DIR}/scheduler.kubeconfig" \
+  --bind-address 127.0.0.1 --leader-elect=false --profiling=false --v=1
+
+# --- containerd -----------------------------------------------------------------
+cat >"${STATE_DIR}/cni/net.d/10-lcft.conflist" <<EOF
+{
+  "cniVersion": "1.0.0",
+  "name": "lcft-cluster",
+  "plugins": [
+    {
+      "type": "bridge",
+      "bridge": "${BRIDGE}",
+      "isGateway": true,
+      "ipMasq": false,
+      "hairpinMode": true,
+      "ipam": {
+        "type": "host-local",
+        "dataDir": "${STATE_DIR}/cni/ipam",
+        "ranges": [[{"subnet": "${POD_CIDR}"}]],
+        "routes": [{"dst": "0.0.0.0/0"}]
+      }
+    }
+  ]
+}
+EOF
+cat >"${STATE_DIR}/containerd.toml" <<EOF
+# Written by hack/cluster/up.sh.
+version = 2
+root = "${STATE_DIR}/containerd"
+state = "${RUN_DIR}/containerd"
+disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshotter.v1.btrfs", "io.containerd.snapshotter.v1.zfs", "io.containerd.snapshotter.v1.devmapper"]
+[grpc]
+  address = "${RUN_DIR}/containerd.sock"
+[ttrpc]
+  address = "${RUN_DIR}/containerd.sock.ttrpc"
+[plugins."io.containerd.grpc.v1.cri"]
+  # The pod sandbox image is built locally (hack/imagebuild/pause); nothing is pulled.
+  sandbox_image = "${PAUSE_IMAGE}"
+  # Without CAP_SYS_RESOURCE, runc cannot lower oom_score_adj below the
+  # parent's: every sandbox fails with "can't get final child's PID from pipe".
+  restrict_oom_score_adj = true
+  # Network namespaces under our state dir, so down.sh finds every mount.
+  netns_mounts_under_state_dir = true
+  enable_selinux = false
+  [plugins."io.containerd.grpc.v1.cri".containerd]
+    snapshotter = "overlayfs"
+    default_runtime_name = "runc"
+    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
+      runtime_type = "io.containerd.runc.v2"
+      [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
+        SystemdCgroup = false
+  [plugins."io.containerd.grpc.v1.cri".cni]
+    bin_dir = "/usr/lib/cni"
+    conf_dir = "${STATE_DIR}/cni/net.d"
+[plugins."io.containerd.internal.v1.opt"]
+  path = "${STATE_DIR}/containerd-opt"
+EOF
+start containerd containerd --config "${STATE_DIR}/containerd.toml"
+ctr_() { ctr --address "${RUN_DIR}/containerd.sock" "$@"; }
+wait_for "containerd" 30 ctr_ version
+
+# --- pause image (sandbox_image) -------------------------------------------------
+if ! ctr_ -n k8s.io images ls -q | grep -qx "${PAUSE_IMAGE}"; then
+  log "building and importing the pause image ${PAUSE_IMAGE}"
+  IMAGES_DIR="${repo_root}/bin/images" "${repo_root}/hack/imagebuild/images.sh" pause >&2
+  ctr_ -n k8s.io images import --all-platforms "${repo_root}/bin/images/lcft-pause.oci.tar" >&2
+  ctr_ -n k8s.io images label "${PAUSE_IMAGE}" io.cri-containerd.pinned=pinned >/dev/null 2>&1 || true
+fi
+
+# --- kubelet ----------------------------------------------------------------------
+cat >"${STATE_DIR}/kubelet.yaml" <<EOF
+# Written by hack/cluster/up.sh.
+apiVersion: kubelet.config.k8s.io/v1beta1
+kind: KubeletConfiguration
+address: ${NODE_IP}
+port: 10250
+readOnlyPort: 0
+healthzBindAddress: 127.0.0.1
+healthzPort: 10248
+tlsCertFile: ${pki}/kubelet-serving.crt
+tlsPrivateKeyFile: ${pki}/kubelet-serving.key
+authentication:
+  anonymous: {enabled: false}
+  webhook: {enabled: true}
+  x509: {clientCAFile: ${pki}/ca.crt}
+authorization: {mode: Webhook}
+containerRuntimeEndpoint: unix://${RUN_DIR}/containerd.sock
+# cgroup v1 host, no systemd: cgroupfs driver; 1.35 refuses cgroup v1 unless told.
+cgroupDriver: cgroupfs
+failCgroupV1: false
+failSwapOn: false
+clusterDomain: cluster.local
+resolvConf: /etc/resolv.conf
+maxPods: 50
+serializeImagePulls: false
+imageGCHighThresholdPercent: 95
+imageGCLowThresholdPercent: 90
+evictionHard:
+  memory.available: 100Mi
+  nodefs.available: 2%
+  imagefs.available: 2%
+  nodefs.inodesFree: 2%
+syncFrequency: 10s
+fileCheckFrequency: 10s
+nodeStatusReportFrequency: 10s
+EOF
+start kubelet kubelet \
+  --config "${STATE_DIR}/kubelet.yaml" \
+  --kubeconfig "${STATE_DIR}/kubelet.kubeconfig" \
+  --root-dir "${STATE_DIR}/kubelet" \
+  --cert-dir "${STATE_DIR}/kubelet/pki" \
+  --hostname-override "${NODE_NAME}" --node-ip "${NODE_IP}" \
+  --node-labels "lcft.dev/node=real" \
+  --v=1
+
+# --- kwok: a simulated arm64 node ---------------------------------------------------
+# Stages from the kwok module (kustomize/stage): nodes become Ready and keep a
+# lease; pods become Running, and pods owned by a Job then complete with exit 0
+# and no termination message (nothing runs).
+stage_dir="${KWOK_DIR}/stage"
+{
+  for f in node/fast/node-initialize.yaml node/heartbeat-with-lease/node-heartbeat-with-lease.yaml \
+    pod/fast/pod-ready.yaml pod/fast/pod-complete.yaml pod/fast/pod-delete.yaml; do
+    printf -- '---\n'
+    cat "${stage_dir}/${f}"
+  done
+} >"${STATE_DIR}/kwok/stages.yaml"
+start kwok "${KWOK_DIR}/kwok" \
+  --kubeconfig "${STATE_DIR}/kwok.kubeconfig" \
+  --config "${STATE_DIR}/kwok/stages.yaml" \
+  --manage-all-nodes=false \
+  --manage-nodes-with-annotation-selector kwok.x-k8s.io/node=fake \
+  --node-lease-duration-seconds 40 \
+  --cidr 10.89.0.0/16 --node-ip 10.89.0.1 \
+  --server-address 127.0.0.1:10247
+kubectl apply -f - >/dev/null <<EOF
+apiVersion: v1
+kind: Node
+metadata:
+  name: ${ARM_NODE_NAME}
+  annotations:
+    kwok.x-k8s.io/node: fake
+    node.alpha.kubernetes.io/ttl: "0"
+  labels:
+    kubernetes.io/arch: arm64
+    kubernetes.io/os: linux
+    kubernetes.io/hostname: ${ARM_NODE_NAME}
+    type: kwok
+    lcft.dev/node: kwok
+spec: {}
+EOF
+
+# --- ready ------------------------------------------------------------------------
+node_ready() {
+  [[ "$(kubectl get node "$1" -o 'jsonpath={.status.conditions[?(@.type=="Ready")].status}' 2>/dev/null)" == True ]]
+}
+wait_for "node ${NODE_NAME} Ready" 120 node_ready "${NODE_NAME}"
+log "node ${NODE_NAME} Ready"
+wait_for "node ${ARM_NODE_NAME} Ready" 60 node_ready "${ARM_NODE_NAME}"
+wait_for "default service account" 60 kubectl get serviceaccount default -n default
+wait_for "kube-root-ca.crt" 60 kubectl get configmap kube-root-ca.crt -n default
+log "cluster ready: export KUBECONFIG=${STATE_DIR}/kubeconfig"
+kubectl get nodes -o wide >&2
