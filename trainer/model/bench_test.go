@@ -148,3 +148,29 @@ func BenchmarkFork(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkFineTuneUserFreshFork is BenchmarkFineTuneUser's peer: the same
+// fine-tuning, but each user gets a new replica (Fork) instead of a Reset of
+// a reused one. hack/bench.sh reports the ratio of the two.
+func BenchmarkFineTuneUserFreshFork(b *testing.B) {
+	m := mustNew(b, benchWideDeep, benchSchema)
+	opt := mustAdam(b, 0.001)
+	s, y := userSamples(160)
+	z := make([]float32, 32)
+	b.ReportAllocs()
+	for b.Loop() {
+		r, err := m.Fork()
+		if err != nil {
+			b.Fatal(err)
+		}
+		for lo := 0; lo < 128; lo += 32 {
+			if _, err := r.TrainStep(s[lo:lo+32], y[lo:lo+32], opt); err != nil {
+				b.Fatal(err)
+			}
+		}
+		if err := r.Predict(s[128:], z); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "users/s")
+}
