@@ -58,6 +58,10 @@ test: bin-module envtest-assets vet $(HELM) ## Run every test (unit, gradient ch
 verify-chart: ## Fail when the chart's CRD/RBAC copies differ from config/.
 	hack/chart-crds.sh check
 
+.PHONY: quality
+quality: ## Regenerate hack/quality/ (quality tables, experiment JSONs, pictures) on MovieLens-small and synthetic data (~100 s on 2 cores).
+	hack/quality.sh
+
 .PHONY: bench
 bench: ## Trainer throughput as ratios against a peer in the same run (hack/bench.sh).
 	hack/bench.sh

@@ -39,6 +39,8 @@ Commands:
   evaluate    Cloud user-level AUC of a saved model on a dataset's test split
   experiment  pretrain each model, fine-tune every user with each strategy,
               and print Cloud / Local / LCFT AUCs with paired bootstrap CIs
+  report      draw the paper's pictures (PNG, SVG) and markdown tables from
+              result JSONs: --in RESULT.json [--out DIR]
   help        this text
 
 Dataset flags (pretrain, finetune, search, evaluate, experiment):
@@ -71,6 +73,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		"search":     cmdSearch,
 		"evaluate":   cmdEvaluate,
 		"experiment": cmdExperiment,
+		"report":     cmdReport,
 	}
 	switch name := args[0]; name {
 	case "help", "-h", "-help", "--help":

@@ -1,0 +1,197 @@
+package report
+
+import (
+	"cmp"
+	"fmt"
+	"io"
+	"path"
+	"strings"
+
+	"github.com/lcft-dev/lcft-operator/trainer/runner"
+	"github.com/lcft-dev/lcft-operator/trainer/runspec"
+)
+
+// DatasetLabel is a short name of a data set for titles: "MovieLens
+// movielens-small", "Synthetic, drift 0.9, seed 7", "Samples x.csv".
+func DatasetLabel(d runspec.Dataset) string {
+	switch {
+	case d.Format == "":
+		return ""
+	case d.Synthetic != nil:
+		s := d.Synthetic
+		return fmt.Sprintf("Synthetic, drift %g, seed %d", s.Drift, s.Seed)
+	case d.URI != "":
+		return d.Format + " " + path.Base(strings.TrimRight(strings.SplitN(d.URI, "?", 2)[0], "/"))
+	}
+	return d.Format
+}
+
+// Markdown writes r as markdown: for fine-tuning results the settings, the
+// models' pretraining and timing, and the Cloud / Local / LCFT table with
+// paired bootstrap intervals; for a search report the chosen Hard labels
+// per local-CTR group.
+func Markdown(w io.Writer, r *Result) error {
+	mw := &mdWriter{w: w}
+	switch {
+	case r.Search != nil:
+		mw.search(r.Search)
+	case r.Experiment != nil:
+		mw.experiment(r.Experiment, r.Kind)
+	default:
+		return fmt.Errorf("%w: nothing to tabulate", ErrInput)
+	}
+	for _, n := range r.Notes {
+		mw.printf("\nNote: %s\n", n)
+	}
+	return mw.err
+}
+
+type mdWriter struct {
+	w   io.Writer
+	err error
+}
+
+func (m *mdWriter) printf(format string, args ...any) {
+	if m.err == nil {
+		_, m.err = fmt.Fprintf(m.w, format, args...)
+	}
+}
+
+func optimization(o runspec.Optimization) string {
+	s := fmt.Sprintf("%s lr %g", cmp.Or(o.Optimizer, runner.OptimizerSGD), o.LearningRate)
+	if o.LearningRateDecay != 0 && o.LearningRateDecay != 1 {
+		s += fmt.Sprintf(" (×%g per epoch)", o.LearningRateDecay)
+	}
+	return s + fmt.Sprintf(", %d epoch(s), batch %d, seed %d", o.Epochs, o.BatchSize, o.Seed)
+}
+
+func datasetLine(d runspec.Dataset) string {
+	var b strings.Builder
+	b.WriteString(d.Format)
+	if d.URI != "" {
+		fmt.Fprintf(&b, " `%s`", d.URI)
+	}
+	if s := d.Synthetic; s != nil {
+		fmt.Fprintf(&b, " (%d users, %d items, %d categories, %d samples per user on average, target global CTR %g, drift %g, data seed %d)",
+			s.Users, s.Items, s.Categories, s.SamplesPerUser, s.GlobalCTR, s.Drift, s.Seed)
+	}
+	if d.PositiveThreshold != 0 {
+		fmt.Fprintf(&b, ", positive when rating ≥ %g", d.PositiveThreshold)
+	}
+	split := cmp.Or(d.Split.Method, runner.SplitPerUserFraction)
+	fmt.Fprintf(&b, "; split %s", split)
+	if split == runner.SplitPerUserFraction {
+		fmt.Fprintf(&b, " (each user's first %g of samples by time train, the rest test)", cmp.Or(d.Split.TrainFraction, runner.DefaultTrainFraction))
+	} else if d.Split.Timestamp != 0 {
+		fmt.Fprintf(&b, " at Unix time %d", d.Split.Timestamp)
+	}
+	if d.HistoryLength != 0 {
+		fmt.Fprintf(&b, "; histories capped at %d items", d.HistoryLength)
+	}
+	return b.String()
+}
+
+// auc5 formats an AUC or difference with 5 decimals; "–" when undefined.
+func auc5(f runner.Float, signed bool) string {
+	if !f.Defined() {
+		return "–"
+	}
+	if signed {
+		return signed5(float64(f))
+	}
+	return fmt.Sprintf("%.5f", float64(f))
+}
+
+func signed5(v float64) string {
+	s := fmt.Sprintf("%+.5f", v)
+	if s == "-0.00000" || s == "+0.00000" {
+		return "0.00000"
+	}
+	return strings.Replace(s, "-", "−", 1)
+}
+
+// ciCell is "mean [lo, hi]", bold when the interval excludes 0.
+func ciCell(iv runner.Interval) string {
+	if !iv.Mean.Defined() {
+		return "–"
+	}
+	s := fmt.Sprintf("%s [%s, %s]", signed5(float64(iv.Mean)), signed5(float64(iv.Lo)), signed5(float64(iv.Hi)))
+	if float64(iv.Lo) > 0 || float64(iv.Hi) < 0 {
+		return "**" + s + "**"
+	}
+	return s
+}
+
+func (m *mdWriter) experiment(e *Experiment, kind string) {
+	if kind == KindExperiment {
+		m.printf("- data: %s\n", datasetLine(e.Dataset))
+		m.printf("- pretraining (Cloud): %s\n", optimization(e.Pretraining))
+	}
+	m.printf("- fine-tuning (Local, LCFT): %s; %s, users with at least %d training sample(s)\n",
+		optimization(e.FineTuning), cmp.Or(e.Cohort.Mode, runner.ModePerUser), e.Cohort.MinSamples)
+	if kind == KindExperiment {
+		m.printf("- wall time of the whole run: %.1f s\n", e.WallSeconds)
+	}
+	m.printf("\n| model | global CTR | users | training samples | Cloud AUC | pretraining s | fine-tuning s |\n|---|---:|---:|---:|---:|---:|---:|\n")
+	for _, mr := range e.Models {
+		ft := 0.0
+		if len(mr.Strategies) > 0 {
+			ft = mr.Strategies[0].Summary.Seconds
+		}
+		if p := mr.Pretrain; p != nil {
+			m.printf("| %s | %.4f | %d | %d | %.5f | %.1f | %.1f |\n", mr.Architecture, p.GlobalCTR, p.Users, p.Samples, p.CloudAUC, p.Seconds, ft)
+		} else if len(mr.Strategies) > 0 {
+			r := mr.Strategies[0]
+			m.printf("| %s | %.4f | %d | %d | %s | – | %.1f |\n", mr.Architecture, r.GlobalCTR, r.Summary.Users, r.Summary.Samples, auc5(r.Cloud.AUC, false), ft)
+		}
+	}
+	m.printf("\n| model | strategy | users | Cloud | Local | LCFT | LCFT−Local [95%% CI] | LCFT−Cloud [95%% CI] | improved / unchanged / degraded |\n|---|---|---:|---:|---:|---:|---:|---:|---:|\n")
+	single, skipped := int64(-1), int64(-1)
+	for _, mr := range e.Models {
+		for _, r := range mr.Strategies {
+			m.printf("| %s | %s | %d | %s | %s | %s | %s | %s | %d / %d / %d |\n",
+				mr.Architecture, r.Strategy, r.LCFT.Users, auc5(r.Cloud.AUC, false), auc5(r.Local.AUC, false), auc5(r.LCFT.AUC, false),
+				ciCell(r.LCFTvsLocal), ciCell(r.LCFTvsCloud), r.VsCloud.Improved, r.VsCloud.Unchanged, r.VsCloud.Degraded)
+			if single < 0 {
+				single, skipped = r.Summary.SingleClassUsers, r.Summary.SkippedUsers
+			}
+		}
+	}
+	resamples := runner.DefaultBootstrapResamples
+	if len(e.Models) > 0 && len(e.Models[0].Strategies) > 0 {
+		resamples = cmp.Or(e.Models[0].Strategies[0].LCFTvsLocal.Resamples, resamples)
+	}
+	m.printf("\nusers: users with a two-class test set (%d single-class and %d skipped users left out). AUCs are user-level (each user's test AUC weighted by the user's test-set size). "+
+		"CIs: %d-resample paired bootstrap over users; bold when the interval excludes 0. improved / unchanged / degraded: LCFT versus Cloud per user (|ΔAUC| ≤ 1e-9 is unchanged). "+
+		"Strategy None fine-tunes with the original labels, so its LCFT is Local.\n", max(single, 0), max(skipped, 0), resamples)
+}
+
+func (m *mdWriter) search(s *runner.SearchReport) {
+	m.printf("- global model: %s (`%s`), global CTR %.4f\n", s.Architecture, s.ModelURI, s.GlobalCTR)
+	m.printf("- fine-tuning: %s; the last %g of each user's training samples validate, the rest fit; users with at least %d fit samples (%d left out)\n",
+		optimization(s.Optimization), cmp.Or(s.ValidationFraction, runner.DefaultValidationFraction), s.MinSamples, s.SkippedUsers)
+	m.printf("- search time: %.1f s\n", s.Seconds)
+	m.printf("\n| local CTR group | users (scored) | mean local CTR | chosen (y+, y−) | chosen from | validation AUC, chosen | identity (Local) | Auto | Cloud | chosen − identity | chosen − Auto |\n|---|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|\n")
+	for _, g := range s.Groups {
+		c := g.Cells[g.Chosen]
+		m.printf("| [%.3f, %.3f) | %d (%d) | %s | (%.3f, %.3f) | %s | %s | %s | %s | %s | %s | %s |\n",
+			g.Min, g.Max, g.Users, g.ScoredUsers, meanCTR(g.MeanLocalCTR), c.Positive, c.Negative, c.Source,
+			auc5(g.AUC, false), auc5(g.IdentityAUC, false), auc5(g.AutoAUC, false), auc5(g.CloudAUC, false),
+			diff(g.AUC, g.IdentityAUC), diff(g.AUC, g.AutoAUC))
+	}
+	m.printf("\nThe AUCs are user-level on the validation split, the same split that chose the labels: the chosen cell is at least the identity by construction (selection on the validation data; an optimistic estimate).\n")
+}
+
+func meanCTR(f runner.Float) string {
+	if !f.Defined() {
+		return "–"
+	}
+	return fmt.Sprintf("%.3f", float64(f))
+}
+
+func diff(a, b runner.Float) string {
+	if !a.Defined() || !b.Defined() {
+		return "–"
+	}
+	return signed5(float64(a) - float64(b))
+}
