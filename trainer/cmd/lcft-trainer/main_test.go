@@ -154,6 +154,15 @@ func TestRunAsAJob(t *testing.T) {
 	if sum.Shard != 1 || sum.Finetune == nil || sum.Finetune.Users == 0 || !strings.HasSuffix(sum.ReportURI, "report-shard-1.json") {
 		t.Fatalf("shard 1 summary %+v", sum)
 	}
+	// The shard's pictures lie beside its report, where status.reportURI points.
+	for _, pic := range []string{"local-ctr", "lift-by-ctr", "auc-changes"} {
+		for _, ext := range []string{"png", "svg"} {
+			name := filepath.Join(dir, "artifacts", "cohort", "report-shard-1-"+pic+"."+ext)
+			if st, err := os.Stat(name); err != nil || st.Size() == 0 {
+				t.Errorf("picture %s: %v", name, err)
+			}
+		}
+	}
 	// A shard count that disagrees with the spec is bad input.
 	t.Setenv(runspec.EnvShardCount, "3")
 	if code, _, _ := lcft(t, "run", "--spec", ftPath, "--termination-log", termLog); code != runspec.ExitBadInput {

@@ -107,24 +107,54 @@ func cmdReport(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	if dsLabel == "" {
 		dsLabel = report.DatasetLabel(res.Experiment.Dataset)
 	}
+	uris, err := drawPictures(ctx, res, models, dir, base, fmts, report.Options{Buckets: *buckets, Bins: *bins, Dataset: dsLabel})
+	for _, u := range uris {
+		fmt.Fprintln(stdout, u)
+	}
+	if err != nil {
+		return fail(stderr, reportError(err))
+	}
+	return runspec.ExitOK
+}
+
+// drawPictures writes the paper's three pictures of each model under dir,
+// named base[-arch]-<picture>.<format>, and returns the URIs written.
+func drawPictures(ctx context.Context, res *report.Result, models []report.ModelResult, dir, base string, fmts []string, opts report.Options) ([]string, error) {
+	var written []string
 	for _, m := range models {
-		f, err := report.Build(m, report.Options{Buckets: *buckets, Bins: *bins, Dataset: dsLabel})
+		f, err := report.Build(m, opts)
 		if err != nil {
-			return fail(stderr, reportError(err))
+			return written, err
 		}
 		p := base
 		if res.Kind == report.KindExperiment || len(res.Experiment.Models) > 1 {
 			p += "-" + strings.ToLower(m.Architecture)
 		}
 		uris, err := f.Write(ctx, dir, p, fmts)
-		for _, u := range uris {
-			fmt.Fprintln(stdout, u)
-		}
+		written = append(written, uris...)
 		if err != nil {
-			return fail(stderr, reportError(err))
+			return written, err
 		}
 	}
-	return runspec.ExitOK
+	return written, nil
+}
+
+// drawShardPictures puts the pictures of a fine-tuning shard beside its
+// report (report-shard-<i>.json gives report-shard-<i>-<picture>.png/.svg),
+// where the cohort's status.reportURI points.
+func drawShardPictures(ctx context.Context, reportURI string) ([]string, error) {
+	res, err := report.Load(ctx, reportURI)
+	if err != nil {
+		return nil, err
+	}
+	if res.Experiment == nil {
+		return nil, nil
+	}
+	models, err := res.Experiment.Select(nil, nil)
+	if err != nil {
+		return nil, err
+	}
+	return drawPictures(ctx, res, models, dirOf(reportURI), stem(reportURI), []string{"png", "svg"}, report.Options{})
 }
 
 // reportError marks unusable inputs and permanent storage errors as bad

@@ -50,6 +50,17 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			err = fmt.Errorf("the run succeeded but its summary cannot be reported: %w", encErr)
 		} else {
 			fmt.Fprintln(stdout, string(b))
+			if kind == runspec.KindFinetune && sum.ReportURI != "" {
+				// The pictures help people, the summary is the result: a
+				// drawing failure is reported here and does not fail the shard.
+				uris, derr := drawShardPictures(ctx, sum.ReportURI)
+				for _, u := range uris {
+					fmt.Fprintf(stderr, "lcft-trainer: wrote %s\n", u)
+				}
+				if derr != nil {
+					fmt.Fprintf(stderr, "lcft-trainer: warning: drawing the shard's pictures: %v\n", derr)
+				}
+			}
 			if werr := writeTermLog(*termLog, b); werr != nil {
 				// The controller reads results from there: without it the
 				// shard's work is lost, so fail (and retry).
