@@ -8,29 +8,17 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/lcft-dev/lcft-operator/trainer/report"
 	"github.com/lcft-dev/lcft-operator/trainer/runner"
 	"github.com/lcft-dev/lcft-operator/trainer/runspec"
 	"github.com/lcft-dev/lcft-operator/trainer/storage"
 )
 
-// ExperimentResult is the JSON that "experiment --out" writes.
-type ExperimentResult struct {
-	Dataset     runspec.Dataset      `json:"dataset"`
-	Pretraining runspec.Optimization `json:"pretraining"`
-	FineTuning  runspec.Optimization `json:"fineTuning"`
-	Cohort      runspec.Cohort       `json:"cohort"`
-	Models      []ModelResult        `json:"models"`
-	WallSeconds float64              `json:"wallSeconds"`
-}
+// ExperimentResult is what experiment --out writes; package report reads it.
+type ExperimentResult = report.Experiment
 
-// ModelResult is one architecture of an experiment: its pretraining and
-// one fine-tuning report per strategy (per-user rows only with --per-user).
-type ModelResult struct {
-	Architecture string                 `json:"architecture"`
-	Model        runspec.Model          `json:"model"`
-	Pretrain     *runspec.PretrainStats `json:"pretrain"`
-	Strategies   []*runner.Report       `json:"strategies"`
-}
+// ModelResult is one architecture of an experiment.
+type ModelResult = report.ModelResult
 
 // cmdExperiment pretrains each architecture, fine-tunes every user with
 // each strategy, and prints the comparison table.
