@@ -21,7 +21,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math"
 	"slices"
 
 	"github.com/lcft-dev/lcft-operator/trainer/metrics"
@@ -249,92 +248,15 @@ func mergeShards(shards []*runner.Report, names []string, idx []int) (*runner.Re
 	return &out, note, nil
 }
 
-// Summarize recomputes a report's aggregates (user-level AUCs, paired
-// bootstrap intervals seeded with the run's seed, changes versus Cloud and
-// Local, lift by local CTR in 10 buckets, the Summary's counts and sums)
-// from its per-user rows, as the runner computes them for one shard. The
-// Summary's SkippedUsers and Seconds, which rows cannot tell, are kept.
+// Summarize recomputes a report's aggregates from its per-user rows (see
+// runner.Report.Summarize).
 func Summarize(r *runner.Report, resamples int) error {
-	n := len(r.Users)
-	cloud, local, lcft := make([]float64, n), make([]float64, n), make([]float64, n)
-	ctr, w := make([]float64, n), make([]float64, n)
-	var vsCloud, vsLocal metrics.Changes
-	var sc, sl, sf, wt float64
-	scored := 0
-	st := runspec.FinetuneStats{SkippedUsers: r.Summary.SkippedUsers, Seconds: r.Summary.Seconds}
-	for i, u := range r.Users {
-		st.Users++
-		st.Samples += int64(u.Train)
-		st.LocalCTRSum += u.LocalCTR
-		st.PositiveLabelSum += float64(u.Train) * u.Positive
-		st.NegativeLabelSum += float64(u.Train) * u.Negative
-		if u.Corrected {
-			st.CorrectedUsers++
-		}
-		cloud[i], local[i], lcft[i] = float64(u.Cloud), float64(u.Local), float64(u.LCFT)
-		ctr[i], w[i] = u.LocalCTR, float64(u.Test)
-		if !u.Cloud.Defined() || !u.Local.Defined() || !u.LCFT.Defined() {
-			cloud[i], local[i], lcft[i] = math.NaN(), math.NaN(), math.NaN()
-			st.SingleClassUsers++
-			continue
-		}
-		scored++
-		sc += w[i] * cloud[i]
-		sl += w[i] * local[i]
-		sf += w[i] * lcft[i]
-		wt += w[i]
-		vsCloud.Add(cloud[i], lcft[i], metrics.DefaultTolerance)
-		vsLocal.Add(local[i], lcft[i], metrics.DefaultTolerance)
-	}
-	st.Cloud = runspec.WeightedAUC{Sum: sc, Weight: wt}
-	st.Local = runspec.WeightedAUC{Sum: sl, Weight: wt}
-	st.LCFT = runspec.WeightedAUC{Sum: sf, Weight: wt}
-	st.Improved, st.Unchanged, st.Degraded = int64(vsCloud.Improved), int64(vsCloud.Unchanged), int64(vsCloud.Degraded)
-	r.Summary = st
-	method := func(s float64) runner.MethodAUC {
-		m := runner.MethodAUC{AUC: runner.Float(math.NaN()), Users: scored, Weight: wt}
-		if wt > 0 {
-			m.AUC = runner.Float(s / wt)
-		}
-		return m
-	}
-	r.Cloud, r.Local, r.LCFT = method(sc), method(sl), method(sf)
-	r.VsCloud, r.VsLocal = changes(vsCloud), changes(vsLocal)
-	var err error
-	if r.LCFTvsLocal, err = interval(lcft, local, w, scored, resamples, r.Optimization.Seed); err != nil {
-		return err
-	}
-	if r.LCFTvsCloud, err = interval(lcft, cloud, w, scored, resamples, r.Optimization.Seed); err != nil {
-		return err
-	}
-	bars, err := liftFromRows(r.Users, 10, 0, 0)
-	if err != nil {
-		return err
-	}
-	r.LiftByCTR = make([]runner.LiftBucket, len(bars))
-	for k, b := range bars {
-		r.LiftByCTR[k] = runner.LiftBucket{Lo: b.Lo, Hi: b.Hi, Users: b.Users, LCFT: runner.Float(b.LCFT), Local: runner.Float(b.Local), Lift: runner.Float(b.Lift)}
-	}
-	return nil
+	return r.Summarize(resamples)
 }
 
 func changes(c metrics.Changes) runner.Changes {
 	i, u, d := c.Shares()
 	return runner.Changes{Improved: c.Improved, Unchanged: c.Unchanged, Degraded: c.Degraded, ImprovedShare: i, UnchangedShare: u, DegradedShare: d}
-}
-
-func interval(a, b, w []float64, users, resamples int, seed uint64) (runner.Interval, error) {
-	nan := runner.Float(math.NaN())
-	iv := runner.Interval{Mean: nan, Lo: nan, Hi: nan, Users: users, Resamples: resamples}
-	if users == 0 {
-		return iv, nil
-	}
-	mean, lo, hi, err := metrics.PairedBootstrap(a, b, w, resamples, seed)
-	if err != nil {
-		return iv, fmt.Errorf("bootstrap: %w", err)
-	}
-	iv.Mean, iv.Lo, iv.Hi = runner.Float(mean), runner.Float(lo), runner.Float(hi)
-	return iv, nil
 }
 
 // Select returns the experiment's models whose architecture is in archs

@@ -137,6 +137,14 @@ type Report struct {
 // liftBuckets is the number of equal local-CTR buckets of the lift report.
 const liftBuckets = 10
 
+// Summarize recomputes the report's aggregates from its per-user rows, as a
+// shard computes them: for merged shards, or rows edited by hand. It keeps
+// Summary.SkippedUsers and Summary.Seconds, which rows cannot tell, and seeds
+// the bootstrap with Optimization.Seed.
+func (r *Report) Summarize(resamples int) error {
+	return r.summarize(int(r.Summary.SkippedUsers), r.Summary.Seconds, resamples, r.Optimization.Seed)
+}
+
 // summarize fills the report's aggregates from its rows. Sums run over the
 // rows in order, so the same rows always give bit-identical sums.
 func (r *Report) summarize(skipped int, seconds float64, resamples int, seed uint64) error {
