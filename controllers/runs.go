@@ -56,11 +56,7 @@ func (k runner) ensure(ctx context.Context, r run) (*batchv1.Job, bool, error) {
 	}
 	if err := k.Create(ctx, objs.job); err != nil {
 		if apierrors.IsAlreadyExists(err) { // the cache lagged behind our own create: read the API server
-			reader := k.apiReader
-			if reader == nil {
-				reader = k.Client
-			}
-			if err := reader.Get(ctx, client.ObjectKeyFromObject(objs.job), &job); err != nil {
+			if err := k.reader().Get(ctx, client.ObjectKeyFromObject(objs.job), &job); err != nil {
 				return nil, false, fmt.Errorf("getting Job %s: %w", objs.job.Name, err)
 			}
 			return &job, false, k.syncSuspend(ctx, r, &job)
@@ -68,6 +64,14 @@ func (k runner) ensure(ctx context.Context, r run) (*batchv1.Job, bool, error) {
 		return nil, false, fmt.Errorf("creating Job %s: %w", objs.job.Name, err)
 	}
 	return objs.job, true, nil
+}
+
+// reader reads around the cache, when the runner has an API reader.
+func (k runner) reader() client.Reader {
+	if k.apiReader == nil {
+		return k.Client
+	}
+	return k.apiReader
 }
 
 // syncSuspend lets spec.suspend pause and resume a run without replacing it,
@@ -169,41 +173,31 @@ func (k runner) observe(ctx context.Context, job *batchv1.Job) (runOutcome, erro
 		out.phase = finetunev1alpha1.PhaseFailed
 		out.reason = "JobFailed"
 		out.message = fmt.Sprintf("Job %s failed (%s): %s", job.Name, failed.Reason, failed.Message)
-		if msg := trainerFailureMessage(pods.Items); msg != "" {
+		msg := trainerFailureMessage(pods.Items)
+		if msg == "" { // the pod cache may lag behind the Job's (see below)
+			if err := k.reader().List(ctx, &pods, client.InNamespace(job.Namespace), client.MatchingLabels{batchv1.JobNameLabel: job.Name}); err != nil {
+				return out, fmt.Errorf("listing the pods of Job %s: %w", job.Name, err)
+			}
+			msg = trainerFailureMessage(pods.Items)
+		}
+		if msg != "" {
 			out.reason = "TrainerFailed"
 			out.message = msg
 		}
 		return out, nil
 	}
 	shards := int(ptr.Deref(job.Spec.Completions, 1))
-	out.summaries = make([]*runspec.Summary, shards)
-	out.shards = make([]finetunev1alpha1.ShardPlacement, shards)
-	for i := range out.shards {
-		out.shards[i].Index = int32(i)
-	}
-	for i := range pods.Items {
-		pod := &pods.Items[i]
-		if pod.Status.Phase != corev1.PodSucceeded {
-			continue
+	out.summaries, out.shards = collectSummaries(pods.Items, shards)
+	missing := missingShards(out.summaries)
+	if len(missing) > 0 {
+		// The pod cache may lag behind the Job's: the Job controller marks a
+		// Job complete only after it saw every pod succeed, so ask the API
+		// server before calling a shard's summary missing.
+		if err := k.reader().List(ctx, &pods, client.InNamespace(job.Namespace), client.MatchingLabels{batchv1.JobNameLabel: job.Name}); err != nil {
+			return out, fmt.Errorf("listing the pods of Job %s: %w", job.Name, err)
 		}
-		idx, err := strconv.Atoi(pod.Annotations[batchv1.JobCompletionIndexAnnotation])
-		if err != nil || idx < 0 || idx >= shards {
-			continue
-		}
-		msg := terminationMessage(pod)
-		s, err := runspec.DecodeSummary(msg)
-		if err != nil || s.Error != "" || s.Shard != idx {
-			continue
-		}
-		out.summaries[idx] = s
-		out.shards[idx].Node = pod.Spec.NodeName
-		out.shards[idx].Arch = s.Arch
-	}
-	var missing []string
-	for i, s := range out.summaries {
-		if s == nil {
-			missing = append(missing, strconv.Itoa(i))
-		}
+		out.summaries, out.shards = collectSummaries(pods.Items, shards)
+		missing = missingShards(out.summaries)
 	}
 	if len(missing) > 0 {
 		out.phase = finetunev1alpha1.PhaseFailed
@@ -214,6 +208,44 @@ func (k runner) observe(ctx context.Context, job *batchv1.Job) (runOutcome, erro
 	}
 	out.phase = finetunev1alpha1.PhaseSucceeded
 	return out, nil
+}
+
+// collectSummaries picks, for each completion index, the summary of its
+// succeeded pod and where it ran.
+func collectSummaries(pods []corev1.Pod, shards int) ([]*runspec.Summary, []finetunev1alpha1.ShardPlacement) {
+	summaries := make([]*runspec.Summary, shards)
+	placements := make([]finetunev1alpha1.ShardPlacement, shards)
+	for i := range placements {
+		placements[i].Index = int32(i)
+	}
+	for i := range pods {
+		pod := &pods[i]
+		if pod.Status.Phase != corev1.PodSucceeded {
+			continue
+		}
+		idx, err := strconv.Atoi(pod.Annotations[batchv1.JobCompletionIndexAnnotation])
+		if err != nil || idx < 0 || idx >= shards {
+			continue
+		}
+		s, err := runspec.DecodeSummary(terminationMessage(pod))
+		if err != nil || s.Error != "" || s.Shard != idx {
+			continue
+		}
+		summaries[idx] = s
+		placements[idx].Node = pod.Spec.NodeName
+		placements[idx].Arch = s.Arch
+	}
+	return summaries, placements
+}
+
+func missingShards(summaries []*runspec.Summary) []string {
+	var missing []string
+	for i, s := range summaries {
+		if s == nil {
+			missing = append(missing, strconv.Itoa(i))
+		}
+	}
+	return missing
 }
 
 func terminationMessage(pod *corev1.Pod) string {
