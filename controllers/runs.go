@@ -165,9 +165,9 @@ func (k runner) observe(ctx context.Context, job *batchv1.Job) (runOutcome, erro
 		}
 		return out, nil
 	}
-	var pods corev1.PodList
-	if err := k.List(ctx, &pods, client.InNamespace(job.Namespace), client.MatchingLabels{batchv1.JobNameLabel: job.Name}); err != nil {
-		return out, fmt.Errorf("listing the pods of Job %s: %w", job.Name, err)
+	pods, err := listPods(ctx, k.Client, job)
+	if err != nil {
+		return out, err
 	}
 	if failed != nil {
 		out.phase = finetunev1alpha1.PhaseFailed
@@ -175,8 +175,8 @@ func (k runner) observe(ctx context.Context, job *batchv1.Job) (runOutcome, erro
 		out.message = fmt.Sprintf("Job %s failed (%s): %s", job.Name, failed.Reason, failed.Message)
 		msg := trainerFailureMessage(pods.Items)
 		if msg == "" { // the pod cache may lag behind the Job's (see below)
-			if err := k.reader().List(ctx, &pods, client.InNamespace(job.Namespace), client.MatchingLabels{batchv1.JobNameLabel: job.Name}); err != nil {
-				return out, fmt.Errorf("listing the pods of Job %s: %w", job.Name, err)
+			if pods, err = listPods(ctx, k.reader(), job); err != nil {
+				return out, err
 			}
 			msg = trainerFailureMessage(pods.Items)
 		}
@@ -193,8 +193,8 @@ func (k runner) observe(ctx context.Context, job *batchv1.Job) (runOutcome, erro
 		// The pod cache may lag behind the Job's: the Job controller marks a
 		// Job complete only after it saw every pod succeed, so ask the API
 		// server before calling a shard's summary missing.
-		if err := k.reader().List(ctx, &pods, client.InNamespace(job.Namespace), client.MatchingLabels{batchv1.JobNameLabel: job.Name}); err != nil {
-			return out, fmt.Errorf("listing the pods of Job %s: %w", job.Name, err)
+		if pods, err = listPods(ctx, k.reader(), job); err != nil {
+			return out, err
 		}
 		out.summaries, out.shards = collectSummaries(pods.Items, shards)
 		missing = missingShards(out.summaries)
@@ -208,6 +208,14 @@ func (k runner) observe(ctx context.Context, job *batchv1.Job) (runOutcome, erro
 	}
 	out.phase = finetunev1alpha1.PhaseSucceeded
 	return out, nil
+}
+
+func listPods(ctx context.Context, r client.Reader, job *batchv1.Job) (*corev1.PodList, error) {
+	var pods corev1.PodList
+	if err := r.List(ctx, &pods, client.InNamespace(job.Namespace), client.MatchingLabels{batchv1.JobNameLabel: job.Name}); err != nil {
+		return nil, fmt.Errorf("listing the pods of Job %s: %w", job.Name, err)
+	}
+	return &pods, nil
 }
 
 // collectSummaries picks, for each completion index, the summary of its
