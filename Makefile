@@ -66,6 +66,10 @@ quality: ## Regenerate hack/quality/ (quality tables, experiment JSONs, pictures
 bench: ## Trainer throughput as ratios against a peer in the same run (hack/bench.sh).
 	hack/bench.sh
 
+.PHONY: bench-controller
+bench-controller: bin-module envtest-assets ## Operator time per cohort at 20 and 200 cohorts on envtest, and their ratio.
+	hack/bench-controller.sh
+
 ##@ Build
 
 .PHONY: build

@@ -36,10 +36,17 @@ type fakeCluster struct {
 	mu     sync.Mutex
 	held   map[string]bool // Job name prefixes not to run yet
 	silent map[string]bool // Job name prefixes whose pods succeed without a summary (like kwok's simulated pods)
+	// canned, when set, answers every fine-tuning shard at once instead of
+	// running the trainer: the controller-scale benchmark measures the
+	// operator, not the trainer.
+	canned func(spec *runspec.Spec, idx int) (int, string)
 }
 
-func newFakeCluster(t *testing.T, ns string) *fakeCluster {
+func newFakeCluster(t *testing.T, ns string, opts ...func(*fakeCluster)) *fakeCluster {
 	f := &fakeCluster{t: t, c: k8sClient, ns: ns, held: map[string]bool{}, silent: map[string]bool{}}
+	for _, o := range opts {
+		o(f)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
@@ -133,7 +140,11 @@ func (f *fakeCluster) runJob(ctx context.Context, job *batchv1.Job) error {
 	for idx := 0; idx < completions; idx++ {
 		for attempt := 0; ; attempt++ {
 			code, msg := 0, ""
-			if !f.isSilent(job.Name) {
+			switch {
+			case f.isSilent(job.Name):
+			case f.canned != nil && spec.Kind == runspec.KindFinetune:
+				code, msg = f.canned(spec, idx)
+			default:
 				code, msg = runShard(ctx, spec, idx)
 			}
 			if err := f.createPod(ctx, job, idx, attempt, code, msg); err != nil {
