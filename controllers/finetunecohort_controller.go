@@ -2,6 +2,7 @@ package controllers
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -108,8 +109,12 @@ func (r *FineTuneCohortReconciler) reconcileRun(ctx context.Context, c *finetune
 	switch out.phase {
 	case finetunev1alpha1.PhaseSucceeded:
 		if err := writeCohortResults(&c.Status, spec.Correction.Strategy, string(gm.Status.GlobalCTR), out); err != nil {
+			reason := "MissingSummary"
+			if errors.Is(err, errNoUsers) {
+				reason = "NoUsersInRange"
+			}
 			c.Status.Phase = finetunev1alpha1.PhaseFailed
-			conds.phase(c.Status.Phase, "MissingSummary", err.Error())
+			conds.phase(c.Status.Phase, reason, err.Error())
 			jobsFailed.WithLabelValues("FineTuneCohort").Inc()
 			return nil
 		}

@@ -8,6 +8,9 @@ import (
 	"github.com/lcft-dev/lcft-operator/trainer/runspec"
 )
 
+// errNoUsers: the run worked, but no user of the dataset is in the cohort.
+var errNoUsers = errors.New("no user of the dataset falls in the cohort's ctrRange")
+
 // writeCohortResults adds the shard summaries up and writes the cohort's
 // results. The AUCs are exact for any shard count: each shard reports the
 // sums of n_u*AUC_u and n_u, and the cohort's AUC is their ratio.
@@ -51,7 +54,7 @@ func writeCohortResults(st *finetunev1alpha1.FineTuneCohortStatus, strategy, glo
 		// Not a failure of the run: the cohort had no user with a two-class test set.
 		st.CloudAUC, st.LocalAUC, st.LCFTAUC, st.LiftVsCloud, st.LiftVsLocal = "", "", "", "", ""
 		if total.Users == 0 && total.SkippedUsers == 0 {
-			return errors.New("no user of the dataset falls in the cohort's ctrRange")
+			return errNoUsers
 		}
 		return nil
 	}
