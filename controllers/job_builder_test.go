@@ -1,6 +1,7 @@
 package controllers
 
 import (
+	"errors"
 	"strings"
 	"testing"
 
@@ -177,6 +178,10 @@ func TestCohortResultsAddShardsExactly(t *testing.T) {
 	}
 	if st.Users != 3 || st.UsersImproved != 3 {
 		t.Errorf("users %d improved %d; want 3 and 3", st.Users, st.UsersImproved)
+	}
+	empty := runOutcome{summaries: []*runspec.Summary{{Kind: runspec.KindFinetune, Finetune: &runspec.FinetuneStats{}}}}
+	if err := writeCohortResults(&st, "Auto", "0.3", empty); !errors.Is(err, errNoUsers) {
+		t.Errorf("a cohort without users: want errNoUsers, got %v", err)
 	}
 	out.summaries[1].Finetune = nil
 	if err := writeCohortResults(&st, "Auto", "0.3", out); err == nil || !strings.Contains(err.Error(), "shard 1") {
