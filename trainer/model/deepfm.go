@@ -7,30 +7,19 @@ import "github.com/lcft-dev/lcft-operator/trainer/data"
 // (second order) and an MLP over the same field vectors, which share their
 // embeddings between the FM and the deep part.
 type deepFM struct {
-	lin  *linear
-	emb  *fields
-	deep *mlp
+	wideDeep // the linear part, the field embeddings and the MLP
 }
 
 func buildDeepFM(p *params, c Config, s data.Schema) network {
-	// Declaration order is artifact order.
-	lin := newLinear(p, s)
-	emb := newFields(p, s, c.EmbeddingDim)
-	deep := newMLP(p, numFields*c.EmbeddingDim, c.HiddenUnits)
-	return &deepFM{lin: lin, emb: emb, deep: deep}
+	// Declared as Wide&Deep's parameters, in the same (artifact) order.
+	return &deepFM{*buildWideDeep(p, c, s).(*wideDeep)}
 }
 
-func (n *deepFM) widths() []int { return n.deep.widths }
-
 func (n *deepFM) forward(ws *workspace, batch []data.Sample) {
-	b := len(batch)
+	n.wideDeep.forward(ws, batch)
 	in := n.deep.widths[0]
-	n.lin.forward(batch, ws.z)
-	n.emb.forward(batch, ws.x, in)
-	n.deep.forward(ws, b)
-	out := ws.h[len(ws.h)-1]
-	for i := range b {
-		ws.z[i] += out[i] + fm(ws.x[i*in:i*in+in], n.emb.dim)
+	for i := range batch {
+		ws.z[i] += fm(ws.x[i*in:i*in+in], n.emb.dim)
 	}
 }
 
