@@ -24,11 +24,10 @@ wrapper_dir="${repo_root}/hack/envtest"
 
 # Reading the pinned versions straight from go.mod keeps go.mod the single
 # source of truth and needs no `go` invocation.
-pinned_version() {
-  awk -v m="$1" '$1 == m && $2 ~ /^v/ { sub(/^v/, "", $2); print $2; exit }' "${wrapper_dir}/go.mod"
-}
-pinned_k8s="$(pinned_version k8s.io/kubernetes)"
-pinned_etcd="$(pinned_version go.etcd.io/etcd/server/v3)"
+# shellcheck source=lib/k8s-build.sh
+source "${repo_root}/hack/lib/k8s-build.sh"
+pinned_k8s="$(pinned_version "${wrapper_dir}/go.mod" k8s.io/kubernetes)"
+pinned_etcd="$(pinned_version "${wrapper_dir}/go.mod" go.etcd.io/etcd/server/v3)"
 if [[ -z "${pinned_k8s}" || -z "${pinned_etcd}" ]]; then
   log "cannot read pinned versions from ${wrapper_dir}/go.mod"
   exit 1
@@ -60,15 +59,6 @@ etcd_bin="${assets_dir}/etcd"
 # Stand-alone module: do not pick up a go.work from a parent directory.
 export GOWORK=off
 export CGO_ENABLED=0
-
-# up_to_date BINARY EXPECTED_SUBSTRING: the binary exists, runs, and its
-# --version output mentions the wanted version.
-up_to_date() {
-  local bin="$1" want="$2" out
-  [[ -x "${bin}" ]] || return 1
-  out="$("${bin}" --version 2>&1)" || return 1
-  [[ "${out}" == *"${want}"* ]]
-}
 
 need_apiserver=true
 need_etcd=true
@@ -127,16 +117,7 @@ if "${need_apiserver}" || "${need_etcd}"; then
 
   if "${need_apiserver}"; then
     log "building kube-apiserver v${K8S_VERSION} (about 5 minutes cold on 2 cores)..."
-    # Same variables that Kubernetes' hack/lib/version.sh sets, in both packages.
-    # gitCommit is left unset: the module proxy does not expose the commit hash.
-    ldflags="-s -w"
-    for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
-      ldflags+=" -X ${pkg}.gitVersion=v${K8S_VERSION}"
-      ldflags+=" -X ${pkg}.gitMajor=1"
-      ldflags+=" -X ${pkg}.gitMinor=${k8s_minor}"
-      ldflags+=" -X ${pkg}.gitTreeState=clean"
-      ldflags+=" -X ${pkg}.buildDate=${build_date}"
-    done
+    ldflags="$(k8s_version_ldflags "${K8S_VERSION}" "${k8s_minor}" "${build_date}")"
     build kube-apiserver k8s.io/kubernetes/cmd/kube-apiserver "${apiserver_bin}" "${ldflags}"
     if ! up_to_date "${apiserver_bin}" "Kubernetes v${K8S_VERSION}"; then
       log "built kube-apiserver does not report Kubernetes v${K8S_VERSION}"

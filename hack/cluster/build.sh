@@ -26,11 +26,10 @@ repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd -P)"
 wrapper_dir="${repo_root}/hack/cluster/k8s"
 KWOK_VERSION="${KWOK_VERSION:-v0.8.0}"
 
-pinned_version() {
-  awk -v m="$1" '$1 == m && $2 ~ /^v/ { sub(/^v/, "", $2); print $2; exit }' "${wrapper_dir}/go.mod"
-}
-K8S_VERSION="$(pinned_version k8s.io/kubernetes)"
-ETCD_VERSION="$(pinned_version go.etcd.io/etcd/server/v3)"
+# shellcheck source=../lib/k8s-build.sh
+source "${repo_root}/hack/lib/k8s-build.sh"
+K8S_VERSION="$(pinned_version "${wrapper_dir}/go.mod" k8s.io/kubernetes)"
+ETCD_VERSION="$(pinned_version "${wrapper_dir}/go.mod" go.etcd.io/etcd/server/v3)"
 if [[ ! "${K8S_VERSION}" =~ ^1\.([0-9]+)\.([0-9]+)$ ]]; then
   log "cannot read the pinned k8s.io/kubernetes version from ${wrapper_dir}/go.mod"
   exit 1
@@ -43,13 +42,6 @@ mkdir -p "${bindir}" "${kwok_dir}"
 
 export GOWORK=off
 export CGO_ENABLED=0
-
-up_to_date() {
-  local bin="$1" want="$2" out
-  [[ -x "${bin}" ]] || return 1
-  out="$("${bin}" --version 2>&1)" || return 1
-  [[ "${out}" == *"${want}"* ]]
-}
 
 # with_ticker NAME CMD...: run CMD, printing a progress line every 30 s.
 with_ticker() {
@@ -69,15 +61,7 @@ ldflags_k8s() {
     build_date="$(cd "${wrapper_dir}" && go list -mod=readonly -m -f '{{with .Time}}{{.UTC.Format "2006-01-02T15:04:05Z"}}{{end}}' k8s.io/kubernetes 2>/dev/null || true)"
     [[ -n "${build_date}" ]] || build_date="$(date -u +%Y-%m-%dT%H:%M:%SZ)"
   fi
-  local f="-s -w" pkg
-  for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
-    f+=" -X ${pkg}.gitVersion=v${K8S_VERSION}"
-    f+=" -X ${pkg}.gitMajor=1"
-    f+=" -X ${pkg}.gitMinor=${k8s_minor}"
-    f+=" -X ${pkg}.gitTreeState=clean"
-    f+=" -X ${pkg}.buildDate=${build_date}"
-  done
-  printf '%s' "${f}"
+  k8s_version_ldflags "${K8S_VERSION}" "${k8s_minor}" "${build_date}"
 }
 
 # build NAME PACKAGE VERSION_STRING LDFLAGS

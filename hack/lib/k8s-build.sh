@@ -1,0 +1,29 @@
+# Shared by hack/envtest-assets.sh and hack/cluster/build.sh, which build
+# Kubernetes components from Go modules. Source it; it defines functions only.
+
+# pinned_version GO_MOD MODULE: the version (without "v") that GO_MOD requires.
+pinned_version() {
+  awk -v m="$2" '$1 == m && $2 ~ /^v/ { sub(/^v/, "", $2); print $2; exit }' "$1"
+}
+
+# up_to_date BINARY EXPECTED_SUBSTRING: the binary exists, runs, and its
+# --version output mentions the wanted version.
+up_to_date() {
+  local bin="$1" want="$2" out
+  [[ -x "${bin}" ]] || return 1
+  out="$("${bin}" --version 2>&1)" || return 1
+  [[ "${out}" == *"${want}"* ]]
+}
+
+# k8s_version_ldflags VERSION MINOR BUILD_DATE: the variables Kubernetes'
+# hack/lib/version.sh sets, in both version packages, so a binary built from
+# the module proxy reports its real version (Helm rejects v0.0.0). gitCommit
+# stays unset: the module proxy does not expose the commit hash.
+k8s_version_ldflags() {
+  local f="-s -w" pkg
+  for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
+    f+=" -X ${pkg}.gitVersion=v$1 -X ${pkg}.gitMajor=1 -X ${pkg}.gitMinor=$2"
+    f+=" -X ${pkg}.gitTreeState=clean -X ${pkg}.buildDate=$3"
+  done
+  printf '%s' "${f}"
+}
