@@ -24,6 +24,8 @@ type CanonicalOptions struct {
 	// HistoryLen caps PosHistory/NegHistory (most recent kept); 0 means
 	// DefaultHistoryLen.
 	HistoryLen int
+	// Selection restricts the users kept and can fix the vocabulary.
+	Selection
 }
 
 // LoadCanonical reads a canonical samples CSV file. See ReadCanonical.
@@ -38,12 +40,23 @@ func LoadCanonical(path string, opts CanonicalOptions) (*Dataset, error) {
 
 // ReadCanonical builds a Dataset from canonical samples CSV (see
 // CanonicalHeader). Columns may come in any order; extra columns are
-// ignored. Dense ids follow first appearance. An item must have the same
+// ignored. Dense ids follow the sorted raw ids (see Selection). An item must have the same
 // category set on every line; ids and category names must not contain line
 // breaks, and category names neither '|' nor be empty.
 func ReadCanonical(in Input, opts CanonicalOptions) (*Dataset, error) {
-	train, _, err := readCanonical([]Input{in}, opts)
+	train, _, err := readCanonical([]Input{in}, false, opts)
 	return train, err
+}
+
+// ReadCanonicalFiles reads several canonical sample files (CSV or Parquet)
+// as one Dataset, such as the partitions of a partitioned dataset. Each
+// file must hold at least one sample.
+func ReadCanonicalFiles(ins []Input, opts CanonicalOptions) (*Dataset, error) {
+	if len(ins) == 0 {
+		return nil, errors.New("reading canonical files: no input")
+	}
+	all, _, err := readCanonical(ins, false, opts)
+	return all, err
 }
 
 // LoadCanonicalPair reads train and test canonical files. See
@@ -69,7 +82,7 @@ func LoadCanonicalPair(trainPath, testPath string, opts CanonicalOptions) (train
 // rows come first. Users or items of test that never occur in train are an
 // error (see CheckCoverage).
 func ReadCanonicalPair(trainIn, testIn Input, opts CanonicalOptions) (train, test *Dataset, err error) {
-	train, test, err = readCanonical([]Input{trainIn, testIn}, opts)
+	train, test, err = readCanonical([]Input{trainIn, testIn}, true, opts)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -81,24 +94,22 @@ func ReadCanonicalPair(trainIn, testIn Input, opts CanonicalOptions) (train, tes
 
 // itemSeen records where an item's category set was first given.
 type itemSeen struct {
-	file string
-	line int
+	at string // source.where()
 }
 
-// readCanonical parses one or two inputs into one vocabulary; samples of
-// inputs[1] go to the second dataset.
-func readCanonical(inputs []Input, opts CanonicalOptions) (*Dataset, *Dataset, error) {
+// readCanonical parses inputs into one vocabulary. With pair, there are two
+// inputs and the samples of inputs[1] go to the second dataset; otherwise
+// all samples go to the first.
+func readCanonical(inputs []Input, pair bool, opts CanonicalOptions) (*Dataset, *Dataset, error) {
 	historyLen, err := historyLenOption(opts.HistoryLen)
 	if err != nil {
 		return nil, nil, err
 	}
-	vocab := &Vocabulary{}
-	var itemCats [][]int32
-	var itemSorted [][]int32 // sorted copy of itemCats, for set comparison
-	var itemFirst []itemSeen
-	var rows []row
+	b := newBuilder(opts.Selection)
+	itemSorted := map[int32][]int32{} // sorted category set of each item, for comparison
+	itemFirst := map[int32]itemSeen{}
 	for part, in := range inputs {
-		t, err := openTable(in, CanonicalHeader)
+		t, err := openSource(in, CanonicalHeader)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -113,6 +124,7 @@ func readCanonical(inputs []Input, opts CanonicalOptions) (*Dataset, *Dataset, e
 			if err != nil {
 				return nil, nil, err
 			}
+			n++
 			userRaw, itemRaw, catField := fields[0], fields[1], fields[2]
 			if err := checkID("user", userRaw); err != nil {
 				return nil, nil, t.errorf("%w", err)
@@ -138,9 +150,12 @@ func readCanonical(inputs []Input, opts CanonicalOptions) (*Dataset, *Dataset, e
 					if err := checkID("category", name); err != nil {
 						return nil, nil, t.errorf("item %q: %w in %q", itemRaw, err, catField)
 					}
-					c, err := vocab.Categories.add(name)
+					c, ok, err := b.category(name)
 					if err != nil {
 						return nil, nil, t.errorf("category %q: %w", name, err)
+					}
+					if !ok {
+						continue
 					}
 					if slices.Contains(catBuf, c) {
 						return nil, nil, t.errorf("item %q: category %q listed twice in %q", itemRaw, name, catField)
@@ -148,62 +163,58 @@ func readCanonical(inputs []Input, opts CanonicalOptions) (*Dataset, *Dataset, e
 					catBuf = append(catBuf, c)
 				}
 			}
-			u, err := vocab.Users.add(userRaw)
+			if !b.keepUser(userRaw) {
+				continue
+			}
+			u, ok, err := b.user(userRaw)
 			if err != nil {
 				return nil, nil, t.errorf("user %q: %w", userRaw, err)
 			}
-			it, err := vocab.Items.add(itemRaw)
+			it, first, okItem, err := b.item(itemRaw)
 			if err != nil {
 				return nil, nil, t.errorf("item %q: %w", itemRaw, err)
 			}
+			if !ok || !okItem {
+				b.dropRow()
+				continue
+			}
 			sorted = append(sorted[:0], catBuf...)
 			slices.Sort(sorted)
-			if int(it) == len(itemCats) {
-				var own, ownSorted []int32 // nil for an item without categories
+			if first {
+				var own []int32 // nil for an item without categories
 				if len(catBuf) > 0 {
-					own, ownSorted = slices.Clone(catBuf), slices.Clone(sorted)
+					own = slices.Clone(catBuf)
+					itemSorted[it] = slices.Clone(sorted)
 				}
-				itemCats = append(itemCats, own)
-				itemSorted = append(itemSorted, ownSorted)
-				itemFirst = append(itemFirst, itemSeen{file: in.Name, line: t.line})
+				b.setItemCategories(it, own)
+				itemFirst[it] = itemSeen{at: t.where()}
 			} else if !slices.Equal(sorted, itemSorted[it]) {
 				first := itemFirst[it]
-				return nil, nil, t.errorf("item %q has categories %q, but %s:%d gave %q",
-					itemRaw, catField, first.file, first.line, joinNames(&vocab.Categories, itemCats[it]))
+				return nil, nil, t.errorf("item %q has categories %q, but %s gave %q",
+					itemRaw, catField, first.at, joinNames(&b.vocab.Categories, b.itemCats[it]))
 			}
-			rows = append(rows, row{
-				sample: Sample{User: u, Item: it, Categories: itemCats[it], Label: label, Timestamp: ts},
-				part:   uint8(part),
-			})
-			n++
+			if pair {
+				b.add(u, it, label, ts, uint8(part))
+			} else {
+				b.add(u, it, label, ts, 0)
+			}
 		}
 		if n == 0 {
-			return nil, nil, lineErrorf(in.Name, t.line, "no samples after the header")
+			return nil, nil, t.errorf("no samples after the header")
 		}
 	}
-	samples, parts, err := finish(rows, historyLen)
+	nparts := 1
+	if pair {
+		nparts = 2
+	}
+	out, err := b.finish(historyLen, nparts)
 	if err != nil {
 		return nil, nil, fmt.Errorf("%s: %w", inputs[0].Name, err)
 	}
-	all := &Dataset{
-		Schema: Schema{
-			NumUsers:      vocab.Users.Len(),
-			NumItems:      vocab.Items.Len(),
-			NumCategories: vocab.Categories.Len(),
-			HistoryLen:    historyLen,
-		},
-		Vocab:          vocab,
-		ItemCategories: itemCats,
+	if len(out) == 1 {
+		return out[0], out[0].subset(nil), nil
 	}
-	var first, second []Sample
-	for i := range samples {
-		if parts[i] == 0 {
-			first = append(first, samples[i])
-		} else {
-			second = append(second, samples[i])
-		}
-	}
-	return all.subset(first), all.subset(second), nil
+	return out[0], out[1], nil
 }
 
 // checkID rejects names that cannot round-trip through the canonical CSV.
@@ -249,12 +260,12 @@ func WriteCanonicalCSV(w io.Writer, ds *Dataset) error {
 		if err := checkID("item", rec[1]); err != nil {
 			return fmt.Errorf("writing canonical CSV, sample %d (item id %d): %w", i, x.Item, err)
 		}
-		for _, c := range x.Categories {
+		for _, c := range x.Categories() {
 			if err := checkID("category", ds.Vocab.Categories.Name(c)); err != nil {
 				return fmt.Errorf("writing canonical CSV, sample %d (category id %d): %w", i, c, err)
 			}
 		}
-		rec[2] = joinNames(&ds.Vocab.Categories, x.Categories)
+		rec[2] = joinNames(&ds.Vocab.Categories, x.Categories())
 		switch x.Label {
 		case 0:
 			rec[3] = "0"

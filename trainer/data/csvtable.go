@@ -11,8 +11,10 @@ import (
 	"strings"
 )
 
-// Input is a named stream of CSV text. Name is used in error messages
-// ("ratings.csv:17: ..."); with the file helpers it is the path.
+// Input is a named stream of CSV text or a Parquet file (recognised by its
+// leading magic bytes "PAR1"; see openSource for when it is read in place).
+// Name is used in error messages ("ratings.csv:17: ..."); with the file
+// helpers it is the path.
 type Input struct {
 	Name   string
 	Reader io.Reader
@@ -100,6 +102,9 @@ func (t *table) isHeader(rec []string) bool {
 func (t *table) errorf(format string, args ...any) error {
 	return lineErrorf(t.name, t.line, format, args...)
 }
+
+// where is "NAME:LINE" of the record last returned by next.
+func (t *table) where() string { return fmt.Sprintf("%s:%d", t.name, t.line) }
 
 // csvError turns an encoding/csv error into a LineError.
 func csvError(name string, err error) error {

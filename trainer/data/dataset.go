@@ -10,7 +10,7 @@ import (
 const DefaultHistoryLen = 20
 
 // Dataset is a set of samples with the schema and vocabulary to interpret
-// them. Samples are sorted by User, then Timestamp (stable).
+// them. Samples are sorted by User, then Timestamp, Item and Label.
 //
 // Splits of a dataset share Schema, Vocab and ItemCategories with it (and
 // the history backing arrays): all of it is read-only once built.
@@ -18,9 +18,11 @@ type Dataset struct {
 	Schema  Schema
 	Samples []Sample
 	Vocab   *Vocabulary
-	// ItemCategories[item] lists the categories of a dense item id;
-	// Sample.Categories aliases it. Length Schema.NumItems.
+	// ItemCategories[item] lists the categories of a dense item id, sorted;
+	// Sample.Categories returns it. Length Schema.NumItems.
 	ItemCategories [][]int32
+	// OOV counts what a fixed vocabulary (Selection.Vocab) left out.
+	OOV OOV
 }
 
 // Range is the half-open index range [Start, End) of one user's samples in
@@ -95,18 +97,18 @@ func (ds *Dataset) Validate() error {
 		if x.Label != 0 && x.Label != 1 {
 			return fmt.Errorf("sample %d: label %v is not 0 or 1", i, x.Label)
 		}
-		if len(x.PosHistory) > s.HistoryLen || len(x.NegHistory) > s.HistoryLen {
-			return fmt.Errorf("sample %d: history lengths %d/%d exceed cap %d", i, len(x.PosHistory), len(x.NegHistory), s.HistoryLen)
+		if len(x.PosHistory()) > s.HistoryLen || len(x.NegHistory()) > s.HistoryLen {
+			return fmt.Errorf("sample %d: history lengths %d/%d exceed cap %d", i, len(x.PosHistory()), len(x.NegHistory()), s.HistoryLen)
 		}
-		for _, h := range [][]int32{x.PosHistory, x.NegHistory} {
+		for _, h := range [][]int32{x.PosHistory(), x.NegHistory()} {
 			for _, it := range h {
 				if it < 0 || int(it) >= s.NumItems {
 					return fmt.Errorf("sample %d: history item %d out of range [0,%d)", i, it, s.NumItems)
 				}
 			}
 		}
-		if !slices.Equal(x.Categories, ds.ItemCategories[x.Item]) {
-			return fmt.Errorf("sample %d: categories %v differ from item %d's %v", i, x.Categories, x.Item, ds.ItemCategories[x.Item])
+		if !slices.Equal(x.Categories(), ds.ItemCategories[x.Item]) {
+			return fmt.Errorf("sample %d: categories %v differ from item %d's %v", i, x.Categories(), x.Item, ds.ItemCategories[x.Item])
 		}
 		if i > 0 {
 			p := &ds.Samples[i-1]
@@ -122,5 +124,5 @@ func (ds *Dataset) Validate() error {
 // subset returns a dataset with the given samples and everything else
 // shared with ds.
 func (ds *Dataset) subset(samples []Sample) *Dataset {
-	return &Dataset{Schema: ds.Schema, Samples: samples, Vocab: ds.Vocab, ItemCategories: ds.ItemCategories}
+	return &Dataset{Schema: ds.Schema, Samples: samples, Vocab: ds.Vocab, ItemCategories: ds.ItemCategories, OOV: ds.OOV}
 }

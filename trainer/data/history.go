@@ -6,18 +6,21 @@ import (
 	"slices"
 )
 
-// BuildHistories fills PosHistory and NegHistory of samples that are sorted
-// by user then timestamp: each sample gets the items of the same user's
-// earlier positive (Label 1) and negative (Label 0) samples, at most
-// historyLen of each (the most recent), oldest first.
+// buildFeatures makes samples (sorted by user then timestamp) share one
+// features block: itemCats for categories, and each sample's histories as
+// windows of the items of the same user's earlier positive (Label 1) and
+// negative (Label 0) samples, at most historyLen of each (the most recent),
+// oldest first.
 //
 // All histories are windows into two backing arrays (all positive items, all
-// negative items, in sample order), so the cost is two allocations however
-// many samples there are; the windows have capacity == length so an append
-// by a caller cannot overwrite a neighbour's history.
-func BuildHistories(samples []Sample, historyLen int) error {
-	if historyLen < 0 {
-		return fmt.Errorf("history length %d is negative", historyLen)
+// negative items, in sample order), so the cost is three allocations however
+// many samples there are.
+func buildFeatures(samples []Sample, itemCats [][]int32, historyLen int) error {
+	if historyLen < 0 || historyLen > MaxHistoryLen {
+		return fmt.Errorf("history length %d is outside [0, %d]", historyLen, MaxHistoryLen)
+	}
+	if itemCats == nil {
+		itemCats = [][]int32{} // non-nil: samples look categories up by item
 	}
 	nPos := 0
 	for i := range samples {
@@ -31,60 +34,74 @@ func BuildHistories(samples []Sample, historyLen int) error {
 			nPos++
 		}
 	}
-	// Exact capacities: appends below never reallocate, so earlier windows
-	// keep pointing at the live arrays.
-	pos := make([]int32, 0, nPos)
-	neg := make([]int32, 0, len(samples)-nPos)
+	if len(samples) > 1<<32-1 {
+		return fmt.Errorf("%d samples exceed the %d a dataset holds", len(samples), uint32(1<<32-1))
+	}
+	f := &features{itemCats: itemCats, pos: make([]int32, 0, nPos), neg: make([]int32, 0, len(samples)-nPos)}
 	userPos, userNeg := 0, 0 // start of the current user's items in pos/neg
 	for i := range samples {
 		x := &samples[i]
 		if i == 0 || samples[i-1].User != x.User {
-			userPos, userNeg = len(pos), len(neg)
+			userPos, userNeg = len(f.pos), len(f.neg)
 		}
-		x.PosHistory = window(pos, userPos, historyLen)
-		x.NegHistory = window(neg, userNeg, historyLen)
+		x.feat = f
+		x.posEnd, x.posLen = uint32(len(f.pos)), uint16(min(historyLen, len(f.pos)-userPos))
+		x.negEnd, x.negLen = uint32(len(f.neg)), uint16(min(historyLen, len(f.neg)-userNeg))
 		if x.Label == 1 {
-			pos = append(pos, x.Item)
+			f.pos = append(f.pos, x.Item)
 		} else {
-			neg = append(neg, x.Item)
+			f.neg = append(f.neg, x.Item)
 		}
 	}
 	return nil
 }
 
-// window returns the last at most n items of all[start:], or nil when empty.
-func window(all []int32, start, n int) []int32 {
-	end := len(all)
-	lo := max(start, end-n)
-	if lo >= end {
-		return nil
+// compareSamples orders samples by user, timestamp, item and label: an
+// order that does not depend on the input's row order.
+func compareSamples(a, b *Sample) int {
+	if c := cmp.Compare(a.User, b.User); c != 0 {
+		return c
 	}
-	return all[lo:end:end]
+	if c := cmp.Compare(a.Timestamp, b.Timestamp); c != 0 {
+		return c
+	}
+	if c := cmp.Compare(a.Item, b.Item); c != 0 {
+		return c
+	}
+	return cmp.Compare(a.Label, b.Label)
 }
 
-// row is one parsed input line before features are built.
-type row struct {
-	sample Sample // User, Item, Categories, Label, Timestamp set
-	part   uint8  // which input it came from (train 0, test 1 for pairs)
-}
-
-// finish sorts rows by user then timestamp (stable, so ties keep input
-// order), builds histories, and returns the samples and each sample's part.
-func finish(rows []row, historyLen int) ([]Sample, []uint8, error) {
-	slices.SortStableFunc(rows, func(a, b row) int {
-		if c := cmp.Compare(a.sample.User, b.sample.User); c != 0 {
+// sortSamples sorts samples by compareSamples. With parts (one per sample,
+// the input it came from), the part breaks ties after the timestamp, so a
+// train file's rows come before a test file's at equal times, and parts is
+// permuted along.
+func sortSamples(samples []Sample, parts []uint8) {
+	if parts == nil {
+		slices.SortFunc(samples, func(a, b Sample) int { return compareSamples(&a, &b) })
+		return
+	}
+	idx := make([]int32, len(samples))
+	for i := range idx {
+		idx[i] = int32(i)
+	}
+	slices.SortFunc(idx, func(i, j int32) int {
+		a, b := &samples[i], &samples[j]
+		if c := cmp.Compare(a.User, b.User); c != 0 {
 			return c
 		}
-		return cmp.Compare(a.sample.Timestamp, b.sample.Timestamp)
+		if c := cmp.Compare(a.Timestamp, b.Timestamp); c != 0 {
+			return c
+		}
+		if c := cmp.Compare(parts[i], parts[j]); c != 0 {
+			return c
+		}
+		return compareSamples(a, b)
 	})
-	samples := make([]Sample, len(rows))
-	parts := make([]uint8, len(rows))
-	for i := range rows {
-		samples[i] = rows[i].sample
-		parts[i] = rows[i].part
+	sorted := make([]Sample, len(samples))
+	sortedParts := make([]uint8, len(parts))
+	for k, i := range idx {
+		sorted[k], sortedParts[k] = samples[i], parts[i]
 	}
-	if err := BuildHistories(samples, historyLen); err != nil {
-		return nil, nil, fmt.Errorf("building histories: %w", err)
-	}
-	return samples, parts, nil
+	copy(samples, sorted)
+	copy(parts, sortedParts)
 }

@@ -3,9 +3,10 @@ package data
 import (
 	"slices"
 	"testing"
+	"unsafe"
 )
 
-func TestBuildHistories(t *testing.T) {
+func TestBuildFeatures(t *testing.T) {
 	// User 0: items 10(+) 11(-) 12(+) 13(+) 14(-) 15(+); user 1: 20(+) 21(-).
 	s := []Sample{
 		{User: 0, Item: 10, Label: 1, Timestamp: 1},
@@ -17,59 +18,66 @@ func TestBuildHistories(t *testing.T) {
 		{User: 1, Item: 20, Label: 1, Timestamp: 0},
 		{User: 1, Item: 21, Label: 0, Timestamp: 1},
 	}
-	if err := BuildHistories(s, 2); err != nil {
+	if err := buildFeatures(s, nil, 2); err != nil {
 		t.Fatal(err)
 	}
 	want := []struct{ pos, neg []int32 }{
 		{nil, nil},
 		{[]int32{10}, nil},
 		{[]int32{10}, []int32{11}},
-		{[]int32{10, 12}, []int32{11}}, // same timestamp: earlier input is earlier
+		{[]int32{10, 12}, []int32{11}}, // same timestamp: the order given (sorting puts the lower item first)
 		{[]int32{12, 13}, []int32{11}}, // capped at the 2 most recent, oldest first
 		{[]int32{12, 13}, []int32{11, 14}},
 		{nil, nil}, // a new user starts empty
 		{[]int32{20}, nil},
 	}
 	for i, w := range want {
-		if !slices.Equal(s[i].PosHistory, w.pos) || !slices.Equal(s[i].NegHistory, w.neg) {
-			t.Errorf("sample %d: pos %v neg %v, want %v %v", i, s[i].PosHistory, s[i].NegHistory, w.pos, w.neg)
+		if !slices.Equal(s[i].PosHistory(), w.pos) || !slices.Equal(s[i].NegHistory(), w.neg) {
+			t.Errorf("sample %d: pos %v neg %v, want %v %v", i, s[i].PosHistory(), s[i].NegHistory(), w.pos, w.neg)
 		}
 	}
 	// Histories share a backing array; appending to one must not clobber
 	// the next sample's history.
-	_ = append(s[3].PosHistory, 99)
-	if !slices.Equal(s[4].PosHistory, []int32{12, 13}) || !slices.Equal(s[5].PosHistory, []int32{12, 13}) {
+	h := s[3].PosHistory()
+	_ = append(h, 99)
+	if !slices.Equal(s[4].PosHistory(), []int32{12, 13}) || !slices.Equal(s[5].PosHistory(), []int32{12, 13}) {
 		t.Error("append to one history changed another")
 	}
 }
 
-func TestBuildHistoriesErrors(t *testing.T) {
+func TestBuildFeaturesErrors(t *testing.T) {
 	unsorted := []Sample{{User: 0, Timestamp: 5}, {User: 0, Timestamp: 4}}
-	if err := BuildHistories(unsorted, 3); err == nil {
+	if err := buildFeatures(unsorted, nil, 3); err == nil {
 		t.Error("unsorted by time: want error")
 	}
-	if err := BuildHistories([]Sample{{User: 1}, {User: 0}}, 3); err == nil {
+	if err := buildFeatures([]Sample{{User: 1}, {User: 0}}, nil, 3); err == nil {
 		t.Error("unsorted by user: want error")
 	}
-	if err := BuildHistories(nil, -1); err == nil {
+	if err := buildFeatures(nil, nil, -1); err == nil {
 		t.Error("negative cap: want error")
 	}
-	if err := BuildHistories(nil, 0); err != nil {
+	if err := buildFeatures(nil, nil, 0); err != nil {
 		t.Errorf("empty: %v", err)
 	}
 }
 
-func TestBuildHistoriesAllocations(t *testing.T) {
+func TestBuildFeaturesAllocations(t *testing.T) {
 	ds, err := Generate(DefaultSynthConfig())
 	if err != nil {
 		t.Fatal(err)
 	}
 	allocs := testing.AllocsPerRun(5, func() {
-		if err := BuildHistories(ds.Samples, 20); err != nil {
+		if err := buildFeatures(ds.Samples, ds.ItemCategories, 20); err != nil {
 			t.Fatal(err)
 		}
 	})
-	if allocs > 2 {
-		t.Errorf("BuildHistories made %v allocations for %d samples, want 2", allocs, len(ds.Samples))
+	if allocs > 3 {
+		t.Errorf("buildFeatures made %v allocations for %d samples, want 3", allocs, len(ds.Samples))
+	}
+}
+
+func TestSampleSize(t *testing.T) {
+	if n := unsafe.Sizeof(Sample{}); n != 40 {
+		t.Errorf("Sample is %d bytes, want 40 (20 million samples in 800 MB)", n)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -25,6 +26,8 @@ type MovieLensOptions struct {
 	// HistoryLen caps PosHistory/NegHistory (most recent kept); 0 means
 	// DefaultHistoryLen.
 	HistoryLen int
+	// Selection restricts the users kept and can fix the vocabulary.
+	Selection
 }
 
 var (
@@ -60,9 +63,9 @@ func LoadMovieLens(ratingsPath, moviesPath string, opts MovieLensOptions) (*Data
 // item has at least one category.
 //
 // Raw user and item ids are the decimal integers of the files (so "007" and
-// "7" are the same movie). Dense ids follow first appearance in ratings;
-// categories follow first appearance in movies. Items listed in movies but
-// never rated are not in the Dataset.
+// "7" are the same movie). Dense ids follow the sorted raw ids (numbers by
+// value) unless opts.Vocab fixes them. Items listed in movies but never
+// rated are not in the Dataset.
 func ReadMovieLens(ratings, movies Input, opts MovieLensOptions) (*Dataset, error) {
 	threshold := opts.PositiveThreshold
 	if threshold == 0 {
@@ -75,30 +78,19 @@ func ReadMovieLens(ratings, movies Input, opts MovieLensOptions) (*Dataset, erro
 	if err != nil {
 		return nil, err
 	}
-	vocab := &Vocabulary{}
-	genres, err := readMovies(movies, &vocab.Categories)
+	b := newBuilder(opts.Selection)
+	genres, err := readMovies(movies, b)
 	if err != nil {
 		return nil, err
 	}
-	rows, itemCats, err := readRatings(ratings, movies.Name, genres, threshold, vocab)
-	if err != nil {
+	if err := readRatings(ratings, movies.Name, genres, threshold, b); err != nil {
 		return nil, err
 	}
-	samples, _, err := finish(rows, historyLen)
+	out, err := b.finish(historyLen, 1)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", ratings.Name, err)
 	}
-	return &Dataset{
-		Schema: Schema{
-			NumUsers:      vocab.Users.Len(),
-			NumItems:      vocab.Items.Len(),
-			NumCategories: vocab.Categories.Len(),
-			HistoryLen:    historyLen,
-		},
-		Samples:        samples,
-		Vocab:          vocab,
-		ItemCategories: itemCats,
-	}, nil
+	return out[0], nil
 }
 
 func historyLenOption(n int) (int, error) {
@@ -114,13 +106,13 @@ func historyLenOption(n int) (int, error) {
 // movie is one movies.csv entry.
 type movie struct {
 	cats []int32 // dense category ids, in the file's order
-	line int
+	at   string  // source.where()
 }
 
-// readMovies parses movies.csv into movieId -> categories, adding genre
-// names to cats.
-func readMovies(in Input, cats *Names) (map[int64]movie, error) {
-	t, err := openTable(in, moviesHeader)
+// readMovies parses movies.csv into movieId -> categories, mapping genre
+// names through b (genres a fixed vocabulary lacks are left out).
+func readMovies(in Input, b *builder) (map[int64]movie, error) {
+	t, err := openSource(in, moviesHeader)
 	if err != nil {
 		return nil, err
 	}
@@ -139,22 +131,25 @@ func readMovies(in Input, cats *Names) (map[int64]movie, error) {
 			return nil, err
 		}
 		if prev, dup := out[id]; dup {
-			return nil, t.errorf("movie %d is listed again (first at line %d)", id, prev.line)
+			return nil, t.errorf("movie %d is listed again (first at %s)", id, prev.at)
 		}
 		field := rec[2]
 		if strings.TrimSpace(field) == "" {
 			return nil, t.errorf("movie %d has no genres (MovieLens writes \"(no genres listed)\")", id)
 		}
 		names := strings.Split(field, "|")
-		m := movie{cats: make([]int32, 0, len(names)), line: t.line}
+		m := movie{cats: make([]int32, 0, len(names)), at: t.where()}
 		for _, name := range names {
 			name = strings.TrimSpace(name)
 			if name == "" {
 				return nil, t.errorf("movie %d: empty genre in %q", id, field)
 			}
-			c, err := cats.add(name)
+			c, ok, err := b.category(name)
 			if err != nil {
 				return nil, t.errorf("movie %d: %w", id, err)
+			}
+			if !ok {
+				continue
 			}
 			for _, prev := range m.cats {
 				if prev == c {
@@ -167,19 +162,25 @@ func readMovies(in Input, cats *Names) (map[int64]movie, error) {
 	}
 }
 
-// readRatings parses ratings.csv into rows, interning users and items into
-// vocab; it returns the categories of each dense item.
-func readRatings(in Input, moviesName string, movies map[int64]movie, threshold float64, vocab *Vocabulary) ([]row, [][]int32, error) {
-	t, err := openTable(in, ratingsHeader)
+// Markers of readRatings' user map.
+const (
+	skipUser int32 = -1
+	oovUser  int32 = -2
+)
+
+// readRatings parses ratings.csv into b.
+func readRatings(in Input, moviesName string, movies map[int64]movie, threshold float64, b *builder) error {
+	t, err := openSource(in, ratingsHeader)
 	if err != nil {
-		return nil, nil, err
+		return err
 	}
 	// Integer keys avoid formatting every line's ids; only new ids are
-	// turned into strings for the vocabulary.
+	// turned into strings. A user id maps to skipUser when its rows are
+	// skipped (another shard's user) and to oovUser when a fixed vocabulary
+	// does not hold it.
 	users := make(map[int64]int32)
 	items := make(map[int64]int32)
-	var itemCats [][]int32
-	var rows []row
+	n := 0
 	var rec []string
 	for {
 		rec, err = t.next(rec)
@@ -187,56 +188,84 @@ func readRatings(in Input, moviesName string, movies map[int64]movie, threshold 
 			break
 		}
 		if err != nil {
-			return nil, nil, err
+			return err
 		}
+		n++
 		uid, err := t.parseInt("userId", rec[0])
 		if err != nil {
-			return nil, nil, err
+			return err
 		}
 		mid, err := t.parseInt("movieId", rec[1])
 		if err != nil {
-			return nil, nil, err
+			return err
 		}
 		rating, err := parseRating(t, rec[2])
 		if err != nil {
-			return nil, nil, err
+			return err
 		}
 		ts, err := t.parseInt("timestamp", rec[3])
 		if err != nil {
-			return nil, nil, err
+			return err
+		}
+		m, known := movies[mid]
+		if !known {
+			return t.errorf("movie %d is not in %s", mid, moviesName)
 		}
 		u, ok := users[uid]
 		if !ok {
-			if u, err = vocab.Users.add(strconv.FormatInt(uid, 10)); err != nil {
-				return nil, nil, t.errorf("user %d: %w", uid, err)
+			raw := strconv.FormatInt(uid, 10)
+			u = skipUser
+			if b.keepUser(raw) {
+				id, inVocab, err := b.user(raw)
+				if err != nil {
+					return t.errorf("user %d: %w", uid, err)
+				}
+				u = oovUser
+				if inVocab {
+					u = id
+				}
 			}
 			users[uid] = u
 		}
+		switch u {
+		case skipUser:
+			continue
+		case oovUser:
+			b.dropRow()
+			continue
+		}
 		it, ok := items[mid]
 		if !ok {
-			m, known := movies[mid]
-			if !known {
-				return nil, nil, t.errorf("movie %d is not in %s", mid, moviesName)
+			id, first, inVocab, err := b.item(strconv.FormatInt(mid, 10))
+			if err != nil {
+				return t.errorf("movie %d: %w", mid, err)
 			}
-			if it, err = vocab.Items.add(strconv.FormatInt(mid, 10)); err != nil {
-				return nil, nil, t.errorf("movie %d: %w", mid, err)
+			it = -1
+			if inVocab {
+				it = id
+				if first {
+					b.setItemCategories(id, slices.Clone(m.cats))
+				}
 			}
 			items[mid] = it
-			itemCats = append(itemCats, m.cats)
+		}
+		if it < 0 {
+			b.dropRow()
+			continue
 		}
 		var label float32
 		if rating >= threshold {
 			label = 1
 		}
-		rows = append(rows, row{sample: Sample{User: u, Item: it, Categories: itemCats[it], Label: label, Timestamp: ts}})
+		b.add(u, it, label, ts, 0)
 	}
-	if len(rows) == 0 {
-		return nil, nil, lineErrorf(in.Name, t.line, "no ratings after the header")
+	if n == 0 {
+		return t.errorf("no ratings after the header")
 	}
-	return rows, itemCats, nil
+	return nil
 }
 
-func parseRating(t *table, s string) (float64, error) {
+func parseRating(t source, s string) (float64, error) {
 	v, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
 	if err != nil && !errors.Is(err, strconv.ErrRange) {
 		return 0, t.errorf("rating %q is not a number", s)

@@ -22,7 +22,7 @@ const testRatings = "userId,movieId,rating,timestamp\n" +
 	"7,3,2.5,50\n" +
 	"10,3,3.5,200\n" +
 	"7,04,4.5,60\n" + // "04" is movie 4
-	"10,1,1,300\n" // same timestamp as line 2: input order breaks the tie
+	"10,1,1,300\n" // same timestamp as line 2: the lower item id comes first
 
 func readTestMovieLens(t *testing.T, ratings, movies string, opts MovieLensOptions) (*Dataset, error) {
 	t.Helper()
@@ -57,19 +57,20 @@ func TestReadMovieLens(t *testing.T) {
 	var got []flat
 	for _, x := range ds.Samples {
 		got = append(got, flat{
-			ds.Vocab.Users.Name(x.User), ds.Vocab.Items.Name(x.Item), names(&ds.Vocab.Categories, x.Categories),
-			x.Label, x.Timestamp, names(&ds.Vocab.Items, x.PosHistory), names(&ds.Vocab.Items, x.NegHistory),
+			ds.Vocab.Users.Name(x.User), ds.Vocab.Items.Name(x.Item), names(&ds.Vocab.Categories, x.Categories()),
+			x.Label, x.Timestamp, names(&ds.Vocab.Items, x.PosHistory()), names(&ds.Vocab.Items, x.NegHistory()),
 		})
 	}
-	// User 10 comes first (first in the file); sorted by time; the tie at 300
-	// keeps input order (movie 2 then movie 1). Histories capped at 2.
+	// User 7 comes first (ids sort as numbers, whatever the file order);
+	// sorted by time; the tie at 300 is broken by the item id (movie 1 then
+	// movie 2), not by file order. Histories capped at 2.
 	want := []flat{
-		{"10", "1", "Adventure Animation Children", 1, 100, "", ""},
-		{"10", "3", "Comedy", 0, 200, "1", ""},
-		{"10", "2", "Comedy Drama Romance", 1, 300, "1", "3"},
-		{"10", "1", "Adventure Animation Children", 0, 300, "1 2", "3"},
 		{"7", "3", "Comedy", 0, 50, "", ""},
 		{"7", "4", "(no genres listed)", 1, 60, "", "3"},
+		{"10", "1", "Adventure Animation Children", 1, 100, "", ""},
+		{"10", "3", "Comedy", 0, 200, "1", ""},
+		{"10", "1", "Adventure Animation Children", 0, 300, "1", "3"},
+		{"10", "2", "Comedy Drama Romance", 1, 300, "1", "3 1"},
 	}
 	if !slices.Equal(got, want) {
 		t.Errorf("samples:\n got %v\nwant %v", got, want)
@@ -129,7 +130,7 @@ func TestReadMovieLensMalformed(t *testing.T) {
 		{"bare quote", rh + "1,1,4,1\n1,\"1,4,1\n", testMovies, "ratings.csv:3:"},
 		{"unknown movie", rh + "1,1,4,1\n1,99,4,2\n", testMovies, "ratings.csv:3: movie 99 is not in movies.csv"},
 		{"movies missing genres column", testRatings, "movieId,title\n1,a\n", `movies.csv:1: header "movieId,title" lacks column "genres"`},
-		{"duplicate movie", testRatings, mh + "1,a,Comedy\n2,b,Drama\n1,c,Horror\n", "movies.csv:4: movie 1 is listed again (first at line 2)"},
+		{"duplicate movie", testRatings, mh + "1,a,Comedy\n2,b,Drama\n1,c,Horror\n", "movies.csv:4: movie 1 is listed again (first at movies.csv:2)"},
 		{"empty genres", testRatings, mh + "1,a,\n", "movies.csv:2: movie 1 has no genres"},
 		{"empty genre", testRatings, mh + "1,a,Comedy||Drama\n", `movies.csv:2: movie 1: empty genre in "Comedy||Drama"`},
 		{"repeated genre", testRatings, mh + "1,a,Comedy|Comedy\n", `movies.csv:2: movie 1: genre "Comedy" listed twice`},

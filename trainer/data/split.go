@@ -9,26 +9,19 @@ import (
 
 // SplitByTimestamp is the paper's split: samples with Timestamp < t go to
 // train, the others (Timestamp >= t) to test. Both share ds's Schema,
-// Vocabulary and history arrays; order is preserved.
+// Vocabulary and features; order is preserved; ds is left as it was.
 func SplitByTimestamp(ds *Dataset, t int64) (train, test *Dataset, err error) {
 	if ds == nil {
 		return nil, nil, errors.New("split by timestamp: nil dataset")
 	}
-	var a, b []Sample
-	for i := range ds.Samples {
-		if ds.Samples[i].Timestamp < t {
-			a = append(a, ds.Samples[i])
-		} else {
-			b = append(b, ds.Samples[i])
-		}
-	}
-	return ds.subset(a), ds.subset(b), nil
+	train, test = splitInto(ds, make([]Sample, len(ds.Samples)), byTimestamp(t))
+	return train, test, nil
 }
 
 // SplitPerUserFraction splits each user's samples chronologically: the first
 // TrainCount(n, trainFraction) of a user's n samples go to train, the rest
 // to test. trainFraction must be in (0, 1). Both results share ds's Schema,
-// Vocabulary and history arrays.
+// Vocabulary and features; ds is left as it was.
 func SplitPerUserFraction(ds *Dataset, trainFraction float64) (train, test *Dataset, err error) {
 	if ds == nil {
 		return nil, nil, errors.New("split per user: nil dataset")
@@ -36,14 +29,69 @@ func SplitPerUserFraction(ds *Dataset, trainFraction float64) (train, test *Data
 	if !(trainFraction > 0 && trainFraction < 1) {
 		return nil, nil, fmt.Errorf("split per user: train fraction %v is outside (0, 1)", trainFraction)
 	}
-	a := make([]Sample, 0, int(float64(len(ds.Samples))*trainFraction)+1)
-	var b []Sample
-	for _, r := range UserRanges(ds) {
-		k := r.Start + TrainCount(r.Len(), trainFraction)
-		a = append(a, ds.Samples[r.Start:k]...)
-		b = append(b, ds.Samples[k:r.End]...)
+	train, test = splitInto(ds, make([]Sample, len(ds.Samples)), byFraction(trainFraction))
+	return train, test, nil
+}
+
+// SplitInPlace is SplitByTimestamp (when byTime) or SplitPerUserFraction
+// without a copy of the dataset: it reorders ds.Samples into train then
+// test, and train and test are windows of that array. ds must not be used
+// afterwards. Its extra memory is one copy of the test samples.
+func SplitInPlace(ds *Dataset, byTime bool, t int64, trainFraction float64) (train, test *Dataset, err error) {
+	if ds == nil {
+		return nil, nil, errors.New("split: nil dataset")
 	}
-	return ds.subset(a), ds.subset(b), nil
+	if byTime {
+		train, test = splitInto(ds, ds.Samples, byTimestamp(t))
+		return train, test, nil
+	}
+	if !(trainFraction > 0 && trainFraction < 1) {
+		return nil, nil, fmt.Errorf("split per user: train fraction %v is outside (0, 1)", trainFraction)
+	}
+	train, test = splitInto(ds, ds.Samples, byFraction(trainFraction))
+	return train, test, nil
+}
+
+// trainRule reports whether the k-th of a user's n samples, x, is a train sample.
+type trainRule func(x *Sample, k, n int) bool
+
+func byTimestamp(t int64) trainRule {
+	return func(x *Sample, _, _ int) bool { return x.Timestamp < t }
+}
+
+func byFraction(f float64) trainRule {
+	return func(_ *Sample, k, n int) bool { return k < TrainCount(n, f) }
+}
+
+// splitInto writes ds's train samples (in order) to the front of dst and
+// its test samples (in order) after them. dst has len(ds.Samples)
+// elements and may be ds.Samples itself: train samples only move towards
+// the front, and test samples wait in a buffer.
+func splitInto(ds *Dataset, dst []Sample, inTrain trainRule) (train, test *Dataset) {
+	ranges := UserRanges(ds)
+	nTest := 0 // counted first, so the buffer is allocated once
+	for _, r := range ranges {
+		for j := r.Start; j < r.End; j++ {
+			if !inTrain(&ds.Samples[j], j-r.Start, r.Len()) {
+				nTest++
+			}
+		}
+	}
+	held := make([]Sample, 0, nTest)
+	k := 0
+	for _, r := range ranges {
+		for j := r.Start; j < r.End; j++ {
+			x := ds.Samples[j]
+			if inTrain(&x, j-r.Start, r.Len()) {
+				dst[k] = x
+				k++
+			} else {
+				held = append(held, x)
+			}
+		}
+	}
+	copy(dst[k:], held)
+	return ds.subset(dst[:k:k]), ds.subset(dst[k:])
 }
 
 // TrainCount is how many of a user's n samples SplitPerUserFraction puts in

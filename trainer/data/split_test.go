@@ -63,9 +63,9 @@ func TestSplitPerUserFraction(t *testing.T) {
 		if ok {
 			last := train.Samples[r.End-1]
 			first := test.Samples[tr.Start]
-			hist := first.NegHistory
+			hist := first.NegHistory()
 			if last.Label == 1 {
-				hist = first.PosHistory
+				hist = first.PosHistory()
 			}
 			if len(hist) == 0 || hist[len(hist)-1] != last.Item {
 				t.Fatalf("user %d: test history does not end with the last train item", r.User)

@@ -199,7 +199,7 @@ func GenerateWithTruth(cfg SynthConfig) (*Dataset, *SynthTruth, error) {
 			}
 			scores = append(scores, s)
 			ts += 1 + rng.Int64N(2*gap)
-			samples = append(samples, Sample{User: int32(u), Item: i, Categories: itemCats[i], Timestamp: ts})
+			samples = append(samples, Sample{User: int32(u), Item: i, Timestamp: ts})
 		}
 		b := solveOffset(scores, c)
 		truth.UserOffset[u] = b
@@ -211,7 +211,7 @@ func GenerateWithTruth(cfg SynthConfig) (*Dataset, *SynthTruth, error) {
 			}
 		}
 	}
-	if err := BuildHistories(samples, cfg.HistoryLen); err != nil {
+	if err := buildFeatures(samples, itemCats, cfg.HistoryLen); err != nil {
 		return nil, nil, fmt.Errorf("synthetic data: %w", err)
 	}
 	ds := &Dataset{

@@ -21,10 +21,15 @@ import (
 //	magic          8 bytes  "LCFTMDL\x00"
 //	version        uint32   FormatVersion
 //	header length  uint32   n, at most maxHeader
-//	header         n bytes  JSON: {"config", "schema", "params"}
+//	header         n bytes  JSON: {"config", "schema", "params", "datasetDigest"}
+//	vocabulary              (format 2, when the header's "vocabulary" is
+//	                        true) users, items, categories: each a uvarint
+//	                        count (the schema's) then that many raw ids,
+//	                        each a uvarint length and its bytes
 //	tensors        float32  one per header param, in order, rows*cols values
 //	                        each, row-major
 //
+// Format 1 (no vocabulary, no digest) is still read.
 // The header's params list every embedding table (kind "table", shape
 // [rows, dim]) in declaration order, then every dense parameter (kind
 // "dense", shape [rows, cols]). Nothing follows the last tensor.
@@ -33,15 +38,17 @@ const (
 	Magic = "LCFTMDL\x00"
 	// FormatVersion is the artifact format version this package writes
 	// and reads.
-	FormatVersion uint32 = 1
+	FormatVersion uint32 = 2
 
 	maxHeader = 1 << 20 // bytes
 )
 
 type header struct {
-	Config Config       `json:"config"`
-	Schema headerSchema `json:"schema"`
-	Params []paramShape `json:"params"`
+	Config        Config       `json:"config"`
+	Schema        headerSchema `json:"schema"`
+	Params        []paramShape `json:"params"`
+	Vocabulary    bool         `json:"vocabulary,omitempty"`    // a vocabulary section follows (format 2)
+	DatasetDigest string       `json:"datasetDigest,omitempty"` // sha256:<hex> of the training data
 }
 
 type headerSchema struct {
@@ -72,10 +79,13 @@ func (p *params) shapes() []paramShape {
 // sha256 digest of the bytes written. A replica writes its merged
 // parameters (base plus overlay), which load as a base model.
 func (m *Model) Save(w io.Writer) (digest string, err error) {
+	prov := m.Provenance()
 	h := header{
-		Config: m.cfg,
-		Schema: headerSchema{m.schema.NumUsers, m.schema.NumItems, m.schema.NumCategories, m.schema.HistoryLen},
-		Params: m.p.shapes(),
+		Config:        m.cfg,
+		Schema:        headerSchema{m.schema.NumUsers, m.schema.NumItems, m.schema.NumCategories, m.schema.HistoryLen},
+		Params:        m.p.shapes(),
+		Vocabulary:    prov.Vocab != nil,
+		DatasetDigest: prov.DatasetDigest,
 	}
 	hb, err := json.Marshal(h)
 	if err != nil {
@@ -92,6 +102,9 @@ func (m *Model) Save(w io.Writer) (digest string, err error) {
 	binary.LittleEndian.PutUint32(pre[12:], uint32(len(hb)))
 	bw.Write(pre[:])
 	bw.Write(hb)
+	if prov.Vocab != nil {
+		writeVocab(bw, prov.Vocab)
+	}
 	enc := make([]byte, 0, 1<<16)
 	put := func(v []float32) {
 		for _, f := range v {
@@ -131,8 +144,9 @@ func Load(r io.Reader) (*Model, error) {
 	if string(pre[:8]) != Magic {
 		return nil, fmt.Errorf("model: load: not a model artifact (magic %q, want %q)", pre[:8], Magic)
 	}
-	if v := binary.LittleEndian.Uint32(pre[8:]); v != FormatVersion {
-		return nil, fmt.Errorf("model: load: unsupported format version %d (this build reads %d)", v, FormatVersion)
+	version := binary.LittleEndian.Uint32(pre[8:])
+	if version != 1 && version != FormatVersion {
+		return nil, fmt.Errorf("model: load: unsupported format version %d (this build reads 1 and %d)", version, FormatVersion)
 	}
 	n := binary.LittleEndian.Uint32(pre[12:])
 	if n > maxHeader {
@@ -169,6 +183,15 @@ func Load(r io.Reader) (*Model, error) {
 		if p != want[i] {
 			return nil, fmt.Errorf("model: load: shape mismatch: parameter %d is %s %q %v in the header, %s expects %s %q %v",
 				i, p.Kind, p.Name, p.Shape, h.Config.Arch, want[i].Kind, want[i].Name, want[i].Shape)
+		}
+	}
+	if version == 1 && (h.Vocabulary || h.DatasetDigest != "") {
+		return nil, errors.New("model: load: a format 1 artifact has no vocabulary or dataset digest")
+	}
+	m.prov.DatasetDigest = h.DatasetDigest
+	if h.Vocabulary {
+		if m.prov.Vocab, err = readVocab(r, schema); err != nil {
+			return nil, fmt.Errorf("model: load: %w", err)
 		}
 	}
 	for _, t := range m.p.tables {

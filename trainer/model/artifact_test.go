@@ -27,7 +27,7 @@ func TestArtifactRoundTrip(t *testing.T) {
 		if digest != hex.EncodeToString(sum[:]) {
 			t.Errorf("%s: digest %s is not the sha256 of the bytes written", cfg.Arch, digest)
 		}
-		if !bytes.HasPrefix(buf.Bytes(), []byte("LCFTMDL\x00\x01\x00\x00\x00")) {
+		if !bytes.HasPrefix(buf.Bytes(), []byte("LCFTMDL\x00\x02\x00\x00\x00")) {
 			t.Errorf("%s: artifact starts %q", cfg.Arch, buf.Bytes()[:12])
 		}
 		got, err := Load(bytes.NewReader(buf.Bytes()))
@@ -84,7 +84,7 @@ func TestArtifactErrors(t *testing.T) {
 	}{
 		{"empty", nil, "artifact truncated"},
 		{"magic", set(0, 'X'), "not a model artifact"},
-		{"version", set(8, 2), "unsupported format version 2 (this build reads 1)"},
+		{"version", set(8, 3), "unsupported format version 3 (this build reads 1 and 2)"},
 		{"huge header", set(12, 0xff, 0xff, 0xff, 0x7f), "header length"},
 		{"bad json", set(16, '['), "decoding header"},
 		{"unknown arch", withHeader(good, func(h string) string { return strings.Replace(h, `"WideDeep"`, `"DIN2"`, 1) }), `unknown architecture "DIN2"`},

@@ -62,9 +62,9 @@ func newAttention(p *params, name string, item *table, neg bool, dim, historyLen
 // hist returns the history list the unit pools.
 func (u *attention) hist(s *data.Sample) []int32 {
 	if u.neg {
-		return s.NegHistory
+		return s.NegHistory()
 	}
-	return s.PosHistory
+	return s.PosHistory()
 }
 
 // attnWork holds the intermediates of one activation unit over a batch of

@@ -21,10 +21,7 @@ func Example() {
 	for u := range users {
 		for i := range 40 {
 			item := int32(rng.IntN(schema.NumItems))
-			users[u] = append(users[u], data.Sample{
-				User: int32(u), Item: item, Categories: []int32{item % 3},
-				Label: float32(rng.IntN(2)), Timestamp: int64(i),
-			})
+			users[u] = append(users[u], data.NewSample(int32(u), item, []int32{item % 3}, nil, nil, float32(rng.IntN(2)), int64(i)))
 		}
 	}
 	labels := func(s []data.Sample, pos, neg float32) []float32 {

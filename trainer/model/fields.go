@@ -34,8 +34,8 @@ func (f *fields) forward(batch []data.Sample, x []float32, ld int) {
 		s := &batch[i]
 		row := x[i*ld : i*ld+numFields*d]
 		f.forwardIDs(s, row)
-		meanRows(f.item, s.PosHistory, row[3*d:4*d])
-		meanRows(f.item, s.NegHistory, row[4*d:5*d])
+		meanRows(f.item, s.PosHistory(), row[3*d:4*d])
+		meanRows(f.item, s.NegHistory(), row[4*d:5*d])
 	}
 }
 
@@ -45,7 +45,7 @@ func (f *fields) forwardIDs(s *data.Sample, row []float32) {
 	d := f.dim
 	copy(row[0:d], f.user.row(s.User))
 	copy(row[d:2*d], f.item.row(s.Item))
-	meanRows(f.cat, s.Categories, row[2*d:3*d])
+	meanRows(f.cat, s.Categories(), row[2*d:3*d])
 }
 
 // backward accumulates the embedding gradients given dx, the gradient of
@@ -56,8 +56,8 @@ func (f *fields) backward(batch []data.Sample, dx []float32, ld int) {
 		s := &batch[i]
 		row := dx[i*ld : i*ld+numFields*d]
 		f.backwardIDs(s, row)
-		spreadRows(f.item, s.PosHistory, row[3*d:4*d])
-		spreadRows(f.item, s.NegHistory, row[4*d:5*d])
+		spreadRows(f.item, s.PosHistory(), row[3*d:4*d])
+		spreadRows(f.item, s.NegHistory(), row[4*d:5*d])
 	}
 }
 
@@ -67,7 +67,7 @@ func (f *fields) backwardIDs(s *data.Sample, row []float32) {
 	d := f.dim
 	add(f.user.gradRow(s.User), row[0:d])
 	add(f.item.gradRow(s.Item), row[d:2*d])
-	spreadRows(f.cat, s.Categories, row[2*d:3*d])
+	spreadRows(f.cat, s.Categories(), row[2*d:3*d])
 }
 
 // meanRows writes the mean of t's rows into dst, zeros for no rows.

@@ -17,13 +17,13 @@ import (
 // including 2 and 1/3.
 func gradBatch() ([]data.Sample, []float32) {
 	batch := []data.Sample{
-		{User: 0, Item: 1, Categories: []int32{0, 2}, PosHistory: []int32{2, 3, 3}, NegHistory: []int32{4}},
-		{User: 1, Item: 2, Categories: []int32{1}, PosHistory: []int32{1}, NegHistory: nil},
-		{User: 0, Item: 5, Categories: []int32{2, 1, 0}, PosHistory: nil, NegHistory: []int32{0, 5, 2}},
-		{User: 2, Item: 3, Categories: []int32{0}, PosHistory: []int32{0, 1, 2, 4}, NegHistory: []int32{3}},
-		{User: 1, Item: 0, Categories: []int32{1, 1}, PosHistory: []int32{5}, NegHistory: []int32{1, 2}},
-		{User: 3, Item: 4, Categories: []int32{2}, PosHistory: nil, NegHistory: nil},
-		{User: 2, Item: 2, Categories: []int32{0, 1}, PosHistory: []int32{2, 4, 2}, NegHistory: []int32{4, 4, 1, 2}},
+		data.NewSample(0, 1, []int32{0, 2}, []int32{2, 3, 3}, []int32{4}, 0, 0),
+		data.NewSample(1, 2, []int32{1}, []int32{1}, nil, 0, 0),
+		data.NewSample(0, 5, []int32{2, 1, 0}, nil, []int32{0, 5, 2}, 0, 0),
+		data.NewSample(2, 3, []int32{0}, []int32{0, 1, 2, 4}, []int32{3}, 0, 0),
+		data.NewSample(1, 0, []int32{1, 1}, []int32{5}, []int32{1, 2}, 0, 0),
+		data.NewSample(3, 4, []int32{2}, nil, nil, 0, 0),
+		data.NewSample(2, 2, []int32{0, 1}, []int32{2, 4, 2}, []int32{4, 4, 1, 2}, 0, 0),
 	}
 	labels := []float32{1, 0, 2, 1.0 / 3, 0.75, 0, 1}
 	return batch, labels

@@ -32,15 +32,12 @@ func randomSamples(rng *rand.Rand, s data.Schema, n int) []data.Sample {
 	}
 	out := make([]data.Sample, n)
 	for i := range out {
-		out[i] = data.Sample{
-			User:       int32(rng.IntN(s.NumUsers)),
-			Item:       int32(rng.IntN(s.NumItems)),
-			Categories: ids(1+rng.IntN(3), s.NumCategories),
-			PosHistory: ids(rng.IntN(s.HistoryLen+1), s.NumItems),
-			NegHistory: ids(rng.IntN(s.HistoryLen+1), s.NumItems),
-			Label:      float32(rng.IntN(2)),
-			Timestamp:  int64(i),
-		}
+		user := int32(rng.IntN(s.NumUsers))
+		item := int32(rng.IntN(s.NumItems))
+		cats := ids(1+rng.IntN(3), s.NumCategories)
+		pos := ids(rng.IntN(s.HistoryLen+1), s.NumItems)
+		neg := ids(rng.IntN(s.HistoryLen+1), s.NumItems)
+		out[i] = data.NewSample(user, item, cats, pos, neg, float32(rng.IntN(2)), int64(i))
 	}
 	return out
 }

@@ -30,7 +30,7 @@ func (l *linear) forward(batch []data.Sample, z []float32) {
 	for i := range batch {
 		s := &batch[i]
 		z[i] = b + l.user.at(s.User) + l.item.at(s.Item) +
-			meanAt(l.cat, s.Categories) + meanAt(l.pos, s.PosHistory) + meanAt(l.neg, s.NegHistory)
+			meanAt(l.cat, s.Categories()) + meanAt(l.pos, s.PosHistory()) + meanAt(l.neg, s.NegHistory())
 	}
 }
 
@@ -43,9 +43,9 @@ func (l *linear) backward(batch []data.Sample, dz []float32) {
 		sum += g
 		l.user.gradRow(s.User)[0] += g
 		l.item.gradRow(s.Item)[0] += g
-		spreadAt(l.cat, s.Categories, g)
-		spreadAt(l.pos, s.PosHistory, g)
-		spreadAt(l.neg, s.NegHistory, g)
+		spreadAt(l.cat, s.Categories(), g)
+		spreadAt(l.pos, s.PosHistory(), g)
+		spreadAt(l.neg, s.NegHistory(), g)
 	}
 	l.bias.grad[0] += sum
 }

@@ -25,6 +25,7 @@ type Model struct {
 	net    network
 	ws     *workspace // training workspace
 	pool   *sync.Pool // *workspace for Predict, shared with replicas
+	prov   Provenance // of a base model; replicas read their base's
 
 	// version counts the training steps of a base model; a replica
 	// remembers the base's version at Fork or Reset and refuses to run when
@@ -191,13 +192,13 @@ func (m *Model) check(batch []data.Sample) error {
 		if b.Item < 0 || int(b.Item) >= s.NumItems {
 			return fmt.Errorf("sample %d: item %d out of range [0, %d)", i, b.Item, s.NumItems)
 		}
-		if err := checkIDs(b.Categories, s.NumCategories); err != nil {
+		if err := checkIDs(b.Categories(), s.NumCategories); err != nil {
 			return fmt.Errorf("sample %d: category %w", i, err)
 		}
-		if err := checkIDs(b.PosHistory, s.NumItems); err != nil {
+		if err := checkIDs(b.PosHistory(), s.NumItems); err != nil {
 			return fmt.Errorf("sample %d: positive-history item %w", i, err)
 		}
-		if err := checkIDs(b.NegHistory, s.NumItems); err != nil {
+		if err := checkIDs(b.NegHistory(), s.NumItems); err != nil {
 			return fmt.Errorf("sample %d: negative-history item %w", i, err)
 		}
 	}

@@ -135,9 +135,9 @@ func TestBadInputLeavesModelUnchanged(t *testing.T) {
 			{"user", bad(func(s *data.Sample) { s.User = 4 }), labelsOf(good), opt, "sample 2: user 4 out of range [0, 4)"},
 			{"negative user", bad(func(s *data.Sample) { s.User = -1 }), labelsOf(good), opt, "user -1"},
 			{"item", bad(func(s *data.Sample) { s.Item = 6 }), labelsOf(good), opt, "item 6"},
-			{"category", bad(func(s *data.Sample) { s.Categories = []int32{0, 3} }), labelsOf(good), opt, "category 3"},
-			{"pos", bad(func(s *data.Sample) { s.PosHistory = []int32{9} }), labelsOf(good), opt, "positive-history item 9"},
-			{"neg", bad(func(s *data.Sample) { s.NegHistory = []int32{-2} }), labelsOf(good), opt, "negative-history item -2"},
+			{"category", bad(func(s *data.Sample) { *s = data.NewSample(s.User, s.Item, []int32{0, 3}, s.PosHistory(), s.NegHistory(), s.Label, s.Timestamp) }), labelsOf(good), opt, "category 3"},
+			{"pos", bad(func(s *data.Sample) { *s = data.NewSample(s.User, s.Item, s.Categories(), []int32{9}, s.NegHistory(), s.Label, s.Timestamp) }), labelsOf(good), opt, "positive-history item 9"},
+			{"neg", bad(func(s *data.Sample) { *s = data.NewSample(s.User, s.Item, s.Categories(), s.PosHistory(), []int32{-2}, s.Label, s.Timestamp) }), labelsOf(good), opt, "negative-history item -2"},
 		} {
 			_, err := m.TrainStep(tc.batch, tc.labels, tc.opt)
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
@@ -191,8 +191,8 @@ func TestSoftLabelLoss(t *testing.T) {
 func TestLazyAdamRows(t *testing.T) {
 	m := mustNew(t, tinyConfigs()[1], tinySchema)
 	opt := mustAdam(t, 0.01)
-	a := []data.Sample{{User: 0, Item: 0, Categories: []int32{0}}}
-	b := []data.Sample{{User: 1, Item: 1, Categories: []int32{1}}}
+	a := []data.Sample{data.NewSample(0, 0, []int32{0}, nil, nil, 0, 0)}
+	b := []data.Sample{data.NewSample(1, 1, []int32{1}, nil, nil, 0, 0)}
 	step(t, m, a, []float32{1}, opt)
 	user := m.p.tables[5] // embed.user
 	row0 := append([]float32(nil), user.row(0)...)
@@ -212,7 +212,7 @@ func TestLazyAdamRows(t *testing.T) {
 	}
 	// With bias correction by the row's own count, a row's first update
 	// has size lr (sign of the gradient) whatever the global step.
-	c := []data.Sample{{User: 2, Item: 2, Categories: []int32{2}}}
+	c := []data.Sample{data.NewSample(2, 2, []int32{2}, nil, nil, 0, 0)}
 	w := append([]float32(nil), m.p.tables[0].row(2)...) // linear.user row 2
 	step(t, m, c, []float32{1}, opt)
 	if d := w[0] - m.p.tables[0].row(2)[0]; math.Abs(math.Abs(float64(d))-0.01) > 1e-5 {
@@ -311,7 +311,7 @@ func TestDINAttends(t *testing.T) {
 	all := randomSamples(rng, s, 5120)
 	y := make([]float32, len(all))
 	for i := range all {
-		if h := all[i].PosHistory; slices.Contains(h, all[i].Item) || (len(h) > 0 && rng.IntN(2) == 0) {
+		if h := all[i].PosHistory(); slices.Contains(h, all[i].Item) || (len(h) > 0 && rng.IntN(2) == 0) {
 			h[0] = all[i].Item
 			y[i] = 1
 		}

@@ -75,15 +75,15 @@ func refDot(a, b []float64) float64 {
 // linear: b + wUser[u] + wItem[i] + mean wCat + mean wPos + mean wNeg.
 func (r *ref) linear(s *data.Sample) float64 {
 	return r.param("linear.bias")[0] + r.row("linear.user", s.User)[0] + r.row("linear.item", s.Item)[0] +
-		r.mean("linear.category", s.Categories)[0] + r.mean("linear.posHistory", s.PosHistory)[0] +
-		r.mean("linear.negHistory", s.NegHistory)[0]
+		r.mean("linear.category", s.Categories())[0] + r.mean("linear.posHistory", s.PosHistory())[0] +
+		r.mean("linear.negHistory", s.NegHistory())[0]
 }
 
 // fields: [eUser[u], eItem[i], mean eCat, mean eItem over pos, over neg].
 func (r *ref) fields(s *data.Sample) [][]float64 {
 	return [][]float64{
-		r.row("embed.user", s.User), r.row("embed.item", s.Item), r.mean("embed.category", s.Categories),
-		r.mean("embed.item", s.PosHistory), r.mean("embed.item", s.NegHistory),
+		r.row("embed.user", s.User), r.row("embed.item", s.Item), r.mean("embed.category", s.Categories()),
+		r.mean("embed.item", s.PosHistory()), r.mean("embed.item", s.NegHistory()),
 	}
 }
 
@@ -175,8 +175,8 @@ func (r *ref) logit(s *data.Sample) float64 {
 		return r.param("output.bias")[0] + r.mlp(x)
 	case ArchDIN:
 		f := r.fields(s)
-		f[3] = r.attend("attention.pos", s.PosHistory, s.Item)
-		f[4] = r.attend("attention.neg", s.NegHistory, s.Item)
+		f[3] = r.attend("attention.pos", s.PosHistory(), s.Item)
+		f[4] = r.attend("attention.neg", s.NegHistory(), s.Item)
 		return r.linear(s) + r.mlp(concat(f))
 	}
 	panic("reference: unknown architecture " + r.cfg.Arch)

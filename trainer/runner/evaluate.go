@@ -34,14 +34,11 @@ func Evaluate(ctx context.Context, spec *runspec.Spec, progress io.Writer) (*Eva
 	if err != nil {
 		return nil, err
 	}
-	_, train, test, err := loadSplit(ctx, spec.Dataset)
+	sp, err := modelData(ctx, m, spec.Dataset, nil, lg)
 	if err != nil {
 		return nil, err
 	}
-	if err := checkSchema(m, train); err != nil {
-		return nil, err
-	}
-	ev, err := evalCloud(m, test)
+	ev, err := evalCloud(m, sp.test)
 	if err != nil {
 		return nil, err
 	}

@@ -72,7 +72,7 @@ func selectCohort(train, test *data.Dataset, c runspec.Cohort, minSamples, shard
 		}
 		raw := train.Vocab.Users.Name(r.User)
 		u := cohortUser{raw: raw, key: UserKey(raw), ctr: ctr, train: tr}
-		u.shard = int(u.key % uint64(shards))
+		u.shard = ShardOf(raw, shards)
 		te, ok := testRange[r.User]
 		if len(tr) < minSamples || !ok || te.Len() == 0 {
 			sel.skipped[u.shard]++
@@ -142,7 +142,7 @@ func finetune(ctx context.Context, spec *runspec.Spec, shard int, lg *logger, op
 	}
 	st := rep.Summary
 	lg.printf("wrote %s", uri)
-	return &runspec.Summary{Finetune: &st, ReportURI: uri}, nil
+	return &runspec.Summary{Finetune: &st, ReportURI: uri, DatasetDigest: rep.DatasetDigest}, nil
 }
 
 // writeJSON writes v as indented JSON to uri.
@@ -210,13 +210,17 @@ func finetuneCore(ctx context.Context, spec *runspec.Spec, shard int, strategies
 	if err != nil {
 		return nil, err
 	}
-	_, train, test, err := loadSplit(ctx, spec.Dataset)
+	// PerUser shards read only their own users; Pooled mode trains on the
+	// whole cohort in every shard.
+	var pick *shardPick
+	if mode == ModePerUser && spec.Shards > 1 {
+		pick = &shardPick{shard: shard, shards: spec.Shards}
+	}
+	sp, err := modelData(ctx, m, spec.Dataset, pick, lg)
 	if err != nil {
 		return nil, err
 	}
-	if err := checkSchema(m, train); err != nil {
-		return nil, err
-	}
+	train, test := sp.train, sp.test
 	start := time.Now()
 	sel := selectCohort(train, test, *spec.Cohort, minSamples, spec.Shards)
 	var mine []cohortUser
@@ -249,7 +253,7 @@ func finetuneCore(ctx context.Context, spec *runspec.Spec, shard int, strategies
 			}
 		}
 		if len(pool) == 0 || len(mine) == 0 {
-			return reportsFor(spec, shard, strategies, m, digest, g, mode, nil, nil, nil, nil, sel.skipped[shard], time.Since(start).Seconds(), opts)
+			return reportsFor(spec, shard, strategies, m, digest, sp, g, mode, nil, nil, nil, nil, sel.skipped[shard], time.Since(start).Seconds(), opts)
 		}
 		r := float64(pos) / float64(len(pool))
 		pooledCTR = &r
@@ -293,12 +297,12 @@ func finetuneCore(ctx context.Context, spec *runspec.Spec, shard int, strategies
 			return nil, err
 		}
 	}
-	return reportsFor(spec, shard, strategies, m, digest, g, mode, pooledCTR, mine, labels, corrected, sel.skipped[shard], time.Since(start).Seconds(), opts, out...)
+	return reportsFor(spec, shard, strategies, m, digest, sp, g, mode, pooledCTR, mine, labels, corrected, sel.skipped[shard], time.Since(start).Seconds(), opts, out...)
 }
 
 // reportsFor builds one report per strategy from the outcomes (arm 0 is
 // Local, arm s+1 strategy s).
-func reportsFor(spec *runspec.Spec, shard int, strategies []string, m *model.Model, digest string, g float64, mode string,
+func reportsFor(spec *runspec.Spec, shard int, strategies []string, m *model.Model, digest string, sp *split, g float64, mode string,
 	pooledCTR *float64, users []cohortUser, labels [][]correction.Labels, corrected [][]bool, skipped int, seconds float64, opts options, out ...userOutcome) ([]*Report, error) {
 	reports := make([]*Report, len(strategies))
 	for s, name := range strategies {
@@ -307,6 +311,7 @@ func reportsFor(spec *runspec.Spec, shard int, strategies []string, m *model.Mod
 			Architecture: m.Config().Arch, ModelURI: spec.GlobalModel.URI, ModelDigest: digest,
 			Strategy: name, Mode: mode, GlobalCTR: g, Cohort: *spec.Cohort, Optimization: spec.Optimization,
 			PooledCTR: pooledCTR, Users: make([]UserRow, len(users)),
+			DatasetDigest: sp.digest, OOV: sp.oov, BytesRead: sp.bytesRead,
 		}
 		for i, u := range users {
 			lab := labels[s][i]

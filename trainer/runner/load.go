@@ -5,8 +5,11 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
+	"hash"
 	"io"
+	"path"
 	"strings"
 
 	"github.com/lcft-dev/lcft-operator/trainer/data"
@@ -32,77 +35,189 @@ const (
 // a PerUserFraction split leaves TrainFraction at 0.
 const DefaultTrainFraction = 0.8
 
-// readInput opens uri and parses it with parse, classifying failures.
-func readInput(ctx context.Context, uri, what string, parse func(in data.Input, r *ioErrReader) error) error {
-	rc, err := storage.Open(ctx, uri)
-	if err != nil {
-		return storageError(err, "opening %s", what)
-	}
-	defer rc.Close()
-	r := &ioErrReader{r: rc}
-	return parse(data.Input{Name: uri, Reader: bufio.NewReaderSize(r, 1<<16)}, r)
+// input is one file of a dataset being read: the reader the parser sees
+// (which records storage errors) and the digest of every byte it read.
+type input struct {
+	r    *ioErrReader
+	hash hash.Hash
+	name string // file name inside the dataset, for the combined digest
 }
 
-// LoadDataset reads or generates the dataset d describes (not split).
-// Errors wrap ErrBadInput unless storage failed transiently.
-func LoadDataset(ctx context.Context, d runspec.Dataset) (*data.Dataset, error) {
+// sum drains what the parser left unread (so the digest covers the whole
+// file) and returns the file's sha256 in hex.
+func (in *input) sum() (string, error) {
+	if _, err := io.Copy(in.hash, in.r); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(in.hash.Sum(nil)), nil
+}
+
+// readInput opens uri and parses it with parse, classifying failures, and
+// returns the sha256 (hex) of the file's bytes.
+func readInput(ctx context.Context, uri, what string, parse func(in data.Input, src *input) error) (string, error) {
+	rc, err := storage.Open(ctx, uri)
+	if err != nil {
+		return "", storageError(err, "opening %s", what)
+	}
+	defer rc.Close()
+	h := sha256.New()
+	src := &input{r: &ioErrReader{r: io.TeeReader(rc, h)}, hash: h}
+	if err := parse(data.Input{Name: uri, Reader: bufio.NewReaderSize(src.r, 1<<16)}, src); err != nil {
+		return "", err
+	}
+	sum, err := src.sum()
+	if err != nil {
+		return "", storageError(err, "reading %s", what)
+	}
+	return sum, nil
+}
+
+// combineDigests is the digest of a dataset made of several files: the
+// sha256 of the lines "<name> <sha256 hex>\n" in the given order; a single
+// file's digest is its own sha256.
+func combineDigests(names, sums []string) string {
+	if len(sums) == 1 {
+		return DigestPrefix + sums[0]
+	}
+	h := sha256.New()
+	for i := range sums {
+		fmt.Fprintf(h, "%s %s\n", names[i], sums[i])
+	}
+	return DigestPrefix + hex.EncodeToString(h.Sum(nil))
+}
+
+// movieLensFile finds name.csv or name.parquet in the MovieLens directory
+// dir (CSV first).
+func movieLensFile(ctx context.Context, dir, name string) (string, error) {
+	csvURI := storage.Join(dir, name+".csv")
+	ok, err := storage.Exists(ctx, csvURI)
+	if err != nil {
+		return "", storageError(err, "looking for %s", csvURI)
+	}
+	if ok {
+		return csvURI, nil
+	}
+	pqURI := storage.Join(dir, name+".parquet")
+	if ok, err := storage.Exists(ctx, pqURI); err != nil {
+		return "", storageError(err, "looking for %s", pqURI)
+	} else if ok {
+		return pqURI, nil
+	}
+	return "", badInput("the MovieLens directory %s holds neither %s.csv nor %s.parquet", dir, name, name)
+}
+
+// LoadDataset reads or generates the dataset d describes (not split),
+// keeping what sel selects, and returns it with its digest: the sha256 of
+// the files read ("sha256:<hex>"; see combineDigests), or of the
+// generator's settings for synthetic data. Errors wrap ErrBadInput unless
+// storage failed transiently.
+func LoadDataset(ctx context.Context, d runspec.Dataset, sel data.Selection) (*data.Dataset, string, error) {
 	if d.HistoryLength < 0 {
-		return nil, badInput("dataset historyLength %d is negative", d.HistoryLength)
+		return nil, "", badInput("dataset historyLength %d is negative", d.HistoryLength)
 	}
 	switch d.Format {
 	case FormatMovieLens:
 		if d.URI == "" {
-			return nil, badInput("dataset format MovieLens needs a uri (a directory with ratings.csv and movies.csv)")
+			return nil, "", badInput("dataset format MovieLens needs a uri (a directory with ratings.csv and movies.csv, or .parquet)")
 		}
-		ratingsURI, moviesURI := storage.Join(d.URI, "ratings.csv"), storage.Join(d.URI, "movies.csv")
+		ratingsURI, err := movieLensFile(ctx, d.URI, "ratings")
+		if err != nil {
+			return nil, "", err
+		}
+		moviesURI, err := movieLensFile(ctx, d.URI, "movies")
+		if err != nil {
+			return nil, "", err
+		}
 		var ds *data.Dataset
-		err := readInput(ctx, ratingsURI, "MovieLens ratings", func(ratings data.Input, rr *ioErrReader) error {
-			return readInput(ctx, moviesURI, "MovieLens movies", func(movies data.Input, mr *ioErrReader) error {
+		var moviesSum string
+		ratingsSum, err := readInput(ctx, ratingsURI, "MovieLens ratings", func(ratings data.Input, rs *input) error {
+			var err error
+			moviesSum, err = readInput(ctx, moviesURI, "MovieLens movies", func(movies data.Input, ms *input) error {
 				var err error
-				ds, err = data.ReadMovieLens(ratings, movies, data.MovieLensOptions{PositiveThreshold: d.PositiveThreshold, HistoryLen: d.HistoryLength})
+				ds, err = data.ReadMovieLens(ratings, movies, data.MovieLensOptions{PositiveThreshold: d.PositiveThreshold, HistoryLen: d.HistoryLength, Selection: sel})
 				if err != nil {
-					r := rr
-					if mr.err != nil {
-						r = mr
+					r := rs.r
+					if ms.r.err != nil {
+						r = ms.r
 					}
 					return classifyRead(r, err, "loading MovieLens data from %s", d.URI)
 				}
 				return nil
 			})
+			return err
 		})
 		if err != nil {
-			return nil, err
+			return nil, "", err
 		}
-		return checkLoaded(ds, d.URI)
+		digest := combineDigests([]string{path.Base(ratingsURI), path.Base(moviesURI)}, []string{ratingsSum, moviesSum})
+		return checkLoaded(ds, sel, d.URI, digest)
 	case FormatSamples:
 		if d.URI == "" {
-			return nil, badInput("dataset format Samples needs a uri (a canonical samples CSV)")
+			return nil, "", badInput("dataset format Samples needs a uri (a canonical samples CSV or Parquet file)")
 		}
 		var ds *data.Dataset
-		err := readInput(ctx, d.URI, "samples", func(in data.Input, r *ioErrReader) error {
+		sum, err := readInput(ctx, d.URI, "samples", func(in data.Input, src *input) error {
 			var err error
-			ds, err = data.ReadCanonical(in, data.CanonicalOptions{HistoryLen: d.HistoryLength})
+			ds, err = data.ReadCanonical(in, data.CanonicalOptions{HistoryLen: d.HistoryLength, Selection: sel})
 			if err != nil {
-				return classifyRead(r, err, "loading samples from %s", d.URI)
+				return classifyRead(src.r, err, "loading samples from %s", d.URI)
 			}
 			return nil
 		})
 		if err != nil {
-			return nil, err
+			return nil, "", err
 		}
-		return checkLoaded(ds, d.URI)
+		return checkLoaded(ds, sel, d.URI, DigestPrefix+sum)
 	case FormatSynthetic:
 		if d.Synthetic == nil {
-			return nil, badInput("dataset format Synthetic needs the synthetic generator's settings")
+			return nil, "", badInput("dataset format Synthetic needs the synthetic generator's settings")
 		}
-		ds, err := data.Generate(SynthConfig(d.Synthetic, d.HistoryLength))
+		cfg := SynthConfig(d.Synthetic, d.HistoryLength)
+		ds, err := data.Generate(cfg)
 		if err != nil {
-			return nil, badInput("generating synthetic data: %w", err)
+			return nil, "", badInput("generating synthetic data: %w", err)
 		}
-		return checkLoaded(ds, "synthetic data")
+		ds, err = selectGenerated(ds, sel)
+		if err != nil {
+			return nil, "", err
+		}
+		settings, err := json.Marshal(cfg)
+		if err != nil {
+			return nil, "", fmt.Errorf("encoding the generator settings: %w", err)
+		}
+		sum := sha256.Sum256(settings)
+		return checkLoaded(ds, sel, "synthetic data", DigestPrefix+hex.EncodeToString(sum[:]))
 	default:
-		return nil, badInput("dataset format %q is not one of %s, %s, %s", d.Format, FormatMovieLens, FormatSamples, FormatSynthetic)
+		return nil, "", badInput("dataset format %q is not one of %s, %s, %s", d.Format, FormatMovieLens, FormatSamples, FormatSynthetic)
 	}
+}
+
+// selectGenerated applies sel to generated data: it keeps the selected
+// users' samples and, with a fixed vocabulary, requires the generator's ids
+// to be the vocabulary's (the same settings give the same ids).
+func selectGenerated(ds *data.Dataset, sel data.Selection) (*data.Dataset, error) {
+	if v := sel.Vocab; v != nil {
+		if v.Users.Len() != ds.Schema.NumUsers || v.Items.Len() != ds.Schema.NumItems || v.Categories.Len() != ds.Schema.NumCategories {
+			return nil, badInput("the synthetic data (users %d, items %d, categories %d) is not the one the global model was trained on (users %d, items %d, categories %d)",
+				ds.Schema.NumUsers, ds.Schema.NumItems, ds.Schema.NumCategories, v.Users.Len(), v.Items.Len(), v.Categories.Len())
+		}
+		for id := range v.Users.Len() {
+			if v.Users.Name(int32(id)) != ds.Vocab.Users.Name(int32(id)) {
+				return nil, badInput("the synthetic data's user %d is %q, the global model's %q: not the data it was trained on", id, ds.Vocab.Users.Name(int32(id)), v.Users.Name(int32(id)))
+			}
+		}
+	}
+	if sel.KeepUser == nil {
+		return ds, nil
+	}
+	kept := ds.Samples[:0]
+	for _, x := range ds.Samples {
+		if sel.KeepUser(ds.Vocab.Users.Name(x.User)) {
+			kept = append(kept, x)
+		}
+	}
+	ds.Samples = kept
+	return ds, nil
 }
 
 // SynthConfig is the generator configuration of a spec's synthetic
@@ -133,48 +248,131 @@ func SynthConfig(s *runspec.Synthetic, historyLen int) data.SynthConfig {
 	return cfg
 }
 
-func checkLoaded(ds *data.Dataset, name string) (*data.Dataset, error) {
-	if len(ds.Samples) == 0 {
-		return nil, badInput("%s holds no samples", name)
+// checkLoaded refuses a dataset without samples, unless sel's user filter
+// explains it (a shard can have no users).
+func checkLoaded(ds *data.Dataset, sel data.Selection, name, digest string) (*data.Dataset, string, error) {
+	switch {
+	case len(ds.Samples) > 0 || sel.KeepUser != nil && ds.OOV.Samples == 0:
+		return ds, digest, nil
+	case ds.OOV.Samples > 0:
+		return nil, "", badInput("none of the %d samples of %s is in the global model's vocabulary (%d users and %d items unknown): not the data it was trained on",
+			ds.OOV.Samples, name, ds.OOV.Users, ds.OOV.Items)
+	default:
+		return nil, "", badInput("%s holds no samples", name)
 	}
-	return ds, nil
 }
 
-// SplitDataset splits ds into train and test as s says. An empty train
-// split is bad input.
+// SplitDataset splits ds into train and test as s says, leaving ds as it
+// was. An empty train split is bad input.
 func SplitDataset(ds *data.Dataset, s runspec.Split) (train, test *data.Dataset, err error) {
+	return splitDataset(ds, s, false)
+}
+
+// splitDataset is SplitDataset, in place (ds unusable afterwards, no copy
+// of the samples) when inPlace.
+func splitDataset(ds *data.Dataset, s runspec.Split, inPlace bool) (train, test *data.Dataset, err error) {
+	byTime := false
+	f := s.TrainFraction
 	switch s.Method {
 	case "", SplitPerUserFraction:
-		f := s.TrainFraction
 		if f == 0 {
 			f = DefaultTrainFraction
 		}
-		train, test, err = data.SplitPerUserFraction(ds, f)
 	case SplitTimestamp:
-		train, test, err = data.SplitByTimestamp(ds, s.Timestamp)
+		byTime = true
 	default:
 		return nil, nil, badInput("split method %q is not one of %s, %s", s.Method, SplitPerUserFraction, SplitTimestamp)
+	}
+	switch {
+	case inPlace:
+		train, test, err = data.SplitInPlace(ds, byTime, s.Timestamp, f)
+	case byTime:
+		train, test, err = data.SplitByTimestamp(ds, s.Timestamp)
+	default:
+		train, test, err = data.SplitPerUserFraction(ds, f)
 	}
 	if err != nil {
 		return nil, nil, badInput("splitting the dataset: %w", err)
 	}
-	if len(train.Samples) == 0 {
+	if len(train.Samples) == 0 && len(test.Samples) > 0 {
 		return nil, nil, badInput("the %s split leaves no training samples", orDefault(s.Method, SplitPerUserFraction))
 	}
 	return train, test, nil
 }
 
-// loadSplit loads and splits the dataset of spec.
-func loadSplit(ctx context.Context, d runspec.Dataset) (all, train, test *data.Dataset, err error) {
-	all, err = LoadDataset(ctx, d)
-	if err != nil {
-		return nil, nil, nil, err
+// split is a loaded and split dataset.
+type split struct {
+	train, test *data.Dataset
+	digest      string   // of the dataset (see LoadDataset)
+	oov         data.OOV // what the model's vocabulary left out
+	bytesRead   int64    // of partition files; 0 when the source was read
+}
+
+// shardPick selects the users of one shard of a run; nil selects all.
+type shardPick struct{ shard, shards int }
+
+func (p *shardPick) keep() func(string) bool {
+	if p == nil {
+		return nil
 	}
-	train, test, err = SplitDataset(all, d.Split)
-	if err != nil {
-		return nil, nil, nil, err
+	return func(raw string) bool { return ShardOf(raw, p.shards) == p.shard }
+}
+
+// loadSplit loads the dataset d, keeping what sel selects (and, with pick,
+// only that shard's users: from its partitions when d has them), and
+// splits it in place.
+func loadSplit(ctx context.Context, d runspec.Dataset, sel data.Selection, pick *shardPick) (*split, error) {
+	sel.KeepUser = pick.keep()
+	var all *data.Dataset
+	var digest string
+	var read int64
+	var err error
+	if d.Partitions != nil {
+		shard, shards := 0, 0
+		if pick != nil {
+			shard, shards = pick.shard, pick.shards
+		}
+		all, digest, read, err = loadPartitions(ctx, d, shard, shards, sel)
+	} else {
+		all, digest, err = LoadDataset(ctx, d, sel)
 	}
-	return all, train, test, nil
+	if err != nil {
+		return nil, err
+	}
+	train, test, err := splitDataset(all, d.Split, true)
+	if err != nil {
+		return nil, err
+	}
+	return &split{train: train, test: test, digest: digest, oov: all.OOV, bytesRead: read}, nil
+}
+
+// modelData loads d for model m: ids are mapped through the model's
+// vocabulary (rows it never saw go to the out-of-vocabulary counts) and
+// pick, when set, selects a shard's users. A model without a vocabulary
+// (format 1 artifact) falls back to the data's own vocabulary, checked by
+// sizes.
+func modelData(ctx context.Context, m *model.Model, d runspec.Dataset, pick *shardPick, lg *logger) (*split, error) {
+	v := m.Provenance().Vocab
+	if v == nil && d.Partitions != nil {
+		return nil, badInput("the global model's artifact has no vocabulary (format 1): it cannot read a partitioned dataset")
+	}
+	sp, err := loadSplit(ctx, d, data.Selection{Vocab: v}, pick)
+	if err != nil {
+		return nil, err
+	}
+	if d.Partitions != nil {
+		lg.printf("read %d bytes of partitions of dataset %s (%s)", sp.bytesRead, sp.digest, d.Partitions.ManifestURI)
+	}
+	if v == nil {
+		lg.printf("the model artifact has no vocabulary (format 1): dataset ids are matched by position, checked by counts only")
+		if err := checkSchema(m, sp.train); err != nil {
+			return nil, err
+		}
+	}
+	if o := sp.oov; o.Samples > 0 || o.Categories > 0 {
+		lg.printf("out of the model's vocabulary: %d samples dropped (%d users, %d items unknown), %d categories unknown", o.Samples, o.Users, o.Items, o.Categories)
+	}
+	return sp, nil
 }
 
 // DigestPrefix starts every model digest: "sha256:" and 64 hex digits.

@@ -25,9 +25,16 @@ var Quantiles = []float64{0.1, 0.25, 0.5, 0.75, 0.9}
 // user-level AUC on the test split and saves it to OutputURI/model.lcft.
 func pretrain(ctx context.Context, spec *runspec.Spec, lg *logger) (*runspec.Summary, error) {
 	start := time.Now()
-	_, train, test, err := loadSplit(ctx, spec.Dataset)
+	sp, err := loadSplit(ctx, spec.Dataset, data.Selection{}, nil)
 	if err != nil {
 		return nil, err
+	}
+	train, test := sp.train, sp.test
+	var partitions string
+	if spec.WritePartitions {
+		if partitions, err = writePartitions(ctx, storage.Join(spec.OutputURI, PartitionsDir), spec.Dataset, sp.digest, train, test, lg); err != nil {
+			return nil, err
+		}
 	}
 	g, err := trainCTR(train)
 	if err != nil {
@@ -38,10 +45,16 @@ func pretrain(ctx context.Context, spec *runspec.Spec, lg *logger) (*runspec.Sum
 	if err != nil {
 		return nil, badInput("building the global model: %w", err)
 	}
+	// The artifact carries the raw ids behind its rows and the dataset's
+	// digest: later runs map their data through them.
+	if err := m.SetProvenance(model.Provenance{Vocab: train.Vocab, DatasetDigest: sp.digest}); err != nil {
+		return nil, fmt.Errorf("recording the vocabulary: %w", err)
+	}
 	opt, err := newOptimizer(spec.Optimization)
 	if err != nil {
 		return nil, err
 	}
+	lg.printf("dataset %s: %s", orDefault(spec.Dataset.URI, spec.Dataset.Format), sp.digest)
 	lg.printf("pretraining %s (%d parameters) on %d samples of %d users, global CTR %.4f; %s lr %g decay %g, batch %d, %d epochs",
 		mc.Arch, m.NumParams(), len(train.Samples), train.Schema.NumUsers, g, orDefault(spec.Optimization.Optimizer, OptimizerSGD),
 		spec.Optimization.LearningRate, spec.Optimization.LearningRateDecay, spec.Optimization.BatchSize, spec.Optimization.Epochs)
@@ -52,7 +65,7 @@ func pretrain(ctx context.Context, spec *runspec.Spec, lg *logger) (*runspec.Sum
 	if err != nil {
 		return nil, err
 	}
-	stats.GlobalCTR = g
+	stats.GlobalCTR, stats.DatasetDigest, stats.PartitionsURI = g, sp.digest, partitions
 	lg.printf("cloud user-level AUC %.4f over %d test users (%d single-class users left out)", stats.CloudAUC, stats.Users, stats.singleClass)
 
 	uri := storage.Join(spec.OutputURI, ModelFile)
@@ -134,15 +147,16 @@ func verify(ctx context.Context, spec *runspec.Spec, lg *logger) (*runspec.Summa
 		Users:       int64(m.Schema().NumUsers),
 	}
 	if spec.Dataset.Format != "" {
-		_, train, test, err := loadSplit(ctx, spec.Dataset)
+		sp, err := modelData(ctx, m, spec.Dataset, nil, lg)
 		if err != nil {
 			return nil, err
 		}
+		train, test := sp.train, sp.test
 		ds, err := dataStats(m, train, test)
 		if err != nil {
 			return nil, fmt.Errorf("evaluating the imported model: %w", err)
 		}
-		ds.ArtifactURI, ds.Digest, ds.GlobalCTR = st.ArtifactURI, st.Digest, st.GlobalCTR
+		ds.ArtifactURI, ds.Digest, ds.GlobalCTR, ds.DatasetDigest = st.ArtifactURI, st.Digest, st.GlobalCTR, sp.digest
 		if ds.GlobalCTR == 0 {
 			if ds.GlobalCTR, err = trainCTR(train); err != nil {
 				return nil, err

@@ -7,6 +7,7 @@ import (
 	"math"
 	"strconv"
 
+	"github.com/lcft-dev/lcft-operator/trainer/data"
 	"github.com/lcft-dev/lcft-operator/trainer/metrics"
 	"github.com/lcft-dev/lcft-operator/trainer/runspec"
 )
@@ -116,6 +117,11 @@ type Report struct {
 	// PooledCTR is the local CTR of the cohort's pooled training samples
 	// (Pooled mode), which chose the pooled labels.
 	PooledCTR *float64 `json:"pooledCTR,omitempty"`
+	// DatasetDigest is the sha256 of the dataset read; OOV what the
+	// model's vocabulary left out of this shard's rows.
+	DatasetDigest string   `json:"datasetDigest,omitempty"`
+	OOV           data.OOV `json:"outOfVocabulary"`
+	BytesRead     int64    `json:"bytesRead,omitempty"` // of dataset partitions
 
 	Cloud MethodAUC `json:"cloud"`
 	Local MethodAUC `json:"local"`
@@ -139,8 +145,8 @@ const liftBuckets = 10
 
 // Summarize recomputes the report's aggregates from its per-user rows, as a
 // shard computes them: for merged shards, or rows edited by hand. It keeps
-// Summary.SkippedUsers and Summary.Seconds, which rows cannot tell, and seeds
-// the bootstrap with Optimization.Seed.
+// Summary.SkippedUsers, Summary.Seconds and the out-of-vocabulary counts,
+// which rows cannot tell, and seeds the bootstrap with Optimization.Seed.
 func (r *Report) Summarize(resamples int) error {
 	return r.summarize(int(r.Summary.SkippedUsers), r.Summary.Seconds, resamples, r.Optimization.Seed)
 }
@@ -148,7 +154,8 @@ func (r *Report) Summarize(resamples int) error {
 // summarize fills the report's aggregates from its rows. Sums run over the
 // rows in order, so the same rows always give bit-identical sums.
 func (r *Report) summarize(skipped int, seconds float64, resamples int, seed uint64) error {
-	st := runspec.FinetuneStats{SkippedUsers: int64(skipped), Seconds: seconds}
+	st := runspec.FinetuneStats{SkippedUsers: int64(skipped), Seconds: seconds,
+		OOVSamples: r.OOV.Samples, OOVUsers: int64(r.OOV.Users), OOVItems: int64(r.OOV.Items), BytesRead: r.BytesRead}
 	n := len(r.Users)
 	cloud, local, lcft := make([]float64, n), make([]float64, n), make([]float64, n)
 	ctr, weights := make([]float64, n), make([]float64, n)

@@ -92,7 +92,8 @@ func run(ctx context.Context, spec *runspec.Spec, shard int, progress io.Writer,
 		return nil, err
 	}
 	sum.Kind, sum.Shard, sum.Arch = spec.Kind, shard, runtime.GOARCH
-	lg.printf("done")
+	sum.PeakRSSBytes, sum.CgroupPeakBytes = peakRSS(), cgroupPeak()
+	lg.printf("done (peak RSS %.1f MiB, container peak %.1f MiB)", float64(sum.PeakRSSBytes)/(1<<20), float64(sum.CgroupPeakBytes)/(1<<20))
 	return sum, nil
 }
 

@@ -126,13 +126,11 @@ func search(ctx context.Context, spec *runspec.Spec, shard int, lg *logger, opts
 	if err != nil {
 		return nil, err
 	}
-	_, train, _, err := loadSplit(ctx, spec.Dataset) // the test split is never touched
+	sp, err := modelData(ctx, m, spec.Dataset, nil, lg) // the test split is never touched
 	if err != nil {
 		return nil, err
 	}
-	if err := checkSchema(m, train); err != nil {
-		return nil, err
-	}
+	train := sp.train
 	fit, valid, err := data.SplitValidation(train, 1-vf)
 	if err != nil {
 		return nil, badInput("search: %w", err)

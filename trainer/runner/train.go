@@ -52,19 +52,29 @@ func newOptimizer(o runspec.Optimization) (optim.Optimizer, error) {
 }
 
 // UserKey is the 64-bit FNV-1a hash of a raw user id. It assigns users to
-// shards (UserKey mod shards) and seeds the shuffle of the user's
-// fine-tuning batches, so neither depends on dense ids, worker count or
-// shard count.
+// partitions and shards and seeds the shuffle of the user's fine-tuning
+// batches, so none of these depends on dense ids, worker count or shard
+// count.
 func UserKey(rawID string) uint64 {
 	h := fnv.New64a()
 	h.Write([]byte(rawID))
 	return h.Sum64()
 }
 
+// NumPartitions is the number of user partitions of a dataset: a user's
+// partition is UserKey mod NumPartitions, and a shard takes the partitions
+// p with p mod shards == its index, so a partitioned dataset gives each of
+// up to NumPartitions shards exactly the files of its users.
+const NumPartitions = 1024
+
+// PartitionOf is the partition (in [0, NumPartitions)) of the user with
+// raw id rawID.
+func PartitionOf(rawID string) int { return int(UserKey(rawID) % NumPartitions) }
+
 // ShardOf is the shard (in [0, shards)) that handles the user with raw id
-// rawID.
+// rawID: its partition mod shards.
 func ShardOf(rawID string, shards int) int {
-	return int(UserKey(rawID) % uint64(shards))
+	return PartitionOf(rawID) % shards
 }
 
 // pretrainStream is the PCG stream of the global model's per-epoch

@@ -37,6 +37,10 @@ const (
 const (
 	EnvShardIndex = "JOB_COMPLETION_INDEX" // set by Kubernetes for Indexed Jobs
 	EnvShardCount = "LCFT_SHARD_COUNT"
+	// EnvMemoryLimit is the container's memory limit in bytes (the
+	// operator sets it from the downward API); the trainer keeps its heap
+	// under 90% of it.
+	EnvMemoryLimit = "LCFT_MEMORY_LIMIT"
 )
 
 // Spec is the fully resolved description of one run.
@@ -59,6 +63,10 @@ type Spec struct {
 	OutputURI string `json:"outputURI"`
 	// Shards is the number of shards of the run (the Job's completions).
 	Shards int `json:"shards"`
+	// WritePartitions asks a pretraining run to also write its dataset
+	// partitioned by user (under OutputURI/partitions), for the shards of
+	// later fine-tuning runs on the same dataset.
+	WritePartitions bool `json:"writePartitions,omitempty"`
 }
 
 // Dataset locates and splits the samples.
@@ -69,6 +77,18 @@ type Dataset struct {
 	HistoryLength     int        `json:"historyLength"`
 	Synthetic         *Synthetic `json:"synthetic,omitempty"`
 	Split             Split      `json:"split"`
+	// Partitions, when set, is the same dataset partitioned by user (written
+	// by the pretraining of the global model): a shard reads only its own
+	// partitions instead of URI.
+	Partitions *Partitions `json:"partitions,omitempty"`
+}
+
+// Partitions locates a partitioned dataset.
+type Partitions struct {
+	// ManifestURI is the partitions' manifest.json.
+	ManifestURI string `json:"manifestURI"`
+	// DatasetDigest, when set, must be the manifest's dataset digest.
+	DatasetDigest string `json:"datasetDigest,omitempty"`
 }
 
 // Synthetic configures the generator.

@@ -23,6 +23,14 @@ type Summary struct {
 	Search   *SearchStats   `json:"search,omitempty"`
 	// ReportURI is the full result JSON of this shard.
 	ReportURI string `json:"reportURI,omitempty"`
+	// DatasetDigest is the sha256 of the dataset the shard read (the same
+	// in every shard of a run).
+	DatasetDigest string `json:"datasetDigest,omitempty"`
+	// PeakRSSBytes is the trainer process's peak resident set size;
+	// CgroupPeakBytes its container's peak memory usage (0 outside a
+	// cgroup that reports it). Per shard, not additive.
+	PeakRSSBytes    int64 `json:"peakRSS,omitempty"`
+	CgroupPeakBytes int64 `json:"cgroupPeak,omitempty"`
 }
 
 // WeightedAUC is the sufficient statistic of a user-level AUC: the sum of
@@ -63,6 +71,15 @@ type FinetuneStats struct {
 	PositiveLabelSum float64 `json:"posLabelSum"` // sum over samples of the positive label used
 	NegativeLabelSum float64 `json:"negLabelSum"` // sum over samples of the negative label used
 	Seconds          float64 `json:"seconds"`     // fine-tuning and evaluation time
+	// Out of the model's vocabulary (this shard's users): samples dropped
+	// and distinct users among them, both additive over shards.
+	OOVSamples int64 `json:"oovSamples,omitempty"`
+	OOVUsers   int64 `json:"oovUsers,omitempty"`
+	// OOVItems are the distinct unknown items of this shard's rows; shards
+	// may share items, so the cohort's count is the largest shard's.
+	OOVItems int64 `json:"oovItems,omitempty"`
+	// BytesRead of dataset partitions (0 when the shard read the source).
+	BytesRead int64 `json:"bytesRead,omitempty"`
 }
 
 // Add accumulates o into f.
@@ -82,18 +99,28 @@ func (f *FinetuneStats) Add(o *FinetuneStats) {
 	f.PositiveLabelSum += o.PositiveLabelSum
 	f.NegativeLabelSum += o.NegativeLabelSum
 	f.Seconds += o.Seconds
+	f.OOVSamples += o.OOVSamples
+	f.OOVUsers += o.OOVUsers
+	f.OOVItems = max(f.OOVItems, o.OOVItems)
+	f.BytesRead += o.BytesRead
 }
 
 // PretrainStats describe a pretrained global model.
 type PretrainStats struct {
-	ArtifactURI string       `json:"artifactURI"`
-	Digest      string       `json:"digest"` // sha256:<hex>
-	GlobalCTR   float64      `json:"globalCTR"`
-	Users       int64        `json:"users"`
-	Samples     int64        `json:"samples"`
-	CloudAUC    float64      `json:"cloudAUC"`
-	Quantiles   [][2]float64 `json:"quantiles"` // (quantile, local CTR) pairs
-	Seconds     float64      `json:"seconds"`
+	ArtifactURI string `json:"artifactURI"`
+	Digest      string `json:"digest"` // sha256:<hex>
+	// DatasetDigest is the sha256 of the data the statistics come from
+	// (for a pretrained model, its training data).
+	DatasetDigest string `json:"datasetDigest,omitempty"`
+	// PartitionsURI is the manifest of the partitioned dataset the run
+	// wrote (Spec.WritePartitions), or "".
+	PartitionsURI string       `json:"partitionsURI,omitempty"`
+	GlobalCTR     float64      `json:"globalCTR"`
+	Users         int64        `json:"users"`
+	Samples       int64        `json:"samples"`
+	CloudAUC      float64      `json:"cloudAUC"`
+	Quantiles     [][2]float64 `json:"quantiles"` // (quantile, local CTR) pairs
+	Seconds       float64      `json:"seconds"`
 }
 
 // SearchStats are the searched Hard table.

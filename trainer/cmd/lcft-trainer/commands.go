@@ -20,7 +20,7 @@ func cmdGen(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := newFlags("gen", stderr)
 	var s synthFlags
 	s.register(fs, "")
-	out := fs.String("out", "", "output URI or path of the canonical samples CSV (required)")
+	out := fs.String("out", "", "output URI or path of the canonical samples: Parquet when it ends in .parquet, else CSV (required)")
 	if code := parse(fs, args); code >= 0 {
 		return code
 	}
@@ -33,7 +33,11 @@ func cmdGen(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	err = storage.Write(ctx, *out, func(w io.Writer) error {
 		bw := bufio.NewWriterSize(w, 1<<16)
-		if err := data.WriteCanonicalCSV(bw, ds); err != nil {
+		write := data.WriteCanonicalCSV
+		if strings.HasSuffix(strings.SplitN(*out, "?", 2)[0], ".parquet") {
+			write = data.WriteCanonicalParquet
+		}
+		if err := write(bw, ds); err != nil {
 			return err
 		}
 		return bw.Flush()
@@ -154,7 +158,7 @@ func (g *globalModelFlags) artifact(ctx context.Context, ds runspec.Dataset) (*r
 	}
 	a := &runspec.ModelArtifact{URI: g.uri, Digest: g.digest, GlobalCTR: g.globalCTR}
 	if a.GlobalCTR == 0 {
-		all, err := runner.LoadDataset(ctx, ds)
+		all, _, err := runner.LoadDataset(ctx, ds, data.Selection{})
 		if err != nil {
 			return nil, err
 		}

@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"runtime"
+	"runtime/debug"
 	"strconv"
 	"unicode/utf8"
 
@@ -22,6 +23,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if code := parse(fs, args); code >= 0 {
 		return code
 	}
+	applyMemoryLimit(stderr)
 	shard := 0
 	var kind runspec.Kind
 	sum, err := func() (*runspec.Summary, error) {
@@ -158,3 +160,24 @@ type cliBadInput struct{ err error }
 
 func (e *cliBadInput) Error() string   { return e.err.Error() }
 func (e *cliBadInput) Unwrap() []error { return []error{e.err, runner.ErrBadInput} }
+
+// applyMemoryLimit sets the Go runtime's soft memory limit to 90% of the
+// container's memory limit, which the operator passes in
+// $LCFT_MEMORY_LIMIT (bytes, from the downward API), so the garbage
+// collector works harder near the limit instead of letting the heap reach
+// twice the live data and the pod be OOMKilled. An explicit $GOMEMLIMIT
+// wins.
+func applyMemoryLimit(stderr io.Writer) {
+	v := os.Getenv(runspec.EnvMemoryLimit)
+	if v == "" || os.Getenv("GOMEMLIMIT") != "" {
+		return
+	}
+	limit, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || limit <= 0 {
+		fmt.Fprintf(stderr, "lcft-trainer: ignoring $%s=%q: not a positive number of bytes\n", runspec.EnvMemoryLimit, v)
+		return
+	}
+	soft := limit / 10 * 9
+	debug.SetMemoryLimit(soft)
+	fmt.Fprintf(stderr, "lcft-trainer: memory limit %d MiB, Go soft limit %d MiB\n", limit>>20, soft>>20)
+}
