@@ -39,6 +39,8 @@ func run() error {
 		opts          controllers.Options
 		poolMap       string
 		poolMapFile   string
+		podTemplate   string
+		resourcesFile string
 	)
 	flag.StringVar(&metricsAddr, "metrics-bind-address", ":8443",
 		"Address of the metrics endpoint; \"0\" disables it.")
@@ -60,6 +62,13 @@ func run() error {
 			"Pools not named keep the default kubernetes.io/arch=<pool>.")
 	flag.StringVar(&poolMapFile, "pool-map-file", "",
 		"A YAML or JSON file mapping each pool to a node selector map; overrides --pool-map.")
+	flag.StringVar(&podTemplate, "trainer-pod-template-file", "",
+		"A YAML or JSON file with the default pod template of the trainer pods, in the form of spec.podTemplate "+
+			"(labels, annotations, serviceAccountName, imagePullSecrets, env, envFrom, volumes, volumeMounts, securityContext); "+
+			"an object's spec.podTemplate merges over it.")
+	flag.StringVar(&resourcesFile, "trainer-resources-file", "",
+		"A YAML or JSON file with the default resources (requests, limits) of the trainer container, "+
+			"for objects whose spec.placement.resources is unset.")
 	zapOpts := zap.Options{Development: false}
 	zapOpts.BindFlags(flag.CommandLine)
 	flag.Parse()
@@ -70,6 +79,12 @@ func run() error {
 		return err
 	}
 	opts.Pools = pools
+	if opts.TrainerPodTemplate, err = controllers.LoadTrainerPodTemplate(podTemplate); err != nil {
+		return err
+	}
+	if opts.TrainerResources, err = controllers.LoadTrainerResources(resourcesFile); err != nil {
+		return err
+	}
 
 	scheme := runtime.NewScheme()
 	utilruntime.Must(clientgoscheme.AddToScheme(scheme))

@@ -62,6 +62,10 @@ func withDataset(d v1.DatasetSpec) cohortOption {
 	return func(c *v1.FineTuneCohort) { c.Spec.Dataset = d }
 }
 
+func withPodTemplate(t *v1.TrainerPodTemplate) cohortOption {
+	return func(c *v1.FineTuneCohort) { c.Spec.PodTemplate = t }
+}
+
 func cohortObj(ns, name, model string, opts ...cohortOption) *v1.FineTuneCohort {
 	c := &v1.FineTuneCohort{
 		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},

@@ -198,7 +198,10 @@ func (f *fakeCluster) createPod(ctx context.Context, job *batchv1.Job, idx, atte
 	annotations[batchv1.JobCompletionIndexAnnotation] = strconv.Itoa(idx)
 	pod := &corev1.Pod{
 		ObjectMeta: metav1.ObjectMeta{
-			Name:        fmt.Sprintf("%s-%d-%d", job.Name, idx, attempt),
+			// Like the Job controller's <job>-<index>-<random>: a Job made
+			// again under the same name (a failed run started again) has
+			// pods of its own.
+			Name:        fmt.Sprintf("%s-%d-%d-%s", job.Name, idx, attempt, string(job.UID)[:5]),
 			Namespace:   job.Namespace,
 			Labels:      labels,
 			Annotations: annotations,

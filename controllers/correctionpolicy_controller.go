@@ -100,11 +100,23 @@ func (r *CorrectionPolicyReconciler) search(ctx context.Context, p *finetunev1al
 		conds.phase(p.Status.Phase, "InvalidSpec", err.Error())
 		return nil
 	}
+	tmpl, err := mergePodTemplates(r.Options.TrainerPodTemplate, p.Spec.PodTemplate, "spec.podTemplate")
+	if err != nil {
+		p.Status.Phase = finetunev1alpha1.PhaseFailed
+		conds.phase(p.Status.Phase, ReasonInvalidPodTemplate, err.Error())
+		return nil
+	}
 	k := runner{Client: r.Client, apiReader: r.APIReader, opts: r.Options}
-	job, created, err := k.ensure(ctx, run{owner: p, ownerKind: "CorrectionPolicy", spec: spec, placement: p.Spec.Placement, policy: p.Spec.RunPolicy})
+	res, err := k.ensure(ctx, run{owner: p, ownerKind: "CorrectionPolicy", spec: spec, placement: p.Spec.Placement, policy: p.Spec.RunPolicy, podTemplate: tmpl})
 	if err != nil {
 		return err
 	}
+	if res.wait != nil {
+		p.Status.Phase = finetunev1alpha1.PhaseWaiting
+		conds.phase(p.Status.Phase, res.wait.reason, res.wait.message)
+		return nil
+	}
+	job, created := res.job, res.created
 	p.Status.JobName = job.Name
 	p.Status.ReportURI = runOutputURI(spec.OutputURI, job.Annotations[RunHashAnnotation])
 	if created {
@@ -154,14 +166,17 @@ func (r *CorrectionPolicyReconciler) search(ctx context.Context, p *finetunev1al
 }
 
 // SetupWithManager watches policies, their Jobs and pods, the models their
-// searches use, and the cohorts that use them (for the in-use finalizer).
+// searches use, the cohorts that use them (for the in-use finalizer), and the
+// creation of the Secrets their pod templates need (metadata only).
 func (r *CorrectionPolicyReconciler) SetupWithManager(mgr ctrl.Manager) error {
+	policyList := func() client.ObjectList { return &finetunev1alpha1.CorrectionPolicyList{} }
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&finetunev1alpha1.CorrectionPolicy{}).
 		Owns(&batchv1.Job{}).
 		Watches(&corev1.Pod{}, handler.EnqueueRequestsFromMapFunc(podOwner("CorrectionPolicy")), builder.WithPredicates(finishedPods())).
-		Watches(&finetunev1alpha1.GlobalModel{}, handler.EnqueueRequestsFromMapFunc(usersOf(mgr.GetClient(), func() client.ObjectList { return &finetunev1alpha1.CorrectionPolicyList{} }, policyModelIndex, policyNames))).
+		Watches(&finetunev1alpha1.GlobalModel{}, handler.EnqueueRequestsFromMapFunc(usersOf(mgr.GetClient(), policyList, policyModelIndex, policyNames))).
 		Watches(&finetunev1alpha1.FineTuneCohort{}, handler.EnqueueRequestsFromMapFunc(cohortPolicy), builder.WithPredicates(deletions())).
+		WatchesMetadata(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(secretUsers(mgr.GetClient(), r.Options, policyList, podTemplateSecretIndex, policyNames)), builder.WithPredicates(secretAppeared())).
 		Named("correctionpolicy").
 		Complete(r)
 }

@@ -79,18 +79,30 @@ func (r *FineTuneCohortReconciler) reconcileRun(ctx context.Context, c *finetune
 		conds.phase(c.Status.Phase, "InvalidSpec", err.Error())
 		return nil
 	}
+	tmpl, err := mergePodTemplates(r.Options.TrainerPodTemplate, c.Spec.PodTemplate, "spec.podTemplate")
+	if err != nil {
+		c.Status.Phase = finetunev1alpha1.PhaseFailed
+		conds.phase(c.Status.Phase, ReasonInvalidPodTemplate, err.Error())
+		return nil
+	}
 	var extraLabels map[string]string
 	if q, ok := c.Labels[QueueNameLabel]; ok {
 		extraLabels = map[string]string{QueueNameLabel: q}
 	}
 	k := runner{Client: r.Client, apiReader: r.APIReader, opts: r.Options}
-	job, created, err := k.ensure(ctx, run{
+	res, err := k.ensure(ctx, run{
 		owner: c, ownerKind: "FineTuneCohort", spec: spec, placement: c.Spec.Placement, policy: c.Spec.RunPolicy,
-		parallelism: c.Spec.Parallelism, suspend: c.Spec.Suspend, extraLabels: extraLabels,
+		parallelism: c.Spec.Parallelism, suspend: c.Spec.Suspend, extraLabels: extraLabels, podTemplate: tmpl,
 	})
 	if err != nil {
 		return err
 	}
+	if res.wait != nil {
+		c.Status.Phase = finetunev1alpha1.PhaseWaiting
+		conds.phase(c.Status.Phase, res.wait.reason, res.wait.message)
+		return nil
+	}
+	job, created := res.job, res.created
 	c.Status.JobName = job.Name
 	c.Status.ReportURI = runOutputURI(spec.OutputURI, job.Annotations[RunHashAnnotation])
 	if job.Status.StartTime != nil {
@@ -156,8 +168,9 @@ func orDefaultPool(p finetunev1alpha1.Pool) finetunev1alpha1.Pool {
 	return p
 }
 
-// SetupWithManager watches cohorts, their Jobs and pods, and the models and
-// policies they use (through the field indexes on the references).
+// SetupWithManager watches cohorts, their Jobs and pods, the models and
+// policies they use (through the field indexes on the references), and the
+// creation of the Secrets their pod templates need (metadata only).
 func (r *FineTuneCohortReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	cohortList := func() client.ObjectList { return &finetunev1alpha1.FineTuneCohortList{} }
 	return ctrl.NewControllerManagedBy(mgr).
@@ -166,6 +179,7 @@ func (r *FineTuneCohortReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Watches(&corev1.Pod{}, handler.EnqueueRequestsFromMapFunc(podOwner("FineTuneCohort")), builder.WithPredicates(finishedPods())).
 		Watches(&finetunev1alpha1.GlobalModel{}, handler.EnqueueRequestsFromMapFunc(usersOf(mgr.GetClient(), cohortList, cohortModelIndex, cohortNames))).
 		Watches(&finetunev1alpha1.CorrectionPolicy{}, handler.EnqueueRequestsFromMapFunc(usersOf(mgr.GetClient(), cohortList, cohortPolicyIndex, cohortNames))).
+		WatchesMetadata(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(secretUsers(mgr.GetClient(), r.Options, cohortList, podTemplateSecretIndex, cohortNames)), builder.WithPredicates(secretAppeared())).
 		Named("finetunecohort").
 		Complete(r)
 }

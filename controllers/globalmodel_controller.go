@@ -63,11 +63,23 @@ func (r *GlobalModelReconciler) reconcileRun(ctx context.Context, gm *finetunev1
 		conds.phase(gm.Status.Phase, "InvalidSpec", err.Error())
 		return nil // the spec must change; retrying cannot help
 	}
+	tmpl, err := mergePodTemplates(r.Options.TrainerPodTemplate, gm.Spec.PodTemplate, "spec.podTemplate")
+	if err != nil {
+		gm.Status.Phase = finetunev1alpha1.PhaseFailed
+		conds.phase(gm.Status.Phase, ReasonInvalidPodTemplate, err.Error())
+		return nil
+	}
 	k := runner{Client: r.Client, apiReader: r.APIReader, opts: r.Options}
-	job, created, err := k.ensure(ctx, run{owner: gm, ownerKind: "GlobalModel", spec: spec, placement: gm.Spec.Placement, policy: gm.Spec.RunPolicy})
+	res, err := k.ensure(ctx, run{owner: gm, ownerKind: "GlobalModel", spec: spec, placement: gm.Spec.Placement, policy: gm.Spec.RunPolicy, podTemplate: tmpl})
 	if err != nil {
 		return err
 	}
+	if res.wait != nil {
+		gm.Status.Phase = finetunev1alpha1.PhaseWaiting
+		conds.phase(gm.Status.Phase, res.wait.reason, res.wait.message)
+		return nil
+	}
+	job, created := res.job, res.created
 	gm.Status.JobName = job.Name
 	if created {
 		jobsCreated.WithLabelValues("GlobalModel").Inc()
@@ -121,15 +133,18 @@ func (r *GlobalModelReconciler) succeeded(gm *finetunev1alpha1.GlobalModel, spec
 	return nil
 }
 
-// SetupWithManager watches GlobalModels, their Jobs and pods, and the objects
-// that use them (for the in-use finalizer).
+// SetupWithManager watches GlobalModels, their Jobs and pods, the objects
+// that use them (for the in-use finalizer), and the creation of the Secrets
+// their pod templates need (metadata only).
 func (r *GlobalModelReconciler) SetupWithManager(mgr ctrl.Manager) error {
+	modelList := func() client.ObjectList { return &finetunev1alpha1.GlobalModelList{} }
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&finetunev1alpha1.GlobalModel{}).
 		Owns(&batchv1.Job{}).
 		Watches(&corev1.Pod{}, handler.EnqueueRequestsFromMapFunc(podOwner("GlobalModel")), builder.WithPredicates(finishedPods())).
 		Watches(&finetunev1alpha1.FineTuneCohort{}, handler.EnqueueRequestsFromMapFunc(cohortModel), builder.WithPredicates(deletions())).
 		Watches(&finetunev1alpha1.CorrectionPolicy{}, handler.EnqueueRequestsFromMapFunc(policyModel), builder.WithPredicates(deletions())).
+		WatchesMetadata(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(secretUsers(mgr.GetClient(), r.Options, modelList, podTemplateSecretIndex, modelNames)), builder.WithPredicates(secretAppeared())).
 		Named("globalmodel").
 		Complete(r)
 }

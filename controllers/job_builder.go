@@ -33,6 +33,10 @@ const (
 	trainerUID = 65532
 )
 
+// scratchSizeLimit bounds the emptyDir at /tmp: a runaway trainer is evicted
+// instead of filling the node's disk.
+var scratchSizeLimit = resource.MustParse("1Gi")
+
 // run is everything needed to build the ConfigMap and Job of one trainer run.
 type run struct {
 	owner       client.Object
@@ -43,6 +47,9 @@ type run struct {
 	parallelism *int32
 	suspend     bool
 	extraLabels map[string]string
+	// podTemplate is the object's pod template merged over the operator's
+	// default (mergePodTemplates); nil when neither has one.
+	podTemplate *finetunev1alpha1.TrainerPodTemplate
 }
 
 // runObjects are the owned children of a run.
@@ -53,9 +60,16 @@ type runObjects struct {
 }
 
 // buildRun turns a run into its ConfigMap and Job. The names end with a hash
-// of the run spec and pod template (suspend excluded, since Kueue flips it),
-// so the same object and spec always give the same Job: a restarted manager
-// finds the Job it made instead of making a second one.
+// of the run spec and pod (suspend excluded, since Kueue flips it), so the
+// same object and spec always give the same Job: a restarted manager finds
+// the Job it made instead of making a second one.
+//
+// The hash covers the pod as the operator builds it plus the pod template's
+// volumes and mounts (they decide what file:// URIs read), not the template's
+// identity (env, envFrom, service account, pull secrets, labels,
+// annotations, security context): new credentials do not make a new run of
+// the same data, model and hyperparameters. That identity has a hash of its
+// own on the Job (PodTemplateHashAnnotation).
 func buildRun(r run, opts Options) (*runObjects, error) {
 	spec := r.spec
 	if spec.GlobalModel != nil {
@@ -67,7 +81,12 @@ func buildRun(r run, opts Options) (*runObjects, error) {
 		return nil, err
 	}
 	podSpec := trainerPodSpec(r, opts, volumes, mounts)
+	applyPodStorage(&podSpec, r.podTemplate)
 	hash, err := runHash(spec, podSpec)
+	if err != nil {
+		return nil, err
+	}
+	idHash, err := identityHash(r.podTemplate)
 	if err != nil {
 		return nil, err
 	}
@@ -88,7 +107,15 @@ func buildRun(r run, opts Options) (*runObjects, error) {
 	jobLabels := maps.Clone(labels)
 	maps.Copy(jobLabels, r.extraLabels)
 	annotations := map[string]string{RunHashAnnotation: hash}
+	jobAnnotations := map[string]string{
+		RunHashAnnotation:         hash,
+		PodTemplateHashAnnotation: idHash,
+		OwnerGenerationAnnotation: strconv.FormatInt(r.owner.GetGeneration(), 10),
+	}
+	podMeta := metav1.ObjectMeta{Labels: podLabels, Annotations: maps.Clone(annotations)}
 
+	// The run spec holds no pod template: env values and Secret names stay
+	// out of the ConfigMap.
 	cm := &corev1.ConfigMap{
 		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: r.owner.GetNamespace(), Labels: labels, Annotations: annotations},
 		Data:       map[string]string{specKey: string(specJSON)},
@@ -100,13 +127,14 @@ func buildRun(r run, opts Options) (*runObjects, error) {
 			LocalObjectReference: corev1.LocalObjectReference{Name: name},
 		}},
 	})
+	applyPodIdentity(&podMeta, &podSpec, r.podTemplate)
 	shards := int32(spec.Shards)
 	parallelism := shards
 	if r.parallelism != nil && *r.parallelism < shards {
 		parallelism = *r.parallelism
 	}
 	job := &batchv1.Job{
-		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: r.owner.GetNamespace(), Labels: jobLabels, Annotations: annotations},
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: r.owner.GetNamespace(), Labels: jobLabels, Annotations: jobAnnotations},
 		Spec: batchv1.JobSpec{
 			Completions:             ptr.To(shards),
 			Parallelism:             ptr.To(parallelism),
@@ -117,7 +145,7 @@ func buildRun(r run, opts Options) (*runObjects, error) {
 			Suspend:                 ptr.To(r.suspend),
 			PodFailurePolicy:        badInputFailsJob(),
 			Template: corev1.PodTemplateSpec{
-				ObjectMeta: metav1.ObjectMeta{Labels: podLabels, Annotations: annotations},
+				ObjectMeta: podMeta,
 				Spec:       podSpec,
 			},
 		},
@@ -144,7 +172,8 @@ func badInputFailsJob() *batchv1.PodFailurePolicy {
 	}}
 }
 
-// trainerPodSpec is a Pod Security "restricted" pod that runs the trainer on the run spec.
+// trainerPodSpec is a Pod Security "restricted" pod that runs the trainer on
+// the run spec: the operator's defaults, before the pod template.
 func trainerPodSpec(r run, opts Options, volumes []corev1.Volume, mounts []corev1.VolumeMount) corev1.PodSpec {
 	p := r.placement
 	nodeSelector := maps.Clone(p.NodeSelector)
@@ -154,21 +183,27 @@ func trainerPodSpec(r run, opts Options, volumes []corev1.Volume, mounts []corev
 		}
 		maps.Copy(nodeSelector, pool) // the pool wins on conflict
 	}
-	resources := corev1.ResourceRequirements{
-		Requests: corev1.ResourceList{
-			corev1.ResourceCPU:    resource.MustParse("500m"),
-			corev1.ResourceMemory: resource.MustParse("256Mi"),
-		},
-		Limits: corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("2Gi")},
-	}
-	if p.Resources != nil {
+	resources := DefaultTrainerResources()
+	switch {
+	case p.Resources != nil:
 		resources = *p.Resources.DeepCopy()
+	case opts.TrainerResources != nil:
+		resources = *opts.TrainerResources.DeepCopy()
+	}
+	env := []corev1.EnvVar{{Name: runspec.EnvShardCount, Value: strconv.Itoa(r.spec.Shards)}}
+	if _, ok := resources.Limits[corev1.ResourceMemory]; ok {
+		// The trainer keeps its Go heap under 90% of it (GOMEMLIMIT).
+		env = append(env, corev1.EnvVar{Name: runspec.EnvMemoryLimit, ValueFrom: &corev1.EnvVarSource{
+			ResourceFieldRef: &corev1.ResourceFieldSelector{ContainerName: trainerContainer, Resource: "limits.memory"},
+		}})
 	}
 	mounts = append(mounts,
 		corev1.VolumeMount{Name: "run-spec", MountPath: specMountDir, ReadOnly: true},
 		corev1.VolumeMount{Name: "scratch", MountPath: "/tmp"},
 	)
-	volumes = append(volumes, corev1.Volume{Name: "scratch", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}})
+	volumes = append(volumes, corev1.Volume{Name: "scratch", VolumeSource: corev1.VolumeSource{
+		EmptyDir: &corev1.EmptyDirVolumeSource{SizeLimit: ptr.To(scratchSizeLimit.DeepCopy())},
+	}})
 	return corev1.PodSpec{
 		RestartPolicy:                 corev1.RestartPolicyNever,
 		AutomountServiceAccountToken:  ptr.To(false), // the trainer never talks to the API
@@ -186,12 +221,10 @@ func trainerPodSpec(r run, opts Options, volumes []corev1.Volume, mounts []corev
 			SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
 		},
 		Containers: []corev1.Container{{
-			Name:  trainerContainer,
-			Image: opts.TrainerImage,
-			Args:  []string{"run", "--spec", path.Join(specMountDir, specKey), "--termination-log", "/dev/termination-log"},
-			Env: []corev1.EnvVar{
-				{Name: runspec.EnvShardCount, Value: strconv.Itoa(r.spec.Shards)},
-			},
+			Name:                     trainerContainer,
+			Image:                    opts.TrainerImage,
+			Args:                     []string{"run", "--spec", path.Join(specMountDir, specKey), "--termination-log", "/dev/termination-log"},
+			Env:                      env,
 			Resources:                resources,
 			VolumeMounts:             mounts,
 			TerminationMessagePath:   "/dev/termination-log",
@@ -206,6 +239,18 @@ func trainerPodSpec(r run, opts Options, volumes []corev1.Volume, mounts []corev
 			},
 		}},
 		Volumes: volumes,
+	}
+}
+
+// DefaultTrainerResources are the trainer container's resources when neither
+// the object's placement nor the operator (--trainer-resources-file) sets them.
+func DefaultTrainerResources() corev1.ResourceRequirements {
+	return corev1.ResourceRequirements{
+		Requests: corev1.ResourceList{
+			corev1.ResourceCPU:    resource.MustParse("500m"),
+			corev1.ResourceMemory: resource.MustParse("256Mi"),
+		},
+		Limits: corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("2Gi")},
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strings"
 
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"sigs.k8s.io/yaml"
 
@@ -42,6 +43,71 @@ type Options struct {
 	ArtifactURI string
 	// Pools maps a pool name to its node selector.
 	Pools PoolMap
+	// TrainerPodTemplate is the operator's default pod template
+	// (--trainer-pod-template-file); an object's spec.podTemplate merges
+	// over it. Nil: none.
+	TrainerPodTemplate *finetunev1alpha1.TrainerPodTemplate
+	// TrainerResources of the trainer container when the object's
+	// spec.placement.resources is unset (--trainer-resources-file). Nil:
+	// DefaultTrainerResources.
+	TrainerResources *corev1.ResourceRequirements
+}
+
+// LoadTrainerPodTemplate reads the operator's default pod template from a
+// YAML or JSON file in the form of spec.podTemplate, and checks it against
+// the rules the CRDs enforce on spec.podTemplate. An empty file name gives nil.
+func LoadTrainerPodTemplate(file string) (*finetunev1alpha1.TrainerPodTemplate, error) {
+	if file == "" {
+		return nil, nil
+	}
+	raw, err := os.ReadFile(file)
+	if err != nil {
+		return nil, fmt.Errorf("reading --trainer-pod-template-file: %w", err)
+	}
+	t := &finetunev1alpha1.TrainerPodTemplate{}
+	if err := yaml.UnmarshalStrict(raw, t); err != nil {
+		return nil, fmt.Errorf("parsing --trainer-pod-template-file %s: %w", file, err)
+	}
+	if err := t.Validate("trainerPodTemplate"); err != nil {
+		return nil, fmt.Errorf("--trainer-pod-template-file %s: %w", file, err)
+	}
+	if err := checkMounts(t, "trainerPodTemplate"); err != nil {
+		return nil, fmt.Errorf("--trainer-pod-template-file %s: %w", file, err)
+	}
+	return t, nil
+}
+
+// LoadTrainerResources reads the trainer container's default resources
+// (requests and limits, as in a container) from a YAML or JSON file. An
+// empty file name gives nil.
+func LoadTrainerResources(file string) (*corev1.ResourceRequirements, error) {
+	if file == "" {
+		return nil, nil
+	}
+	raw, err := os.ReadFile(file)
+	if err != nil {
+		return nil, fmt.Errorf("reading --trainer-resources-file: %w", err)
+	}
+	r := &corev1.ResourceRequirements{}
+	if err := yaml.UnmarshalStrict(raw, r); err != nil {
+		return nil, fmt.Errorf("parsing --trainer-resources-file %s: %w", file, err)
+	}
+	if len(r.Claims) > 0 {
+		return nil, fmt.Errorf("--trainer-resources-file %s: claims are not supported", file)
+	}
+	for _, list := range []corev1.ResourceList{r.Requests, r.Limits} {
+		for name, q := range list {
+			if q.Sign() < 0 {
+				return nil, fmt.Errorf("--trainer-resources-file %s: %s %s is negative", file, name, q.String())
+			}
+		}
+	}
+	for name, req := range r.Requests {
+		if lim, ok := r.Limits[name]; ok && req.Cmp(lim) > 0 {
+			return nil, fmt.Errorf("--trainer-resources-file %s: the %s request %s is above its limit %s", file, name, req.String(), lim.String())
+		}
+	}
+	return r, nil
 }
 
 // PoolMap maps a pool (arm64, amd64) to the node selector that places pods on it.

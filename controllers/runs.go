@@ -3,6 +3,7 @@ package controllers
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -10,6 +11,7 @@ import (
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
@@ -26,44 +28,89 @@ type runner struct {
 	opts      Options
 }
 
+// ensured is what ensure found or made: the run's Job and whether this call
+// created it, or, with no Job, why the run waits.
+type ensured struct {
+	job     *batchv1.Job
+	created bool
+	wait    *waitReason
+}
+
 // ensure makes sure the Job of r exists, deletes the Jobs of the owner's
-// earlier runs, and returns the Job and whether this call created it.
-func (k runner) ensure(ctx context.Context, r run) (*batchv1.Job, bool, error) {
+// earlier runs, and returns the Job and whether this call created it. Before
+// it creates a Job it checks that the Secrets of the pod template exist:
+// if one is missing, no Job is made and the run waits (ensured.wait).
+//
+// A Job of the same run (same hash) is kept, unless it failed, was made for
+// an earlier generation of the object, and ran with another pod identity
+// (PodTemplateHashAnnotation): the object's new credentials may be what the
+// failed run lacked, so it runs again with them.
+func (k runner) ensure(ctx context.Context, r run) (ensured, error) {
 	objs, err := buildRun(r, k.opts)
 	if err != nil {
-		return nil, false, err
+		return ensured{}, err
 	}
 	if err := k.deleteStaleRuns(ctx, r, objs.hash); err != nil {
-		return nil, false, err
+		return ensured{}, err
 	}
 	var job batchv1.Job
 	err = k.Get(ctx, client.ObjectKeyFromObject(objs.job), &job)
-	if err == nil {
-		return &job, false, k.syncSuspend(ctx, r, &job)
+	found := err == nil
+	if err != nil && !apierrors.IsNotFound(err) {
+		return ensured{}, fmt.Errorf("getting Job %s: %w", objs.job.Name, err)
 	}
-	if !apierrors.IsNotFound(err) {
-		return nil, false, fmt.Errorf("getting Job %s: %w", objs.job.Name, err)
+	if found && !failedWithOtherIdentity(&job, objs.job) {
+		return ensured{job: &job}, k.syncSuspend(ctx, r, &job)
 	}
+	wait, err := missingSecret(ctx, k.Client, r.owner.GetNamespace(), r.podTemplate)
+	if err != nil || wait != nil {
+		return ensured{wait: wait}, err
+	}
+	if found {
+		// A conflict is a Job of another UID: already replaced, and the cache lags.
+		err := k.Delete(ctx, &job, client.PropagationPolicy(metav1.DeletePropagationBackground), client.Preconditions{UID: &job.UID})
+		if err != nil && !apierrors.IsNotFound(err) && !apierrors.IsConflict(err) {
+			return ensured{}, fmt.Errorf("deleting the failed Job %s to run it with the new pod template: %w", job.Name, err)
+		}
+	}
+	return k.create(ctx, r, objs)
+}
+
+// failedWithOtherIdentity reports whether job failed, was made for another
+// generation of the object than want, and ran with another pod identity.
+func failedWithOtherIdentity(job, want *batchv1.Job) bool {
+	return jobCondition(job, batchv1.JobFailed) != nil &&
+		job.Annotations[OwnerGenerationAnnotation] != want.Annotations[OwnerGenerationAnnotation] &&
+		job.Annotations[PodTemplateHashAnnotation] != want.Annotations[PodTemplateHashAnnotation]
+}
+
+// create makes the run's ConfigMap and Job, owned by the run's object.
+func (k runner) create(ctx context.Context, r run, objs *runObjects) (ensured, error) {
 	scheme := k.Scheme()
 	if err := controllerutil.SetControllerReference(r.owner, objs.configMap, scheme); err != nil {
-		return nil, false, fmt.Errorf("owning ConfigMap: %w", err)
+		return ensured{}, fmt.Errorf("owning ConfigMap: %w", err)
 	}
 	if err := controllerutil.SetControllerReference(r.owner, objs.job, scheme); err != nil {
-		return nil, false, fmt.Errorf("owning Job: %w", err)
+		return ensured{}, fmt.Errorf("owning Job: %w", err)
 	}
 	if err := k.Create(ctx, objs.configMap); client.IgnoreAlreadyExists(err) != nil {
-		return nil, false, fmt.Errorf("creating ConfigMap %s: %w", objs.configMap.Name, err)
+		return ensured{}, fmt.Errorf("creating ConfigMap %s: %w", objs.configMap.Name, err)
 	}
 	if err := k.Create(ctx, objs.job); err != nil {
-		if apierrors.IsAlreadyExists(err) { // the cache lagged behind our own create: read the API server
-			if err := k.reader().Get(ctx, client.ObjectKeyFromObject(objs.job), &job); err != nil {
-				return nil, false, fmt.Errorf("getting Job %s: %w", objs.job.Name, err)
-			}
-			return &job, false, k.syncSuspend(ctx, r, &job)
+		if !apierrors.IsAlreadyExists(err) {
+			return ensured{}, fmt.Errorf("creating Job %s: %w", objs.job.Name, err)
 		}
-		return nil, false, fmt.Errorf("creating Job %s: %w", objs.job.Name, err)
+		// The cache lagged behind our own create: read the API server.
+		var job batchv1.Job
+		if err := k.reader().Get(ctx, client.ObjectKeyFromObject(objs.job), &job); err != nil {
+			return ensured{}, fmt.Errorf("getting Job %s: %w", objs.job.Name, err)
+		}
+		if !job.DeletionTimestamp.IsZero() {
+			return ensured{}, fmt.Errorf("the Job %s of the failed run is still being deleted", job.Name)
+		}
+		return ensured{job: &job}, k.syncSuspend(ctx, r, &job)
 	}
-	return objs.job, true, nil
+	return ensured{job: objs.job, created: true}, nil
 }
 
 // reader reads around the cache, when the runner has an API reader.
@@ -210,11 +257,14 @@ func (k runner) observe(ctx context.Context, job *batchv1.Job) (runOutcome, erro
 	return out, nil
 }
 
+// listPods lists the pods the Job controls: an earlier Job of the same name
+// (a failed run started again) may leave pods with the same labels behind.
 func listPods(ctx context.Context, r client.Reader, job *batchv1.Job) (*corev1.PodList, error) {
 	var pods corev1.PodList
 	if err := r.List(ctx, &pods, client.InNamespace(job.Namespace), client.MatchingLabels{batchv1.JobNameLabel: job.Name}); err != nil {
 		return nil, fmt.Errorf("listing the pods of Job %s: %w", job.Name, err)
 	}
+	pods.Items = slices.DeleteFunc(pods.Items, func(p corev1.Pod) bool { return !metav1.IsControlledBy(&p, job) })
 	return &pods, nil
 }
 

@@ -12,7 +12,8 @@ import (
 )
 
 // CacheOptions restricts the manager's cache of Jobs, Pods and ConfigMaps to
-// the ones the operator created, so it never holds every pod of the cluster.
+// the ones the operator created, so it never holds every pod of the cluster,
+// and keeps Secrets (watched by metadata only) down to their names.
 func CacheOptions() cache.Options {
 	byManaged := cache.ByObject{Label: labels.SelectorFromSet(labels.Set{ManagedByLabel: ManagedByValue})}
 	return cache.Options{
@@ -20,6 +21,7 @@ func CacheOptions() cache.Options {
 			&batchv1.Job{}:      byManaged,
 			&corev1.Pod{}:       byManaged,
 			&corev1.ConfigMap{}: byManaged,
+			&corev1.Secret{}:    {Transform: stripSecret},
 		},
 	}
 }
@@ -31,6 +33,9 @@ func SetupWithManager(mgr ctrl.Manager, opts Options) error {
 	}
 	if opts.TrainerImage == "" {
 		opts.TrainerImage = DefaultTrainerImage
+	}
+	if err := opts.TrainerPodTemplate.Validate("trainerPodTemplate"); err != nil {
+		return fmt.Errorf("the operator's default pod template: %w", err)
 	}
 	if err := setupIndexes(mgr); err != nil {
 		return err

@@ -1,6 +1,7 @@
 package controllers
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"os"
@@ -9,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	uberzap "go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -44,7 +46,13 @@ func TestMain(m *testing.M) {
 		os.Stderr.WriteString("KUBEBUILDER_ASSETS is unset: the envtest tests skip (run `make test`)\n")
 		os.Exit(m.Run())
 	}
-	ctrl.SetLogger(zap.New(zap.UseDevMode(true), zap.Level(zapLevel())))
+	// The manager logs to stderr at zapLevel and, at every level, into
+	// managerLog while a test captures it.
+	ctrl.SetLogger(zap.New(zap.UseDevMode(true), zap.Level(zapLevel()), zap.RawZapOpts(uberzap.WrapCore(func(c zapcore.Core) zapcore.Core {
+		capture := zapcore.NewCore(zapcore.NewJSONEncoder(uberzap.NewDevelopmentEncoderConfig()), zapcore.AddSync(managerLog),
+			uberzap.LevelEnablerFunc(func(zapcore.Level) bool { return managerLog.capturing() }))
+		return zapcore.NewTee(c, capture)
+	}))))
 	_ = clientgoscheme.AddToScheme(testScheme)
 	_ = finetunev1alpha1.AddToScheme(testScheme)
 	env := &envtest.Environment{
@@ -73,6 +81,45 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
+// managerLog holds what the manager logged, at every verbosity, while a test
+// captures it (the credentials test searches it).
+var managerLog = &logCapture{}
+
+type logCapture struct {
+	mu  sync.Mutex
+	on  bool
+	buf bytes.Buffer
+}
+
+func (l *logCapture) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.on {
+		l.buf.Write(p)
+	}
+	return len(p), nil
+}
+
+func (l *logCapture) capturing() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.on
+}
+
+// capture starts capturing; the returned func stops and returns the log.
+func (l *logCapture) capture() (stop func() string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.buf.Reset()
+	l.on = true
+	return func() string {
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		l.on = false
+		return l.buf.String()
+	}
+}
+
 // zapLevel keeps the manager quiet (errors only) unless LCFT_TEST_VERBOSE is set.
 func zapLevel() zapcore.Level {
 	if os.Getenv("LCFT_TEST_VERBOSE") != "" {
@@ -92,6 +139,14 @@ func needEnv(t *testing.T) {
 // (stop waits for the manager to exit, like a manager process that ended).
 func startManager(t *testing.T) (stop func()) {
 	t.Helper()
+	_, stop = startManagerWith(t, nil)
+	return stop
+}
+
+// startManagerWith is startManager with changes to the operator's options;
+// it returns the manager too.
+func startManagerWith(t *testing.T, change func(*Options)) (ctrl.Manager, func()) {
+	t.Helper()
 	mgr, err := ctrl.NewManager(restConfig, ctrl.Options{
 		Scheme:     testScheme,
 		Metrics:    metricsserver.Options{BindAddress: "0"},
@@ -102,6 +157,9 @@ func startManager(t *testing.T) (stop func()) {
 		t.Fatalf("creating manager: %v", err)
 	}
 	opts := Options{TrainerImage: "lcft-trainer:test", ArtifactURI: "file://" + artifactRoot, Pools: DefaultPoolMap()}
+	if change != nil {
+		change(&opts)
+	}
 	if err := SetupWithManager(mgr, opts); err != nil {
 		t.Fatalf("setting up controllers: %v", err)
 	}
@@ -115,9 +173,9 @@ func startManager(t *testing.T) (stop func()) {
 		}
 	}()
 	var once sync.Once
-	stop = func() { once.Do(func() { cancel(); wg.Wait() }) }
+	stop := func() { once.Do(func() { cancel(); wg.Wait() }) }
 	t.Cleanup(stop)
-	return stop
+	return mgr, stop
 }
 
 func newNamespace(t *testing.T) string {

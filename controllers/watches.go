@@ -21,6 +21,9 @@ const (
 	cohortModelIndex  = "spec.globalModelRef.name"
 	cohortPolicyIndex = "spec.correctionPolicyRef.name"
 	policyModelIndex  = "spec.search.globalModelRef.name"
+	// podTemplateSecretIndex indexes each kind by the Secrets its own
+	// spec.podTemplate requires (requiredSecrets).
+	podTemplateSecretIndex = "spec.podTemplate.secrets"
 )
 
 func setupIndexes(mgr ctrl.Manager) error {
@@ -46,6 +49,25 @@ func setupIndexes(mgr ctrl.Manager) error {
 		return nil
 	}); err != nil {
 		return fmt.Errorf("indexing policies by model: %w", err)
+	}
+	type templateOf func(client.Object) *finetunev1alpha1.TrainerPodTemplate
+	for _, k := range []struct {
+		obj      client.Object
+		template templateOf
+	}{
+		{&finetunev1alpha1.FineTuneCohort{}, func(o client.Object) *finetunev1alpha1.TrainerPodTemplate {
+			return o.(*finetunev1alpha1.FineTuneCohort).Spec.PodTemplate
+		}},
+		{&finetunev1alpha1.GlobalModel{}, func(o client.Object) *finetunev1alpha1.TrainerPodTemplate {
+			return o.(*finetunev1alpha1.GlobalModel).Spec.PodTemplate
+		}},
+		{&finetunev1alpha1.CorrectionPolicy{}, func(o client.Object) *finetunev1alpha1.TrainerPodTemplate {
+			return o.(*finetunev1alpha1.CorrectionPolicy).Spec.PodTemplate
+		}},
+	} {
+		if err := idx.IndexField(ctx, k.obj, podTemplateSecretIndex, func(o client.Object) []string { return secretNames(k.template(o)) }); err != nil {
+			return fmt.Errorf("indexing %T by Secret: %w", k.obj, err)
+		}
 	}
 	return nil
 }
@@ -132,6 +154,14 @@ func cohortNames(l client.ObjectList) []string {
 	var out []string
 	for _, c := range l.(*finetunev1alpha1.FineTuneCohortList).Items {
 		out = append(out, c.Name)
+	}
+	return out
+}
+
+func modelNames(l client.ObjectList) []string {
+	var out []string
+	for _, m := range l.(*finetunev1alpha1.GlobalModelList).Items {
+		out = append(out, m.Name)
 	}
 	return out
 }

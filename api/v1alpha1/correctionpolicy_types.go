@@ -108,6 +108,11 @@ type CorrectionPolicySpec struct {
 	// Placement of the search pod.
 	// +optional
 	Placement Placement `json:"placement,omitempty"`
+	// PodTemplate overrides parts of the search pod: service account,
+	// credentials, volumes, labels. It merges over the operator's default
+	// template. Like the rest of the policy it cannot change.
+	// +optional
+	PodTemplate *TrainerPodTemplate `json:"podTemplate,omitempty"`
 	// Artifacts: where the search writes its full surface.
 	// +optional
 	Artifacts ArtifactsSpec `json:"artifacts,omitempty"`
@@ -148,7 +153,7 @@ type ResolvedLabelGroup struct {
 type CorrectionPolicyStatus struct {
 	// +optional
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
-	// Phase: Pending, Running, Ready or Failed.
+	// Phase: Pending, Waiting, Running, Ready or Failed.
 	// +optional
 	Phase Phase `json:"phase,omitempty"`
 	// +listType=map

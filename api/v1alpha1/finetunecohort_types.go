@@ -98,6 +98,14 @@ type FineTuneCohortSpec struct {
 	// Placement of the trainer pods.
 	// +optional
 	Placement Placement `json:"placement,omitempty"`
+	// PodTemplate overrides parts of the trainer pods (service account,
+	// credentials, volumes, labels); it merges over the operator's default
+	// template. Changing env, envFrom, serviceAccountName, imagePullSecrets,
+	// labels, annotations or securityContext does not replace a running or
+	// succeeded run; changing volumes or volumeMounts does (they decide what
+	// file:// URIs read).
+	// +optional
+	PodTemplate *TrainerPodTemplate `json:"podTemplate,omitempty"`
 	// Suspend creates (or keeps) the Job suspended; Kueue admits a Job by
 	// unsuspending it. The label kueue.x-k8s.io/queue-name on the cohort is
 	// copied onto the Job.

@@ -117,6 +117,11 @@ type GlobalModelSpec struct {
 	// Placement of the pretraining pod.
 	// +optional
 	Placement Placement `json:"placement,omitempty"`
+	// PodTemplate overrides parts of the pretraining (or import check) pod:
+	// service account, credentials, volumes, labels. It merges over the
+	// operator's default template.
+	// +optional
+	PodTemplate *TrainerPodTemplate `json:"podTemplate,omitempty"`
 	// Artifacts: where the pretrained model is written.
 	// +optional
 	Artifacts ArtifactsSpec `json:"artifacts,omitempty"`
@@ -138,7 +143,7 @@ type GlobalModelStatus struct {
 	// ObservedGeneration is the generation this status describes.
 	// +optional
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
-	// Phase: Pending, Running, Ready or Failed.
+	// Phase: Pending, Waiting, Running, Ready or Failed.
 	// +optional
 	Phase Phase `json:"phase,omitempty"`
 	// Conditions: Ready, Running, Failed.

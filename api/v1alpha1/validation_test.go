@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -383,5 +384,158 @@ func TestExplainPlacement(t *testing.T) {
 		if len(rest) < 2 || strings.TrimSpace(rest[1]) == "" || strings.Contains(rest[1], "<no description>") {
 			t.Errorf("field %s has no description", f)
 		}
+	}
+}
+
+// validPodTemplate uses every field of a pod template, within the rules.
+func validPodTemplate() *v1.TrainerPodTemplate {
+	return &v1.TrainerPodTemplate{
+		Labels:             map[string]string{"team": "ml"},
+		Annotations:        map[string]string{"example.com/cost-center": "42"},
+		ServiceAccountName: "trainer",
+		ImagePullSecrets:   []corev1.LocalObjectReference{{Name: "regcred"}},
+		Env: []corev1.EnvVar{
+			{Name: "AWS_REGION", Value: "eu-west-1"},
+			{Name: "AWS_SECRET_ACCESS_KEY", ValueFrom: &corev1.EnvVarSource{SecretKeyRef: &corev1.SecretKeySelector{
+				LocalObjectReference: corev1.LocalObjectReference{Name: "s3"}, Key: "secret"}}},
+		},
+		EnvFrom: []corev1.EnvFromSource{{SecretRef: &corev1.SecretEnvSource{LocalObjectReference: corev1.LocalObjectReference{Name: "s3"}}}},
+		Volumes: []corev1.Volume{
+			{Name: "data", VolumeSource: corev1.VolumeSource{PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: "datasets"}}},
+			{Name: "ca", VolumeSource: corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{LocalObjectReference: corev1.LocalObjectReference{Name: "ca"}}}},
+		},
+		VolumeMounts: []corev1.VolumeMount{{Name: "data", MountPath: "/data", ReadOnly: true}, {Name: "ca", MountPath: "/etc/ssl/custom"}},
+		SecurityContext: &v1.TrainerSecurityContext{
+			RunAsUser: ptr.To[int64](1000), RunAsGroup: ptr.To[int64](1000), FSGroup: ptr.To[int64](2000),
+			SupplementalGroups: []int64{3000}, RunAsNonRoot: ptr.To(true),
+			FSGroupChangePolicy: ptr.To(corev1.FSGroupChangeOnRootMismatch),
+		},
+	}
+}
+
+func TestPodTemplateIsAcceptedOnAllKinds(t *testing.T) {
+	needEnv(t)
+	ctx := context.Background()
+	ns := newNamespace(t)
+	if err := validPodTemplate().Validate("spec.podTemplate"); err != nil {
+		t.Fatalf("the Go validator refuses the valid template: %v", err)
+	}
+	gm, pol, c := validModel(ns), validPolicy(ns), validCohort(ns)
+	gm.Spec.PodTemplate, pol.Spec.PodTemplate, c.Spec.PodTemplate = validPodTemplate(), validPodTemplate(), validPodTemplate()
+	for _, obj := range []client.Object{gm, pol, c} {
+		if err := k8sClient.Create(ctx, obj); err != nil {
+			t.Fatalf("%T with a valid pod template rejected: %v", obj, err)
+		}
+	}
+	got := &v1.FineTuneCohort{}
+	if err := k8sClient.Get(ctx, client.ObjectKeyFromObject(c), got); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(validPodTemplate(), got.Spec.PodTemplate); diff != "" {
+		t.Errorf("the stored pod template differs (-sent +stored):\n%s", diff)
+	}
+}
+
+// Every CEL rule of TrainerPodTemplate has a case here; the Go validator
+// (used for the operator's default template) refuses the same templates.
+func TestInvalidPodTemplatesAreRejected(t *testing.T) {
+	needEnv(t)
+	ns := newNamespace(t)
+	vol := func(name string, src corev1.VolumeSource) func(*v1.TrainerPodTemplate) {
+		return func(p *v1.TrainerPodTemplate) {
+			p.Volumes = append(p.Volumes, corev1.Volume{Name: name, VolumeSource: src})
+		}
+	}
+	mount := func(m corev1.VolumeMount) func(*v1.TrainerPodTemplate) {
+		return func(p *v1.TrainerPodTemplate) { p.VolumeMounts = append(p.VolumeMounts, m) }
+	}
+	emptyDir := corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}
+	cases := []struct {
+		name   string
+		mutate func(*v1.TrainerPodTemplate)
+		want   string // in the API server's message
+	}{
+		{"label managed-by", func(p *v1.TrainerPodTemplate) { p.Labels[`app.kubernetes.io/managed-by`] = "me" }, "spec.podTemplate.labels: Invalid value"},
+		{"label owner-name", func(p *v1.TrainerPodTemplate) { p.Labels["finetune.lcft.dev/owner-name"] = "other" }, "may not set the operator's labels"},
+		{"annotation run-hash", func(p *v1.TrainerPodTemplate) { p.Annotations["finetune.lcft.dev/run-hash"] = "x" }, "spec.podTemplate.annotations: Invalid value: podTemplate.annotations may not set the operator's"},
+		{"annotation apparmor unconfined", func(p *v1.TrainerPodTemplate) {
+			p.Annotations["container.apparmor.security.beta.kubernetes.io/trainer"] = "unconfined"
+		}, "may not set AppArmor or seccomp annotations"},
+		{"env LCFT_SHARD_COUNT", func(p *v1.TrainerPodTemplate) {
+			p.Env = append(p.Env, corev1.EnvVar{Name: "LCFT_SHARD_COUNT", Value: "9"})
+		}, "spec.podTemplate.env: Invalid value: podTemplate.env names LCFT_*, JOB_COMPLETION_INDEX and GOMEMLIMIT are reserved"},
+		{"env JOB_COMPLETION_INDEX", func(p *v1.TrainerPodTemplate) {
+			p.Env = append(p.Env, corev1.EnvVar{Name: "JOB_COMPLETION_INDEX", Value: "0"})
+		}, "are reserved for the operator"},
+		{"env GOMEMLIMIT", func(p *v1.TrainerPodTemplate) {
+			p.Env = append(p.Env, corev1.EnvVar{Name: "GOMEMLIMIT", Value: "1GiB"})
+		}, "are reserved for the operator"},
+		{"too many env", func(p *v1.TrainerPodTemplate) {
+			for i := range 65 {
+				p.Env = append(p.Env, corev1.EnvVar{Name: "V" + strconv.Itoa(i), Value: "x"})
+			}
+		}, "spec.podTemplate.env: Too many"},
+		{"volume named scratch", vol("scratch", emptyDir), "podTemplate.volumes names run-spec, scratch and pvc-* are reserved"},
+		{"volume named pvc-0", vol("pvc-0", emptyDir), "podTemplate.volumes names run-spec, scratch and pvc-* are reserved"},
+		{"hostPath volume", vol("host", corev1.VolumeSource{HostPath: &corev1.HostPathVolumeSource{Path: "/var/run"}}), "podTemplate.volumes may not use hostPath"},
+		{"nfs volume", vol("share", corev1.VolumeSource{NFS: &corev1.NFSVolumeSource{Server: "nfs", Path: "/x"}}), "podTemplate.volumes may only be configMap, csi, downwardAPI, emptyDir, ephemeral, persistentVolumeClaim, projected or secret"},
+		{"image volume", vol("img", corev1.VolumeSource{Image: &corev1.ImageVolumeSource{Reference: "busybox"}}), "podTemplate.volumes may only be"},
+		// exactly-one-source cannot see a forbidden type beside an allowed one: the type rule does.
+		{"nfs beside a secret", vol("mixed", corev1.VolumeSource{
+			Secret: &corev1.SecretVolumeSource{SecretName: "s"}, NFS: &corev1.NFSVolumeSource{Server: "nfs", Path: "/x"},
+		}), "podTemplate.volumes may only be configMap, csi"},
+		{"volume with two sources", vol("two", corev1.VolumeSource{
+			EmptyDir: &corev1.EmptyDirVolumeSource{}, Secret: &corev1.SecretVolumeSource{SecretName: "s"},
+		}), "each volume needs exactly one source"},
+		{"relative mount path", mount(corev1.VolumeMount{Name: "data", MountPath: "data"}), "mountPath must be an absolute path without '..'"},
+		{"mount path with ..", mount(corev1.VolumeMount{Name: "data", MountPath: "/data/../etc/lcft"}), "mountPath must be an absolute path without '..'"},
+		{"mount at /tmp", mount(corev1.VolumeMount{Name: "data", MountPath: "/tmp"}), "podTemplate.volumeMounts may not mount at /, /dev/termination-log, or at or below /etc/lcft, /tmp and /mnt/pvc"},
+		{"mount below /etc/lcft", mount(corev1.VolumeMount{Name: "data", MountPath: "/etc/lcft/spec.json"}), "may not mount at /, /dev/termination-log, or at or below"},
+		{"mount below /mnt/pvc", mount(corev1.VolumeMount{Name: "data", MountPath: "/mnt/pvc/datasets"}), "may not mount at /, /dev/termination-log, or at or below"},
+		{"mount of the run spec", mount(corev1.VolumeMount{Name: "run-spec", MountPath: "/spec"}), "may not mount the operator's volumes (run-spec, scratch, pvc-*)"},
+		{"bidirectional mount", mount(corev1.VolumeMount{Name: "data", MountPath: "/shared", MountPropagation: ptr.To(corev1.MountPropagationBidirectional)}), "mountPropagation Bidirectional needs a privileged container"},
+		{"runAsUser 0", func(p *v1.TrainerPodTemplate) { p.SecurityContext.RunAsUser = ptr.To[int64](0) }, "spec.podTemplate.securityContext.runAsUser: Invalid value: 0: podTemplate.securityContext.runAsUser may not be 0"},
+		{"runAsNonRoot false", func(p *v1.TrainerPodTemplate) { p.SecurityContext.RunAsNonRoot = ptr.To(false) }, "spec.podTemplate.securityContext.runAsNonRoot: Invalid value: false: podTemplate.securityContext.runAsNonRoot may not be false"},
+		{"service account name not a DNS name", func(p *v1.TrainerPodTemplate) { p.ServiceAccountName = "Trainer_SA" }, "spec.podTemplate.serviceAccountName"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			tmpl := validPodTemplate()
+			tc.mutate(tmpl)
+			if err := tmpl.Validate("spec.podTemplate"); err == nil {
+				t.Errorf("the Go validator (for the operator's default template) accepts %s", tc.name)
+			}
+			c := validCohort(ns)
+			c.Name = "ftc-" + strconv.Itoa(len(tc.name))
+			c.Spec.PodTemplate = tmpl
+			err := k8sClient.Create(context.Background(), c)
+			if err == nil {
+				_ = k8sClient.Delete(context.Background(), c)
+				t.Fatalf("%s was accepted; want a rejection containing %q", tc.name, tc.want)
+			}
+			if !apierrors.IsInvalid(err) {
+				t.Fatalf("want an Invalid error, got %v", err)
+			}
+			t.Logf("rejected %q: %v", tc.name, err)
+			if !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("message does not contain %q:\n%v", tc.want, err)
+			}
+		})
+	}
+
+	// The other kinds carry the same rules.
+	gm := validModel(ns)
+	gm.Spec.PodTemplate = validPodTemplate()
+	gm.Spec.PodTemplate.Volumes = append(gm.Spec.PodTemplate.Volumes, corev1.Volume{Name: "host", VolumeSource: corev1.VolumeSource{HostPath: &corev1.HostPathVolumeSource{Path: "/"}}})
+	pol := validPolicy(ns)
+	pol.Spec.PodTemplate = validPodTemplate()
+	pol.Spec.PodTemplate.SecurityContext.RunAsUser = ptr.To[int64](0)
+	for _, obj := range []client.Object{gm, pol} {
+		err := k8sClient.Create(context.Background(), obj)
+		if err == nil || !strings.Contains(err.Error(), "spec.podTemplate.") {
+			t.Errorf("%T with a bad pod template: want a rejection naming spec.podTemplate, got %v", obj, err)
+			continue
+		}
+		t.Logf("rejected %T: %v", obj, err)
 	}
 }

@@ -275,14 +275,19 @@ func TestTemplateRBAC(t *testing.T) {
 		t.Errorf("metrics-auth ClusterRole rules (-want +got):\n%s", diff)
 	}
 
-	// Least privilege: no wildcard anywhere, no secrets, no escalation verbs.
+	// Least privilege: no wildcard anywhere, no escalation verbs, and
+	// Secrets read-only (get/list/watch: the operator watches their metadata
+	// to wait for the ones pod templates reference; it never writes them).
+	readOnly := []string{"get", "list", "watch"}
 	for _, kind := range []string{"ClusterRole", "Role"} {
 		for _, d := range r.find(kind, "") {
 			var cr rbacv1.ClusterRole // same rules shape for Role
 			r.one(t, kind, d.obj.GetName(), &cr)
 			for _, rule := range cr.Rules {
 				all := slices.Concat(rule.APIGroups, rule.Resources, rule.Verbs, rule.NonResourceURLs)
-				if slices.Contains(all, "*") || slices.Contains(rule.Resources, "secrets") ||
+				writesSecrets := slices.Contains(rule.Resources, "secrets") &&
+					slices.ContainsFunc(rule.Verbs, func(v string) bool { return !slices.Contains(readOnly, v) })
+				if slices.Contains(all, "*") || writesSecrets ||
 					slices.ContainsFunc(rule.Verbs, func(v string) bool { return v == "escalate" || v == "bind" || v == "impersonate" }) {
 					t.Errorf("%s %s: over-broad rule %+v", kind, d.obj.GetName(), rule)
 				}
@@ -331,6 +336,8 @@ func TestTemplateFullValues(t *testing.T) {
 		"trainer-image":             {"registry.example.com/lcft/lcft-trainer@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"},
 		"artifact-uri":              {"pvc://lcft-artifacts/runs"},
 		"pool-map-file":             {"/etc/lcft-operator/pool-map/pools.yaml"},
+		"trainer-pod-template-file": {"/etc/lcft-operator/trainer/pod-template.yaml"},
+		"trainer-resources-file":    {"/etc/lcft-operator/trainer/resources.yaml"},
 		"zap-log-level":             {"debug"},
 	}
 	if diff := cmp.Diff(wantFlags, flags); diff != "" {
@@ -379,6 +386,7 @@ func TestTemplateFullValues(t *testing.T) {
 	if d.Spec.Template.Annotations["checksum/pool-map"] == "" {
 		t.Errorf("no checksum/pool-map annotation: a changed pool map would not restart the manager")
 	}
+	checkTrainerConfig(t, r, d, flags)
 
 	// Scheduling and pod metadata pass through.
 	if pod.NodeSelector["node-role.kubernetes.io/control-plane"] != "" || len(pod.NodeSelector) != 1 ||

@@ -80,10 +80,12 @@ func TestHelmInstall(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 
-	// Install, with a pool map so that the ConfigMap path is exercised too.
+	// Install, with a pool map and a trainer pod template so that the
+	// ConfigMap paths are exercised too.
 	out := helm("install", releaseName, chartDir(t),
 		"--namespace", namespace, "--create-namespace", "--timeout", "2m",
-		"--set", `poolMap.arm64.node\.example\.com/pool=graviton`)
+		"--set", `poolMap.arm64.node\.example\.com/pool=graviton`,
+		"--set", "trainer.podTemplate.envFrom[0].secretRef.name=s3-credentials")
 	for _, want := range []string{"STATUS: deployed", "rollout status deployment/" + releaseName} {
 		if !strings.Contains(out, want) {
 			t.Errorf("helm install output lacks %q:\n%s", want, out)
@@ -121,6 +123,7 @@ func TestHelmInstall(t *testing.T) {
 		&corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: "lcft-operator"}},
 		&corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: "lcft-operator-metrics"}},
 		&corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: "lcft-operator-pool-map"}},
+		&corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: "lcft-operator-trainer"}},
 		&rbacv1.ClusterRole{ObjectMeta: metav1.ObjectMeta{Name: "lcft-operator-metrics-auth"}},
 		&rbacv1.ClusterRole{ObjectMeta: metav1.ObjectMeta{Name: "lcft-operator-metrics-reader"}},
 		&rbacv1.ClusterRoleBinding{ObjectMeta: metav1.ObjectMeta{Name: "lcft-operator-manager"}},
@@ -143,7 +146,7 @@ func TestHelmInstall(t *testing.T) {
 	if err := c.Get(ctx, types.NamespacedName{Namespace: namespace, Name: releaseName}, &deploy); err != nil {
 		t.Fatalf("Deployment: %v", err)
 	}
-	if flags := flagValues(manager(t, &deploy).Args); flags["leader-elect"] == nil || flags["pool-map-file"] == nil {
+	if flags := flagValues(manager(t, &deploy).Args); flags["leader-elect"] == nil || flags["pool-map-file"] == nil || flags["trainer-pod-template-file"] == nil {
 		t.Errorf("installed Deployment args %v", manager(t, &deploy).Args)
 	}
 
@@ -176,7 +179,11 @@ func TestHelmInstall(t *testing.T) {
 		{authorizationv1.ResourceAttributes{Verb: "create", Group: "authentication.k8s.io", Resource: "tokenreviews"}, true},
 		{authorizationv1.ResourceAttributes{Verb: "create", Group: "authorization.k8s.io", Resource: "subjectaccessreviews"}, true},
 		{authorizationv1.ResourceAttributes{Namespace: "team-a", Verb: "update", Group: "coordination.k8s.io", Resource: "leases"}, false},
-		{authorizationv1.ResourceAttributes{Namespace: "team-a", Verb: "get", Resource: "secrets"}, false},
+		// Secrets: read-only (a metadata watch needs get, list and watch), never written.
+		{authorizationv1.ResourceAttributes{Namespace: "team-a", Verb: "watch", Resource: "secrets"}, true},
+		{authorizationv1.ResourceAttributes{Namespace: "team-a", Verb: "create", Resource: "secrets"}, false},
+		{authorizationv1.ResourceAttributes{Namespace: "team-a", Verb: "update", Resource: "secrets"}, false},
+		{authorizationv1.ResourceAttributes{Namespace: "team-a", Verb: "delete", Resource: "secrets"}, false},
 		{authorizationv1.ResourceAttributes{Namespace: "team-a", Verb: "create", Resource: "pods"}, false},
 		{authorizationv1.ResourceAttributes{Namespace: "team-a", Verb: "delete", Group: "finetune.lcft.dev", Resource: "globalmodels"}, false},
 		{authorizationv1.ResourceAttributes{Verb: "create", Group: "apiextensions.k8s.io", Resource: "customresourcedefinitions"}, false},

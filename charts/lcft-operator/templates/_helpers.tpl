@@ -66,6 +66,17 @@ The trainer image: trainer.image, or the trainer next to the manager image's tag
 {{- end }}
 {{- end }}
 
+{{- define "lcft-operator.trainerConfigName" -}}
+{{- printf "%s-trainer" (include "lcft-operator.fullname" .) | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/*
+Whether the trainer ConfigMap (default pod template, default resources) is rendered.
+*/}}
+{{- define "lcft-operator.trainerConfig" -}}
+{{- if or .Values.trainer.podTemplate .Values.trainer.resources }}true{{- end }}
+{{- end }}
+
 {{- define "lcft-operator.poolMapName" -}}
 {{- printf "%s-pool-map" (include "lcft-operator.fullname" .) | trunc 63 | trimSuffix "-" }}
 {{- end }}
