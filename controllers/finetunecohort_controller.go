@@ -120,6 +120,7 @@ func (r *FineTuneCohortReconciler) reconcileRun(ctx context.Context, c *finetune
 	c.Status.ShardsSucceeded, c.Status.ShardsFailed = out.succeeded, out.failed
 	switch out.phase {
 	case finetunev1alpha1.PhaseSucceeded:
+		c.Status.Partitioned = spec.Dataset.Partitions != nil
 		if err := writeCohortResults(&c.Status, spec.Correction.Strategy, string(gm.Status.GlobalCTR), out); err != nil {
 			reason := "MissingSummary"
 			if errors.Is(err, errNoUsers) {

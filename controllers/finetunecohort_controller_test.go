@@ -120,6 +120,11 @@ func TestCohortsRunWithAUCsInStatus(t *testing.T) {
 	if gm.Status.Digest == "" || gm.Status.GlobalCTR == "" || gm.Status.CloudAUC == "" || len(gm.Status.LocalCTRQuantiles) == 0 {
 		t.Errorf("model status is incomplete: %+v", gm.Status)
 	}
+	// The pretraining wrote its dataset partitioned by user; the cohorts on
+	// the same dataset read their shards' partitions.
+	if d := gm.Status.Dataset; d == nil || !strings.HasPrefix(d.Digest, "sha256:") || !strings.HasSuffix(d.PartitionsURI, "/partitions/manifest.json") {
+		t.Errorf("model status.dataset %+v: want a sha256 digest and a partitions manifest", d)
+	}
 	for _, c := range cohorts {
 		waitCohort(t, c, v1.PhaseSucceeded)
 		st := c.Status
@@ -142,6 +147,10 @@ func TestCohortsRunWithAUCsInStatus(t *testing.T) {
 		}
 		if st.Users == 0 || st.LCFTAUC == "" || st.Labels == nil || st.Labels.Strategy != v1.StrategyAuto {
 			t.Errorf("%s: incomplete results: %+v", c.Name, st)
+		}
+		if !st.Partitioned || gm.Status.Dataset == nil || st.DatasetDigest != gm.Status.Dataset.Digest || st.OutOfVocabulary != nil {
+			t.Errorf("%s: partitioned %v, dataset digest %q (model's %+v), out of vocabulary %+v; want the model's partitions, digest and no unknown ids",
+				c.Name, st.Partitioned, st.DatasetDigest, gm.Status.Dataset, st.OutOfVocabulary)
 		}
 		if cond := meta.FindStatusCondition(st.Conditions, v1.ConditionComplete); cond == nil || cond.Status != metav1.ConditionTrue || cond.ObservedGeneration != c.Generation {
 			t.Errorf("%s: Complete condition: %+v", c.Name, cond)

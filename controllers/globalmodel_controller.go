@@ -127,6 +127,13 @@ func (r *GlobalModelReconciler) succeeded(gm *finetunev1alpha1.GlobalModel, spec
 	for _, q := range st.Quantiles {
 		gm.Status.LocalCTRQuantiles = append(gm.Status.LocalCTRQuantiles, finetunev1alpha1.Quantile{Quantile: formatDecimal(q[0]), LocalCTR: formatDecimal(q[1])})
 	}
+	gm.Status.Dataset = nil
+	if st.DatasetDigest != "" {
+		gm.Status.Dataset = &finetunev1alpha1.DatasetStatus{Digest: st.DatasetDigest}
+		if st.PartitionsURI != "" {
+			gm.Status.Dataset.PartitionsURI = unmountURI(st.PartitionsURI, spec.OutputURI)
+		}
+	}
 	gm.Status.Phase = finetunev1alpha1.PhaseReady
 	conds.phase(gm.Status.Phase, "ModelReady", fmt.Sprintf("model %s (%s) is ready", gm.Status.ArtifactURI, gm.Status.Digest))
 	r.event(gm, corev1.EventTypeNormal, "ModelReady", "Completed", "model ready: global CTR %s, Cloud AUC %s", gm.Status.GlobalCTR, gm.Status.CloudAUC)

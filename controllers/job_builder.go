@@ -76,6 +76,10 @@ func buildRun(r run, opts Options) (*runObjects, error) {
 		m := *spec.GlobalModel // mountPVCs rewrites URIs: keep the caller's intact
 		spec.GlobalModel = &m
 	}
+	if spec.Dataset.Partitions != nil {
+		p := *spec.Dataset.Partitions
+		spec.Dataset.Partitions = &p
+	}
 	volumes, mounts, err := mountPVCs(&spec)
 	if err != nil {
 		return nil, err
@@ -303,6 +307,11 @@ func mountPVCs(spec *runspec.Spec) ([]corev1.Volume, []corev1.VolumeMount, error
 	}
 	if err := rewrite(&spec.Dataset.URI, false); err != nil {
 		return nil, nil, fmt.Errorf("dataset: %w", err)
+	}
+	if spec.Dataset.Partitions != nil {
+		if err := rewrite(&spec.Dataset.Partitions.ManifestURI, false); err != nil {
+			return nil, nil, fmt.Errorf("dataset partitions: %w", err)
+		}
 	}
 	if spec.GlobalModel != nil {
 		if err := rewrite(&spec.GlobalModel.URI, false); err != nil {

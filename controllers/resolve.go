@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"reflect"
 	"strconv"
 	"strings"
 
@@ -135,6 +136,9 @@ func pretrainSpec(gm *finetunev1alpha1.GlobalModel, opts Options) (runspec.Spec,
 			Seed:              uint64(t.Seed),
 		},
 		Shards: 1,
+		// The pretraining reads the whole dataset anyway: it also writes it
+		// partitioned by user, for the shards of cohorts on the same data.
+		WritePartitions: true,
 	}
 	return finish(spec, d, opts, gm.Spec.Artifacts, "globalmodels", gm)
 }
@@ -244,11 +248,13 @@ func finetuneSpec(c *finetunev1alpha1.FineTuneCohort, gm *finetunev1alpha1.Globa
 	if cohort.Mode == string(finetunev1alpha1.ModePooled) {
 		shards = 1 // one model for the whole cohort
 	}
+	dataset := resolveDataset(d, "spec.dataset", c.Spec.Dataset, historyLen)
+	dataset.Partitions = modelPartitions(gm, dataset, historyLen)
 	spec := runspec.Spec{
 		Version:      runspec.Version,
 		Kind:         runspec.KindFinetune,
 		Name:         c.Namespace + "/" + c.Name,
-		Dataset:      resolveDataset(d, "spec.dataset", c.Spec.Dataset, historyLen),
+		Dataset:      dataset,
 		GlobalModel:  model,
 		Optimization: resolveFineTuning(d, "spec.fineTuning", c.Spec.FineTuning),
 		Correction:   correction,
@@ -270,4 +276,19 @@ func orDefaultInt(v, def int32) int32 {
 		return def
 	}
 	return v
+}
+
+// modelPartitions is the partitioned copy of dataset that gm's pretraining
+// wrote, when the cohort's dataset is the one gm was trained on (same
+// source, threshold, split and history length); nil otherwise, and the
+// shards read the source.
+func modelPartitions(gm *finetunev1alpha1.GlobalModel, dataset runspec.Dataset, historyLen int32) *runspec.Partitions {
+	if gm.Spec.Training == nil || gm.Status.Dataset == nil || gm.Status.Dataset.PartitionsURI == "" {
+		return nil
+	}
+	trained := resolveDataset(&decimals{}, "", gm.Spec.Training.Dataset, historyLen)
+	if !reflect.DeepEqual(trained, dataset) {
+		return nil
+	}
+	return &runspec.Partitions{ManifestURI: gm.Status.Dataset.PartitionsURI, DatasetDigest: gm.Status.Dataset.Digest}
 }

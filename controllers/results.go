@@ -26,6 +26,11 @@ func writeCohortResults(st *finetunev1alpha1.FineTuneCohortStatus, strategy, glo
 			samplesPerSecond += float64(s.Finetune.Samples) / s.Finetune.Seconds
 		}
 	}
+	st.DatasetDigest = out.summaries[0].DatasetDigest
+	st.OutOfVocabulary = nil
+	if total.OOVSamples > 0 {
+		st.OutOfVocabulary = &finetunev1alpha1.OutOfVocabulary{Samples: total.OOVSamples, Users: total.OOVUsers, Items: total.OOVItems}
+	}
 	st.Users = total.Users
 	st.SkippedUsers = total.SkippedUsers
 	st.SingleClassUsers = total.SingleClassUsers

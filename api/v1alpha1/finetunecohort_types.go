@@ -225,6 +225,28 @@ type FineTuneCohortStatus struct {
 	StartTime *metav1.Time `json:"startTime,omitempty"`
 	// +optional
 	CompletionTime *metav1.Time `json:"completionTime,omitempty"`
+	// DatasetDigest of the data the run read, "sha256:<hex>" (see
+	// GlobalModel status.dataset.digest).
+	// +optional
+	DatasetDigest string `json:"datasetDigest,omitempty"`
+	// Partitioned is true when the shards read the dataset's partitions
+	// (written by the GlobalModel's pretraining) rather than the source.
+	// +optional
+	Partitioned bool `json:"partitioned,omitempty"`
+	// OutOfVocabulary counts the rows of the cohort's shards whose user or
+	// item the global model never saw: they are dropped, not fine-tuned.
+	// +optional
+	OutOfVocabulary *OutOfVocabulary `json:"outOfVocabulary,omitempty"`
+}
+
+// OutOfVocabulary counts what the global model's vocabulary left out.
+type OutOfVocabulary struct {
+	// Samples dropped because their user or item is unknown to the model.
+	Samples int64 `json:"samples"`
+	// Users unknown to the model (summed over shards, which hold disjoint users).
+	Users int64 `json:"users"`
+	// Items unknown to the model (the largest count of one shard: shards may share items).
+	Items int64 `json:"items"`
 }
 
 // FineTuneCohort fine-tunes a GlobalModel for one CTR-group cohort of users

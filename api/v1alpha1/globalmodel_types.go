@@ -176,6 +176,23 @@ type GlobalModelStatus struct {
 	// +listType=atomic
 	// +optional
 	LocalCTRQuantiles []Quantile `json:"localCTRQuantiles,omitempty"`
+	// Dataset the model was trained (or, when imported, evaluated) on.
+	// +optional
+	Dataset *DatasetStatus `json:"dataset,omitempty"`
+}
+
+// DatasetStatus identifies the data a run read.
+type DatasetStatus struct {
+	// Digest of the dataset, "sha256:<hex>": of the file's bytes (for
+	// MovieLens, of its two files' digests; for synthetic data, of the
+	// generator's settings). The model artifact carries it too.
+	// +optional
+	Digest string `json:"digest,omitempty"`
+	// PartitionsURI is the manifest of the dataset partitioned by user,
+	// written by the pretraining run. Cohorts on the same dataset read only
+	// their shard's partitions from it.
+	// +optional
+	PartitionsURI string `json:"partitionsURI,omitempty"`
 }
 
 // GlobalModel is a global (cloud) CTR model that FineTuneCohorts fine-tune.
