@@ -3,6 +3,7 @@ package controllers
 import (
 	"context"
 	"fmt"
+	"slices"
 
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -146,7 +147,11 @@ func (r *CorrectionPolicyReconciler) search(ctx context.Context, p *finetunev1al
 				IdentityAUC:   formatDecimal(g.IdentityAUC),
 			}
 			for _, c := range g.Cells {
-				rg.Cells = append(rg.Cells, finetunev1alpha1.SearchCell{PositiveLabel: formatLabel(c[0]), NegativeLabel: formatLabel(c[1]), ValidationAUC: formatDecimal(c[2])})
+				cell := finetunev1alpha1.SearchCell{PositiveLabel: formatLabel(c[0]), NegativeLabel: formatLabel(c[1]), ValidationAUC: formatDecimal(c[2])}
+				if slices.Contains(g.Diverged, [2]float64{c[0], c[1]}) {
+					cell.ValidationAUC, cell.Diverged = "", true // invalid, never chosen
+				}
+				rg.Cells = append(rg.Cells, cell)
 			}
 			p.Status.Groups = append(p.Status.Groups, rg)
 		}

@@ -121,7 +121,7 @@ func (r *FineTuneCohortReconciler) reconcileRun(ctx context.Context, c *finetune
 	switch out.phase {
 	case finetunev1alpha1.PhaseSucceeded:
 		c.Status.Partitioned = spec.Dataset.Partitions != nil
-		if err := writeCohortResults(&c.Status, spec.Correction.Strategy, string(gm.Status.GlobalCTR), out); err != nil {
+		if err := writeCohortResults(&c.Status, spec.Correction.Strategy, string(gm.Status.GlobalCTR), spec.OutputURI, orDefault(spec.Optimization.Scope, string(finetunev1alpha1.ScopeAll)), out); err != nil {
 			reason := "MissingSummary"
 			if errors.Is(err, errNoUsers) {
 				reason = "NoUsersInRange"
@@ -134,6 +134,15 @@ func (r *FineTuneCohortReconciler) reconcileRun(ctx context.Context, c *finetune
 		c.Status.CompletionTime = completionTime(job)
 		c.Status.Phase = finetunev1alpha1.PhaseSucceeded
 		msg := fmt.Sprintf("%d users: Cloud %s, Local %s, LCFT %s", c.Status.Users, c.Status.CloudAUC, c.Status.LocalAUC, c.Status.LCFTAUC)
+		if m := c.Status.Model; m != nil {
+			msg += fmt.Sprintf("; group model %s (%s)", m.URI, m.Digest)
+			if m.RolledBack {
+				msg += ", the global model: the pooled fine-tuning diverged"
+			}
+		}
+		if d := c.Status.DivergedUsers; d != nil && (d.Local > 0 || d.LCFT > 0) {
+			msg += fmt.Sprintf("; fine-tuning diverged for %d users in Local and %d in LCFT, who keep the Cloud model there", d.Local, d.LCFT)
+		}
 		conds.phase(c.Status.Phase, "RunComplete", msg)
 		recordAUCs(c)
 		r.event(c, corev1.EventTypeNormal, "RunComplete", "Completed", "%s", msg)

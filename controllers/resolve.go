@@ -90,7 +90,18 @@ func resolveFineTuning(d *decimals, field string, ft finetunev1alpha1.FineTuning
 		Epochs:            int(max(ft.Epochs, 1)),
 		BatchSize:         int(orDefaultInt(ft.BatchSize, 32)),
 		Seed:              uint64(ft.Seed),
+		// All (the default) stays empty, so that runs from before the
+		// field keep their identity (the run spec's hash).
+		Scope: noneIf(string(ft.Scope), string(finetunev1alpha1.ScopeAll)),
 	}
+}
+
+// noneIf is "" when v is the default def (or empty), v otherwise.
+func noneIf(v, def string) string {
+	if v == def {
+		return ""
+	}
+	return v
 }
 
 // finish sets the directory the runs of obj write under,
@@ -240,6 +251,9 @@ func finetuneSpec(c *finetunev1alpha1.FineTuneCohort, gm *finetunev1alpha1.Globa
 		return runspec.Spec{}, err
 	}
 	cohort := &runspec.Cohort{MinCTR: 0, MaxCTR: 1, MinSamples: int(orDefaultInt(c.Spec.MinSamples, 5)), Mode: orDefault(string(c.Spec.Mode), string(finetunev1alpha1.ModePerUser))}
+	if o := c.Spec.Output; o != nil {
+		cohort.UserModels = noneIf(string(o.UserModels), string(finetunev1alpha1.UserModelsNone))
+	}
 	if r := c.Spec.CTRRange; r != nil {
 		cohort.MinCTR = parse(d, "spec.ctrRange.min", r.Min, 0)
 		cohort.MaxCTR = parse(d, "spec.ctrRange.max", r.Max, 1)

@@ -13,15 +13,28 @@ var errNoUsers = errors.New("no user of the dataset falls in the cohort's ctrRan
 
 // writeCohortResults adds the shard summaries up and writes the cohort's
 // results. The AUCs are exact for any shard count: each shard reports the
-// sums of n_u*AUC_u and n_u, and the cohort's AUC is their ratio.
-func writeCohortResults(st *finetunev1alpha1.FineTuneCohortStatus, strategy, globalCTR string, out runOutcome) error {
+// sums of n_u*AUC_u and n_u, and the cohort's AUC is their ratio. A Pooled
+// run's group model (saved by shard 0 under the run's output, outputURI
+// being the spec's before pvc:// mounting) goes to status.model.
+func writeCohortResults(st *finetunev1alpha1.FineTuneCohortStatus, strategy, globalCTR, outputURI, scope string, out runOutcome) error {
 	var total runspec.FinetuneStats
 	var samplesPerSecond float64
+	st.Model, st.UserModels = nil, nil
 	for i, s := range out.summaries {
 		if s.Finetune == nil {
 			return fmt.Errorf("shard %d finished without fine-tuning results in its summary", i)
 		}
+		if m := s.Model; m != nil && st.Model == nil {
+			st.Model = &finetunev1alpha1.CohortModel{URI: unmountURI(m.URI, outputURI), Digest: m.Digest,
+				GlobalCTR: finetunev1alpha1.Decimal(globalCTR), RolledBack: m.RolledBack}
+		}
 		total.Add(s.Finetune)
+		if s.UserModelsURI != "" {
+			if st.UserModels == nil {
+				st.UserModels = &finetunev1alpha1.UserModelsStatus{Scope: finetunev1alpha1.FineTuningScope(scope)}
+			}
+			st.UserModels.URIs = append(st.UserModels.URIs, unmountURI(s.UserModelsURI, outputURI))
+		}
 		if s.Finetune.Seconds > 0 {
 			samplesPerSecond += float64(s.Finetune.Samples) / s.Finetune.Seconds
 		}
@@ -30,6 +43,13 @@ func writeCohortResults(st *finetunev1alpha1.FineTuneCohortStatus, strategy, glo
 	st.OutOfVocabulary = nil
 	if total.OOVSamples > 0 {
 		st.OutOfVocabulary = &finetunev1alpha1.OutOfVocabulary{Samples: total.OOVSamples, Users: total.OOVUsers, Items: total.OOVItems}
+	}
+	st.DivergedUsers = &finetunev1alpha1.DivergedUsers{Local: total.DivergedUsers.Local, LCFT: total.DivergedUsers.LCFT}
+	if um := st.UserModels; um != nil {
+		um.Users, um.Bytes = total.UserModels, total.UserModelBytes
+		if um.Users > 0 {
+			um.BytesPerUser = (um.Bytes + um.Users/2) / um.Users
+		}
 	}
 	st.Users = total.Users
 	st.SkippedUsers = total.SkippedUsers

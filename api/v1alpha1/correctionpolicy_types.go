@@ -60,12 +60,17 @@ type LabelSearch struct {
 	// PositiveLabels of the grid. Empty means the trainer's default grid, which
 	// always holds the identity (1, 0), both soft solutions of each group and
 	// scaled variants of them.
+	// Labels must lie in [-100, 100] (the default grid leaves out cells
+	// beyond that); a cell under which a user's fine-tuning diverges is
+	// invalid and never chosen.
 	// +kubebuilder:validation:MaxItems=20
+	// +kubebuilder:validation:XValidation:rule="self.all(v, double(v) >= -100.0 && double(v) <= 100.0)",message="positiveLabels must be in [-100, 100]"
 	// +listType=atomic
 	// +optional
 	PositiveLabels []SignedDecimal `json:"positiveLabels,omitempty"`
 	// NegativeLabels of the grid (see positiveLabels).
 	// +kubebuilder:validation:MaxItems=20
+	// +kubebuilder:validation:XValidation:rule="self.all(v, double(v) >= -100.0 && double(v) <= 100.0)",message="negativeLabels must be in [-100, 100]"
 	// +listType=atomic
 	// +optional
 	NegativeLabels []SignedDecimal `json:"negativeLabels,omitempty"`
@@ -125,8 +130,15 @@ type CorrectionPolicySpec struct {
 type SearchCell struct {
 	PositiveLabel SignedDecimal `json:"positiveLabel"`
 	NegativeLabel SignedDecimal `json:"negativeLabel"`
-	// ValidationAUC is the user-level AUC on the validation split.
-	ValidationAUC Decimal `json:"validationAUC"`
+	// ValidationAUC is the user-level AUC on the validation split; empty
+	// when the cell diverged.
+	// +optional
+	ValidationAUC Decimal `json:"validationAUC,omitempty"`
+	// Diverged is true when some user's fine-tuning with these labels
+	// produced a non-finite loss, parameter or logit: the cell is invalid
+	// and never chosen.
+	// +optional
+	Diverged bool `json:"diverged,omitempty"`
 }
 
 // ResolvedLabelGroup is one row of the table cohorts use.

@@ -15,6 +15,42 @@ const (
 	ModePooled FineTuneMode = "Pooled"
 )
 
+// FineTuningScope names which parameters fine-tuning updates.
+// +kubebuilder:validation:Enum=All;Sparse
+type FineTuningScope string
+
+const (
+	// ScopeAll updates every parameter the samples reach.
+	ScopeAll FineTuningScope = "All"
+	// ScopeSparse updates only the embedding and wide rows of the ids a
+	// user's samples touch and freezes the dense layers (the paper's
+	// "sparse model update"): a user's delta is a few KB.
+	ScopeSparse FineTuningScope = "Sparse"
+)
+
+// UserModelsMode says whether a PerUser run keeps each user's model.
+// +kubebuilder:validation:Enum=None;Deltas
+type UserModelsMode string
+
+const (
+	// UserModelsNone keeps no per-user model.
+	UserModelsNone UserModelsMode = "None"
+	// UserModelsDeltas keeps each user's LCFT model as a delta from the
+	// global model (the rows the user touched, the dense layers unless the
+	// scope is Sparse), one file per shard with an index by user.
+	UserModelsDeltas UserModelsMode = "Deltas"
+)
+
+// OutputSpec is what a cohort's run keeps besides its reports.
+type OutputSpec struct {
+	// UserModels: None, or Deltas (PerUser mode only): each user's LCFT
+	// model as a delta, in user-models-shard-<i>.lcftu under
+	// status.reportURI, for lcft-trainer predict --user-models.
+	// +kubebuilder:default=None
+	// +optional
+	UserModels UserModelsMode `json:"userModels,omitempty"`
+}
+
 // FineTuningSpec is how the global model is fine-tuned on local data.
 // Defaults are the paper's: SGD, batch 32, 1 epoch, lr 0.01 (Adam with lr 0.001 and 3 epochs is the other option).
 type FineTuningSpec struct {
@@ -22,9 +58,9 @@ type FineTuningSpec struct {
 	// +kubebuilder:default=SGD
 	// +optional
 	Optimizer OptimizerName `json:"optimizer,omitempty"`
-	// LearningRate, > 0.
+	// LearningRate, in (0, 10]: beyond 10 no CTR model trains (the paper pretrains at 1.0 and fine-tunes at 0.01).
 	// +kubebuilder:default="0.01"
-	// +kubebuilder:validation:XValidation:rule="double(self) > 0.0",message="learningRate must be greater than 0"
+	// +kubebuilder:validation:XValidation:rule="double(self) > 0.0 && double(self) <= 10.0",message="learningRate must be in (0, 10]"
 	// +optional
 	LearningRate Decimal `json:"learningRate,omitempty"`
 	// LearningRateDecay multiplies the learning rate after each epoch, in (0, 1].
@@ -48,6 +84,11 @@ type FineTuningSpec struct {
 	// +kubebuilder:default=1
 	// +optional
 	Seed int64 `json:"seed,omitempty"`
+	// Scope: All (every parameter) or Sparse (only the embedding and wide
+	// rows a user's samples touch; dense layers frozen).
+	// +kubebuilder:default=All
+	// +optional
+	Scope FineTuningScope `json:"scope,omitempty"`
 }
 
 // FineTuneCohortSpec is one CTR-group cohort: the users of a dataset whose
@@ -58,6 +99,7 @@ type FineTuningSpec struct {
 // deleted and a Job for the new generation is created; status then describes
 // the new generation.
 // +kubebuilder:validation:XValidation:rule="!has(self.parallelism) || self.parallelism <= self.shards",message="parallelism must not exceed shards"
+// +kubebuilder:validation:XValidation:rule="!has(self.output) || !has(self.output.userModels) || self.output.userModels != 'Deltas' || !has(self.mode) || self.mode != 'Pooled'",message="output.userModels Deltas needs mode PerUser (a Pooled cohort saves its group model)"
 type FineTuneCohortSpec struct {
 	// GlobalModelRef is the model to fine-tune; the cohort waits until it is Ready.
 	GlobalModelRef ObjectReference `json:"globalModelRef"`
@@ -114,6 +156,9 @@ type FineTuneCohortSpec struct {
 	// Artifacts: where the full report is written.
 	// +optional
 	Artifacts ArtifactsSpec `json:"artifacts,omitempty"`
+	// Output: what the run keeps besides its reports (per-user models).
+	// +optional
+	Output *OutputSpec `json:"output,omitempty"`
 	// RunPolicy of the Job.
 	// +optional
 	RunPolicy `json:",inline"`
@@ -237,6 +282,69 @@ type FineTuneCohortStatus struct {
 	// item the global model never saw: they are dropped, not fine-tuned.
 	// +optional
 	OutOfVocabulary *OutOfVocabulary `json:"outOfVocabulary,omitempty"`
+	// DivergedUsers counts, per arm, the users whose fine-tuning produced a
+	// non-finite loss, parameter or logit. They keep the Cloud model in
+	// that arm (what a device serves when its fine-tuning fails): their
+	// Local or LCFT AUC is their Cloud AUC, and they stay in users and in
+	// the AUCs. The shard reports list them with the reason.
+	// +optional
+	DivergedUsers *DivergedUsers `json:"divergedUsers,omitempty"`
+	// UserModels describes the per-user deltas a PerUser run saved
+	// (spec.output.userModels Deltas).
+	// +optional
+	UserModels *UserModelsStatus `json:"userModels,omitempty"`
+	// Model is the fine-tuned group model of a Pooled cohort (the paper's
+	// deployment unit): a model artifact that a GlobalModel can import
+	// (spec.import.artifactURI, digest and globalCTR from uri, digest and
+	// globalCTR here).
+	// +optional
+	Model *CohortModel `json:"model,omitempty"`
+}
+
+// UserModelsStatus describes the saved per-user deltas.
+type UserModelsStatus struct {
+	// Users saved, summed over shards (users whose fine-tuning diverged
+	// are saved as an empty delta: they keep the global model).
+	Users int64 `json:"users"`
+	// Bytes of the deltas, summed over shards.
+	Bytes int64 `json:"bytes"`
+	// BytesPerUser is bytes / users, rounded.
+	// +optional
+	BytesPerUser int64 `json:"bytesPerUser,omitempty"`
+	// Scope the users were fine-tuned with.
+	// +optional
+	Scope FineTuningScope `json:"scope,omitempty"`
+	// URIs of the shards' files (user-models-shard-<i>.lcftu).
+	// +listType=atomic
+	// +optional
+	URIs []string `json:"uris,omitempty"`
+}
+
+// DivergedUsers counts users whose fine-tuning diverged, per arm.
+type DivergedUsers struct {
+	// Local: fine-tuned with the original labels.
+	Local int64 `json:"local"`
+	// LCFT: fine-tuned with the corrected labels.
+	LCFT int64 `json:"lcft"`
+}
+
+// CohortModel is the model a Pooled cohort fine-tuned with its corrected
+// labels, saved in the trainer's artifact format (with the global model's
+// vocabulary and the digest of the cohort's dataset).
+type CohortModel struct {
+	// URI of the model file.
+	URI string `json:"uri"`
+	// Digest of the file, "sha256:<hex>".
+	Digest string `json:"digest"`
+	// GlobalCTR the LCFT labels aimed at (the global model's): the
+	// globalCTR to import the model with.
+	// +optional
+	GlobalCTR Decimal `json:"globalCTR,omitempty"`
+	// RolledBack is true when the pooled fine-tuning diverged: the file
+	// then holds the global model's parameters, which is what the group's
+	// devices keep.
+	// +optional
+	RolledBack bool `json:"rolledBack,omitempty"`
 }
 
 // OutOfVocabulary counts what the global model's vocabulary left out.

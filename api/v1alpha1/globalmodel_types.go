@@ -49,9 +49,9 @@ type PretrainingSpec struct {
 	// +kubebuilder:default=SGD
 	// +optional
 	Optimizer OptimizerName `json:"optimizer,omitempty"`
-	// LearningRate, > 0.
+	// LearningRate, in (0, 10]: beyond 10 no CTR model trains (the paper pretrains at 1.0 and fine-tunes at 0.01).
 	// +kubebuilder:default="1.0"
-	// +kubebuilder:validation:XValidation:rule="double(self) > 0.0",message="learningRate must be greater than 0"
+	// +kubebuilder:validation:XValidation:rule="double(self) > 0.0 && double(self) <= 10.0",message="learningRate must be in (0, 10]"
 	// +optional
 	LearningRate Decimal `json:"learningRate,omitempty"`
 	// LearningRateDecay multiplies the learning rate after each epoch, in (0, 1].

@@ -161,6 +161,26 @@ func TestInvalidObjectsAreRejected(t *testing.T) {
 		{"unknown mode", func() client.Object { c := validCohort(ns); c.Spec.Mode = "Federated"; return c }(), "spec.mode"},
 		{"unknown pool", func() client.Object { c := validCohort(ns); c.Spec.Placement.Pool = "riscv64"; return c }(), "spec.placement.pool"},
 		{"fine-tuning learning rate negative", func() client.Object { c := validCohort(ns); c.Spec.FineTuning.LearningRate = "-0.1"; return c }(), "spec.fineTuning.learningRate"},
+		{"user deltas of a pooled cohort", func() client.Object {
+			c := validCohort(ns)
+			c.Spec.Mode = v1.ModePooled
+			c.Spec.Output = &v1.OutputSpec{UserModels: v1.UserModelsDeltas}
+			return c
+		}(), "output.userModels Deltas needs mode PerUser"},
+		{"unknown fine-tuning scope", func() client.Object { c := validCohort(ns); c.Spec.FineTuning.Scope = "Dense"; return c }(), "spec.fineTuning.scope"},
+		{"fine-tuning learning rate above 10", func() client.Object { c := validCohort(ns); c.Spec.FineTuning.LearningRate = "10.5"; return c }(), "learningRate must be in (0, 10]"},
+		{"pretraining learning rate above 10", func() client.Object { m := validModel(ns); m.Spec.Training.LearningRate = "20"; return m }(), "spec.training.learningRate"},
+		{"search label beyond 100", func() client.Object {
+			p := validPolicy(ns)
+			p.Spec.Strategy = v1.StrategyHard
+			p.Spec.Search = &v1.LabelSearch{
+				GlobalModelRef: v1.ObjectReference{Name: "gm"},
+				Dataset:        v1.DatasetSpec{Format: v1.DatasetMovieLens, URI: "file:///d"},
+				Quantiles:      ptr.To[int32](3),
+				NegativeLabels: []v1.SignedDecimal{"0", "-250"},
+			}
+			return p
+		}(), "negativeLabels must be in [-100, 100]"},
 		{"missing model reference", func() client.Object { c := validCohort(ns); c.Spec.GlobalModelRef.Name = ""; return c }(), "spec.globalModelRef.name"},
 		{"timestamp split without timestamp", func() client.Object {
 			c := validCohort(ns)
@@ -286,7 +306,7 @@ func TestDefaultsAreApplied(t *testing.T) {
 		},
 		MinSamples: 5,
 		Mode:       v1.ModePerUser,
-		FineTuning: v1.FineTuningSpec{Optimizer: v1.OptimizerSGD, LearningRate: "0.01", LearningRateDecay: "1", Epochs: 1, BatchSize: 32, Seed: 1},
+		FineTuning: v1.FineTuningSpec{Optimizer: v1.OptimizerSGD, LearningRate: "0.01", LearningRateDecay: "1", Epochs: 1, BatchSize: 32, Seed: 1, Scope: v1.ScopeAll},
 		Shards:     1,
 		Placement:  v1.Placement{Pool: v1.PoolAny},
 		RunPolicy:  v1.RunPolicy{BackoffLimit: ptr.To[int32](2)},

@@ -77,9 +77,25 @@ func (p *params) shapes() []paramShape {
 
 // Save writes the model as an artifact to w and returns the lowercase hex
 // sha256 digest of the bytes written. A replica writes its merged
-// parameters (base plus overlay), which load as a base model.
+// parameters (base plus overlay), which load as a base model. A model with
+// a NaN or infinite parameter is refused (Load would refuse the artifact);
+// w may then hold a partial artifact.
 func (m *Model) Save(w io.Writer) (digest string, err error) {
-	prov := m.Provenance()
+	return m.save(w, m.Provenance())
+}
+
+// SaveWithProvenance is Save recording p in the artifact instead of the
+// model's own provenance: a fine-tuned replica has its base's vocabulary
+// (the same rows) but was last trained on other data, whose digest p
+// carries. p's vocabulary, when set, must match the schema.
+func (m *Model) SaveWithProvenance(w io.Writer, p Provenance) (digest string, err error) {
+	if err := m.checkProvenance(p); err != nil {
+		return "", fmt.Errorf("model: save: %w", err)
+	}
+	return m.save(w, p)
+}
+
+func (m *Model) save(w io.Writer, prov Provenance) (digest string, err error) {
 	h := header{
 		Config:        m.cfg,
 		Schema:        headerSchema{m.schema.NumUsers, m.schema.NumItems, m.schema.NumCategories, m.schema.HistoryLen},
@@ -106,8 +122,12 @@ func (m *Model) Save(w io.Writer) (digest string, err error) {
 		writeVocab(bw, prov.Vocab)
 	}
 	enc := make([]byte, 0, 1<<16)
-	put := func(v []float32) {
-		for _, f := range v {
+	var bad error
+	put := func(name string, row int, v []float32) {
+		for i, f := range v {
+			if f-f != 0 && bad == nil { // NaN or ±Inf
+				bad = fmt.Errorf("model: save: %w: %q row %d value %d is %v", ErrNonFinite, name, row, i, f)
+			}
 			if len(enc) == cap(enc) {
 				bw.Write(enc)
 				enc = enc[:0]
@@ -117,13 +137,16 @@ func (m *Model) Save(w io.Writer) (digest string, err error) {
 	}
 	for _, t := range m.p.tables {
 		for r := range t.rows {
-			put(t.row(int32(r)))
+			put(t.name, r, t.row(int32(r)))
 		}
 	}
 	for _, d := range m.p.denses {
-		put(d.data)
+		put(d.name, 0, d.data)
 	}
 	bw.Write(enc)
+	if bad != nil {
+		return "", bad
+	}
 	// bufio.Writer keeps the first error; Flush reports it.
 	if err := bw.Flush(); err != nil {
 		return "", fmt.Errorf("model: save: %w", err)

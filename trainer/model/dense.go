@@ -15,10 +15,16 @@ type dense struct {
 
 	base  *dense // the base's parameter, for a replica
 	dirty bool   // data differs from base.data
+	// frozen parameters of a replica are not updated (see
+	// Replica.FreezeDense); layers may skip their gradients.
+	frozen bool
 }
 
-// apply updates the parameter with opt.
+// apply updates the parameter with opt, unless it is frozen.
 func (d *dense) apply(opt optim.Optimizer) {
+	if d.frozen {
+		return
+	}
 	d.steps++
 	opt.Update(d.data, d.grad, d.state, d.steps)
 	d.dirty = true

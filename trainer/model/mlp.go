@@ -70,15 +70,17 @@ func (m *mlp) backward(ws *workspace, n int, dout []float32) {
 		if l > 0 {
 			in = ws.h[l-1]
 		}
-		if l < len(m.b) {
+		if l < len(m.b) && !m.b[l].frozen {
 			// dh is already masked by the ReLU derivative; sum over samples.
 			gb := m.b[l].grad
 			for i := 0; i < n; i++ {
 				add(gb, dh[i*out:i*out+out])
 			}
 		}
-		// dW += inᵀ·dh.
-		gemm(true, false, k, out, n, 1, in, k, dh, out, 1, m.w[l].grad, out)
+		// dW += inᵀ·dh, unless W is frozen (its gradient would be dropped).
+		if !m.w[l].frozen {
+			gemm(true, false, k, out, n, 1, in, k, dh, out, 1, m.w[l].grad, out)
+		}
 		// d(in) = dh·Wᵀ.
 		var din []float32
 		if l > 0 {

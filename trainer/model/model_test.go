@@ -135,9 +135,15 @@ func TestBadInputLeavesModelUnchanged(t *testing.T) {
 			{"user", bad(func(s *data.Sample) { s.User = 4 }), labelsOf(good), opt, "sample 2: user 4 out of range [0, 4)"},
 			{"negative user", bad(func(s *data.Sample) { s.User = -1 }), labelsOf(good), opt, "user -1"},
 			{"item", bad(func(s *data.Sample) { s.Item = 6 }), labelsOf(good), opt, "item 6"},
-			{"category", bad(func(s *data.Sample) { *s = data.NewSample(s.User, s.Item, []int32{0, 3}, s.PosHistory(), s.NegHistory(), s.Label, s.Timestamp) }), labelsOf(good), opt, "category 3"},
-			{"pos", bad(func(s *data.Sample) { *s = data.NewSample(s.User, s.Item, s.Categories(), []int32{9}, s.NegHistory(), s.Label, s.Timestamp) }), labelsOf(good), opt, "positive-history item 9"},
-			{"neg", bad(func(s *data.Sample) { *s = data.NewSample(s.User, s.Item, s.Categories(), s.PosHistory(), []int32{-2}, s.Label, s.Timestamp) }), labelsOf(good), opt, "negative-history item -2"},
+			{"category", bad(func(s *data.Sample) {
+				*s = data.NewSample(s.User, s.Item, []int32{0, 3}, s.PosHistory(), s.NegHistory(), s.Label, s.Timestamp)
+			}), labelsOf(good), opt, "category 3"},
+			{"pos", bad(func(s *data.Sample) {
+				*s = data.NewSample(s.User, s.Item, s.Categories(), []int32{9}, s.NegHistory(), s.Label, s.Timestamp)
+			}), labelsOf(good), opt, "positive-history item 9"},
+			{"neg", bad(func(s *data.Sample) {
+				*s = data.NewSample(s.User, s.Item, s.Categories(), s.PosHistory(), []int32{-2}, s.Label, s.Timestamp)
+			}), labelsOf(good), opt, "negative-history item -2"},
 		} {
 			_, err := m.TrainStep(tc.batch, tc.labels, tc.opt)
 			if err == nil || !strings.Contains(err.Error(), tc.want) {

@@ -73,3 +73,15 @@ func (r *Replica) OverlayRows() int {
 	}
 	return n
 }
+
+// FreezeDense freezes (or thaws) the replica's dense parameters: the MLP,
+// biases, DIN's activation units. Training a frozen replica updates only
+// the embedding and wide rows its batches touch (the paper's "sparse
+// model update"), skips the MLP's weight gradients, and leaves a Delta of
+// those rows alone. It keeps through Reset; freezing discards nothing the
+// replica has already learned until Reset.
+func (r *Replica) FreezeDense(frozen bool) {
+	for _, d := range r.p.denses {
+		d.frozen = frozen
+	}
+}

@@ -31,14 +31,22 @@ func (m *Model) SetProvenance(p Provenance) error {
 	if m.base != nil {
 		return errors.New("model: set provenance: a replica carries its base's")
 	}
+	if err := m.checkProvenance(p); err != nil {
+		return fmt.Errorf("model: set provenance: %w", err)
+	}
+	m.prov = p
+	return nil
+}
+
+// checkProvenance checks that p's vocabulary, if any, has the schema's sizes.
+func (m *Model) checkProvenance(p Provenance) error {
 	if v := p.Vocab; v != nil {
 		s := m.schema
 		if v.Users.Len() != s.NumUsers || v.Items.Len() != s.NumItems || v.Categories.Len() != s.NumCategories {
-			return fmt.Errorf("model: set provenance: vocabulary (users %d, items %d, categories %d) does not match the schema (users %d, items %d, categories %d)",
+			return fmt.Errorf("vocabulary (users %d, items %d, categories %d) does not match the schema (users %d, items %d, categories %d)",
 				v.Users.Len(), v.Items.Len(), v.Categories.Len(), s.NumUsers, s.NumItems, s.NumCategories)
 		}
 	}
-	m.prov = p
 	return nil
 }
 

@@ -131,7 +131,7 @@ func corrector(name string, groups []runspec.LabelGroup) (correction.Corrector, 
 
 // finetune runs one shard of a cohort and writes its report.
 func finetune(ctx context.Context, spec *runspec.Spec, shard int, lg *logger, opts options) (*runspec.Summary, error) {
-	reports, err := finetuneCore(ctx, spec, shard, []string{spec.Correction.Strategy}, lg, opts)
+	reports, err := finetuneCore(ctx, spec, shard, []string{spec.Correction.Strategy}, lg, opts, true)
 	if err != nil {
 		return nil, err
 	}
@@ -142,7 +142,11 @@ func finetune(ctx context.Context, spec *runspec.Spec, shard int, lg *logger, op
 	}
 	st := rep.Summary
 	lg.printf("wrote %s", uri)
-	return &runspec.Summary{Finetune: &st, ReportURI: uri, DatasetDigest: rep.DatasetDigest}, nil
+	sum := &runspec.Summary{Finetune: &st, ReportURI: uri, DatasetDigest: rep.DatasetDigest, Model: rep.GroupModel.savedModel()}
+	if rep.UserModels != nil {
+		sum.UserModelsURI = rep.UserModels.URI
+	}
+	return sum, nil
 }
 
 // writeJSON writes v as indented JSON to uri.
@@ -179,12 +183,15 @@ func CompareStrategies(ctx context.Context, spec *runspec.Spec, strategies []str
 		return nil, badInput("no strategies to compare")
 	}
 	lg := newLogger(progress, "[compare]")
-	return finetuneCore(ctx, spec, 0, strategies, lg, defaultOptions())
+	return finetuneCore(ctx, spec, 0, strategies, lg, defaultOptions(), false)
 }
 
 // finetuneCore fine-tunes shard's users for each strategy and returns one
-// report per strategy.
-func finetuneCore(ctx context.Context, spec *runspec.Spec, shard int, strategies []string, lg *logger, opts options) ([]*Report, error) {
+// report per strategy. With saveModels, shard 0 of a Pooled run saves the
+// model of the first strategy under spec.OutputURI (see saveGroupModel),
+// and a PerUser run with userModels Deltas saves its users' models of the
+// first strategy (see startUserModels); the first report names them.
+func finetuneCore(ctx context.Context, spec *runspec.Spec, shard int, strategies []string, lg *logger, opts options, saveModels bool) ([]*Report, error) {
 	mode, minSamples, err := checkCohort(spec.Cohort)
 	if err != nil {
 		return nil, err
@@ -237,6 +244,8 @@ func finetuneCore(ctx context.Context, spec *runspec.Spec, shard int, strategies
 	corrected := make([][]bool, len(strategies))
 	var pooledCTR *float64
 	var out []userOutcome
+	var groupModel *GroupModel        // saved by a Pooled run
+	var userModels *UserModelsSummary // saved by a PerUser run with userModels Deltas
 	if mode == ModePooled {
 		// Pooled: the whole cohort (all shards) trains one model; its labels
 		// come from the pooled local CTR, the equivalent CTR of the data the
@@ -252,7 +261,10 @@ func finetuneCore(ctx context.Context, spec *runspec.Spec, shard int, strategies
 				}
 			}
 		}
-		if len(pool) == 0 || len(mine) == 0 {
+		// Shard 0 trains (and saves) the group model even when none of
+		// the cohort's users is its own.
+		saveModel := saveModels && shard == 0
+		if len(pool) == 0 || len(mine) == 0 && !saveModel {
 			return reportsFor(spec, shard, strategies, m, digest, sp, g, mode, nil, nil, nil, nil, sel.skipped[shard], time.Since(start).Seconds(), opts)
 		}
 		r := float64(pos) / float64(len(pool))
@@ -272,7 +284,18 @@ func finetuneCore(ctx context.Context, spec *runspec.Spec, shard int, strategies
 		for i, u := range mine {
 			tasks[i] = userTask{raw: u.raw, key: u.key, train: u.train, test: u.test}
 		}
-		if out, err = runPooled(ctx, m, pool, arms, tasks, spec.Optimization, lg); err != nil {
+		var keep func(pooledArm) error
+		if saveModel {
+			keep = func(arm pooledArm) error {
+				if groupModel, err = saveGroupModel(ctx, spec.OutputURI, m, arm, sp.digest); err != nil {
+					return err
+				}
+				groupModel.Positive, groupModel.Negative = arms[1].Positive, arms[1].Negative
+				lg.printf("saved the group model %s", groupModel)
+				return nil
+			}
+		}
+		if out, err = runPooled(ctx, m, pool, arms, tasks, spec.Optimization, lg, 1, keep); err != nil {
 			return nil, err
 		}
 	} else {
@@ -291,13 +314,33 @@ func finetuneCore(ctx context.Context, spec *runspec.Spec, shard int, strategies
 				labels[s][i], corrected[s][i] = lab, applied
 				arms = append(arms, lab)
 			}
-			tasks[i] = userTask{raw: u.raw, key: u.key, train: u.train, test: u.test, arms: arms}
+			tasks[i] = userTask{raw: u.raw, key: u.key, train: u.train, test: u.test, arms: arms, keep: 1}
 		}
-		if out, err = runPerUser(ctx, m, tasks, spec.Optimization, opts.workers, lg, "per-user fine-tuning"); err != nil {
+		var um *userModelsWriter
+		if saveModels && spec.Cohort.UserModels == runspec.UserModelsDeltas {
+			if um, err = startUserModels(ctx, spec, shard, m, digest, tasks); err != nil {
+				return nil, err
+			}
+		}
+		if out, err = runPerUser(ctx, m, tasks, spec.Optimization, opts.workers, lg, "per-user fine-tuning", um.sink()); err != nil {
+			um.abort()
+			return nil, err
+		}
+		logDiverged(lg, tasks, out)
+		if userModels, err = um.finish(lg); err != nil {
 			return nil, err
 		}
 	}
-	return reportsFor(spec, shard, strategies, m, digest, sp, g, mode, pooledCTR, mine, labels, corrected, sel.skipped[shard], time.Since(start).Seconds(), opts, out...)
+	reports, err := reportsFor(spec, shard, strategies, m, digest, sp, g, mode, pooledCTR, mine, labels, corrected, sel.skipped[shard], time.Since(start).Seconds(), opts, out...)
+	if err != nil {
+		return nil, err
+	}
+	reports[0].GroupModel = groupModel
+	if userModels != nil {
+		reports[0].UserModels = userModels
+		reports[0].Summary.UserModels, reports[0].Summary.UserModelBytes = int64(userModels.Users), userModels.Bytes
+	}
+	return reports, nil
 }
 
 // reportsFor builds one report per strategy from the outcomes (arm 0 is
@@ -319,6 +362,7 @@ func reportsFor(spec *runspec.Spec, shard int, strategies []string, m *model.Mod
 				User: u.raw, LocalCTR: u.ctr, Train: len(u.train), Test: len(u.test),
 				Positive: lab.Positive, Negative: lab.Negative, Corrected: corrected[s][i],
 				Cloud: Float(out[i].cloud), Local: Float(out[i].arms[0]), LCFT: Float(out[i].arms[s+1]),
+				LocalDiverged: out[i].diverged[0], LCFTDiverged: out[i].diverged[s+1],
 			}
 		}
 		// The bootstrap seed is the run's seed, so a rerun gives the same

@@ -57,6 +57,11 @@ type UserRow struct {
 	Cloud Float `json:"cloud"`
 	Local Float `json:"local"`
 	LCFT  Float `json:"lcft"`
+	// LocalDiverged and LCFTDiverged say why that arm's fine-tuning
+	// diverged; the arm's AUC is then the Cloud AUC (the user keeps the
+	// global model). Empty when it did not.
+	LocalDiverged string `json:"localDiverged,omitempty"`
+	LCFTDiverged  string `json:"lcftDiverged,omitempty"`
 }
 
 // MethodAUC is a user-level AUC: Sum n_u*AUC_u / Sum n_u over Users users.
@@ -136,6 +141,15 @@ type Report struct {
 	// LiftByCTR: LCFT over Local per local-CTR bucket (10 equal buckets).
 	LiftByCTR []LiftBucket `json:"liftByLocalCTR"`
 
+	// GroupModel is the model a Pooled run saved (shard 0), or nil.
+	GroupModel *GroupModel `json:"groupModel,omitempty"`
+	// UserModels is the file of user deltas a PerUser run saved, or nil.
+	UserModels *UserModelsSummary `json:"userModels,omitempty"`
+
+	// Diverged lists the users rolled back to the Cloud model, per arm (in
+	// user order, Local before LCFT); Summary.DivergedUsers counts them.
+	Diverged []DivergedUser `json:"diverged,omitempty"`
+
 	Users   []UserRow             `json:"users"`
 	Summary runspec.FinetuneStats `json:"summary"`
 }
@@ -155,12 +169,22 @@ func (r *Report) Summarize(resamples int) error {
 // rows in order, so the same rows always give bit-identical sums.
 func (r *Report) summarize(skipped int, seconds float64, resamples int, seed uint64) error {
 	st := runspec.FinetuneStats{SkippedUsers: int64(skipped), Seconds: seconds,
-		OOVSamples: r.OOV.Samples, OOVUsers: int64(r.OOV.Users), OOVItems: int64(r.OOV.Items), BytesRead: r.BytesRead}
+		OOVSamples: r.OOV.Samples, OOVUsers: int64(r.OOV.Users), OOVItems: int64(r.OOV.Items), BytesRead: r.BytesRead,
+		UserModels: r.Summary.UserModels, UserModelBytes: r.Summary.UserModelBytes}
 	n := len(r.Users)
 	cloud, local, lcft := make([]float64, n), make([]float64, n), make([]float64, n)
 	ctr, weights := make([]float64, n), make([]float64, n)
 	var vsCloud, vsLocal metrics.Changes
+	r.Diverged = nil
 	for i, u := range r.Users {
+		if u.LocalDiverged != "" {
+			st.DivergedUsers.Local++
+			r.Diverged = append(r.Diverged, DivergedUser{User: u.User, Arm: "Local", Reason: u.LocalDiverged})
+		}
+		if u.LCFTDiverged != "" {
+			st.DivergedUsers.LCFT++
+			r.Diverged = append(r.Diverged, DivergedUser{User: u.User, Arm: "LCFT", Reason: u.LCFTDiverged})
+		}
 		st.Users++
 		st.Samples += int64(u.Train)
 		st.LocalCTRSum += u.LocalCTR

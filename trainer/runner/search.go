@@ -38,7 +38,10 @@ type SearchCell struct {
 	// Source says where the cell comes from: "identity", "softPositive×f",
 	// "softNegative×f" (default grid), or "grid" (the spec's labels).
 	Source string `json:"source"`
-	AUC    Float  `json:"auc"` // user-level validation AUC; null without scored users
+	AUC    Float  `json:"auc"` // user-level validation AUC; null without scored users or when diverged
+	// DivergedUsers of the group whose fine-tuning with these labels
+	// diverged: the cell is invalid (null AUC) and never chosen.
+	DivergedUsers int `json:"divergedUsers,omitempty"`
 }
 
 // SearchGroupReport is one local-CTR group of a search.
@@ -56,6 +59,8 @@ type SearchGroupReport struct {
 	IdentityAUC Float `json:"identityAUC"`
 	AutoAUC     Float `json:"autoAUC"`
 	CloudAUC    Float `json:"cloudAUC"`
+	// AutoDivergedUsers were rolled back to the Cloud model in AutoAUC.
+	AutoDivergedUsers int `json:"autoDivergedUsers,omitempty"`
 }
 
 // SearchReport is the full result of a search (the JSON at ReportURI).
@@ -187,17 +192,24 @@ func search(ctx context.Context, spec *runspec.Spec, shard int, lg *logger, opts
 		tasks[i] = userTask{raw: u.raw, key: u.key, train: u.fit, test: u.valid, arms: append(arms, auto)}
 	}
 	lg.printf("search: %d users in %d groups (edges %v), %d skipped; g = %.4f", len(users), len(table), edges, skipped, g)
-	out, err := runPerUser(ctx, m, tasks, spec.Optimization, opts.workers, lg, "grid search")
+	out, err := runPerUser(ctx, m, tasks, spec.Optimization, opts.workers, lg, "grid search", nil)
 	if err != nil {
 		return nil, err
 	}
-	scoreGroups(rep, users, out)
+	if err := scoreGroups(rep, users, out); err != nil {
+		return nil, err
+	}
 	for k := range rep.Groups {
 		gp := &rep.Groups[k]
 		c := gp.Cells[gp.Chosen]
 		rep.Table = append(rep.Table, runspec.LabelGroup{Min: gp.Min, Max: gp.Max, Positive: c.Positive, Negative: c.Negative})
 		lg.printf("group [%g, %g): %d users, r̄ %.3f: chose (%.4g, %.4g) %s AUC %.5f; identity %.5f, Auto %.5f, Cloud %.5f",
 			gp.Min, gp.Max, gp.Users, float64(gp.MeanLocalCTR), c.Positive, c.Negative, c.Source, float64(gp.AUC), float64(gp.IdentityAUC), float64(gp.AutoAUC), float64(gp.CloudAUC))
+		for _, cell := range gp.Cells {
+			if cell.DivergedUsers > 0 {
+				lg.printf("group [%g, %g): cell (%.4g, %.4g) %s diverged for %d users: invalid", gp.Min, gp.Max, cell.Positive, cell.Negative, cell.Source, cell.DivergedUsers)
+			}
+		}
 	}
 	rep.Seconds = time.Since(start).Seconds()
 	uri := storage.Join(spec.OutputURI, SearchFile)
@@ -287,8 +299,10 @@ func searchEdges(s *runspec.Search, users []searchUser) ([]float64, error) {
 // {0}). Without: the identity, then SoftPositive and SoftNegative at the
 // group's mean local CTR r̄ scaled by GridFactors; a side whose soft label
 // is undefined (r̄ = 0 for SoftPositive, r̄ = 1 for SoftNegative, or r̄ NaN
-// for an empty group) is left out. Duplicates are dropped (at r̄ = g every
-// soft cell is the identity).
+// for an empty group) is left out, and so are cells with a label beyond
+// runspec.MaxLabelMagnitude (SoftPositive at a tiny r̄: a Hard table cannot
+// hold them, and they diverge at common learning rates). Duplicates are
+// dropped (at r̄ = g every soft cell is the identity).
 func searchGrid(g, rbar float64, pos, neg []float64) []SearchCell {
 	cells := []SearchCell{{Positive: 1, Negative: 0, Source: "identity"}}
 	add := func(c SearchCell) {
@@ -316,13 +330,17 @@ func searchGrid(g, rbar float64, pos, neg []float64) []SearchCell {
 	if rbar > 0 {
 		sp := g / rbar
 		for _, f := range GridFactors {
-			add(SearchCell{Positive: 1 + f*(sp-1), Negative: 0, Source: "softPositive×" + strconv.FormatFloat(f, 'g', -1, 64)})
+			if y := 1 + f*(sp-1); math.Abs(y) <= runspec.MaxLabelMagnitude {
+				add(SearchCell{Positive: y, Negative: 0, Source: "softPositive×" + strconv.FormatFloat(f, 'g', -1, 64)})
+			}
 		}
 	}
 	if rbar < 1 {
 		sn := (g - rbar) / (1 - rbar)
 		for _, f := range GridFactors {
-			add(SearchCell{Positive: 1, Negative: f * sn, Source: "softNegative×" + strconv.FormatFloat(f, 'g', -1, 64)})
+			if y := f * sn; math.Abs(y) <= runspec.MaxLabelMagnitude {
+				add(SearchCell{Positive: 1, Negative: y, Source: "softNegative×" + strconv.FormatFloat(f, 'g', -1, 64)})
+			}
 		}
 	}
 	return cells
@@ -334,22 +352,37 @@ const choiceTolerance = 1e-12
 
 // scoreGroups sums each cell's weighted validation AUC over the group's
 // users (in user order) and chooses each group's cell: the highest AUC,
-// ties going to the identity, then to the earlier cell.
-func scoreGroups(rep *SearchReport, users []searchUser, out []userOutcome) {
+// ties going to the identity, then to the earlier cell. A cell under which
+// any user of the group diverged (scored or not) is invalid: null AUC,
+// never chosen. A group whose every cell diverged is bad input (the
+// fine-tuning settings diverge whatever the labels).
+func scoreGroups(rep *SearchReport, users []searchUser, out []userOutcome) error {
 	type acc struct{ sum, w float64 }
 	cellAcc := make([][]acc, len(rep.Groups))
 	autoAcc := make([]acc, len(rep.Groups))
 	cloudAcc := make([]acc, len(rep.Groups))
+	firstReason := make([]string, len(rep.Groups))
 	for k := range rep.Groups {
 		cellAcc[k] = make([]acc, len(rep.Groups[k].Cells))
 	}
 	for i, u := range users {
 		o := out[i]
+		k := u.group
+		for c := range rep.Groups[k].Cells {
+			if o.diverged[c] != "" {
+				rep.Groups[k].Cells[c].DivergedUsers++
+				if firstReason[k] == "" {
+					firstReason[k] = fmt.Sprintf("user %q, %s", u.raw, o.diverged[c])
+				}
+			}
+		}
+		if o.diverged[len(o.arms)-1] != "" {
+			rep.Groups[k].AutoDivergedUsers++
+		}
 		if math.IsNaN(o.cloud) {
 			continue // single-class validation set: no AUC for any cell
 		}
 		w := float64(len(u.valid))
-		k := u.group
 		rep.Groups[k].ScoredUsers++
 		for c := range rep.Groups[k].Cells {
 			cellAcc[k][c].sum += w * o.arms[c]
@@ -369,21 +402,30 @@ func scoreGroups(rep *SearchReport, users []searchUser, out []userOutcome) {
 	}
 	for k := range rep.Groups {
 		gp := &rep.Groups[k]
+		best := -1
 		for c := range gp.Cells {
-			gp.Cells[c].AUC = value(cellAcc[k][c])
-		}
-		gp.AutoAUC, gp.CloudAUC = value(autoAcc[k]), value(cloudAcc[k])
-		gp.IdentityAUC = gp.Cells[0].AUC // the identity is always cell 0
-		best := 0
-		for c := 1; c < len(gp.Cells); c++ {
-			a := gp.Cells[c].AUC
-			if a.Defined() && (!gp.Cells[best].AUC.Defined() || float64(a) > float64(gp.Cells[best].AUC)+choiceTolerance) {
+			cell := &gp.Cells[c]
+			cell.AUC = value(cellAcc[k][c])
+			if cell.DivergedUsers > 0 {
+				cell.AUC = Float(nan)
+				continue
+			}
+			// The first valid cell is the default (the identity when it is
+			// valid); a later one must beat it by more than the tolerance.
+			if best < 0 || cell.AUC.Defined() && (!gp.Cells[best].AUC.Defined() || float64(cell.AUC) > float64(gp.Cells[best].AUC)+choiceTolerance) {
 				best = c
 			}
 		}
+		if best < 0 {
+			return badInput("search group [%g, %g): fine-tuning diverged under every cell of the grid (first: %s): lower the learning rate",
+				gp.Min, gp.Max, firstReason[k])
+		}
+		gp.AutoAUC, gp.CloudAUC = value(autoAcc[k]), value(cloudAcc[k])
+		gp.IdentityAUC = gp.Cells[0].AUC // the identity is always cell 0
 		gp.Chosen = best
 		gp.AUC = gp.Cells[best].AUC
 	}
+	return nil
 }
 
 // zeroIfNaN is for summary fields, which must encode as JSON numbers
@@ -408,6 +450,9 @@ func searchStats(rep *SearchReport, withCells bool) *runspec.SearchStats {
 		if withCells {
 			for _, cell := range gp.Cells {
 				sg.Cells = append(sg.Cells, [3]float64{cell.Positive, cell.Negative, zeroIfNaN(cell.AUC)})
+				if cell.DivergedUsers > 0 {
+					sg.Diverged = append(sg.Diverged, [2]float64{cell.Positive, cell.Negative})
+				}
 			}
 		}
 		st.Groups = append(st.Groups, sg)

@@ -142,8 +142,12 @@ type tuner struct {
 	y      []float32
 	logits []float32
 	labels []float32
+	// keepDeltas makes run encode the delta of each task's keep arm.
+	keepDeltas bool
 }
 
+// newTuner forks base for fine-tuning with o; scope Sparse freezes the
+// replica's dense parameters.
 func newTuner(base *model.Model, o runspec.Optimization) (*tuner, error) {
 	rep, err := base.Fork()
 	if err != nil {
@@ -153,6 +157,7 @@ func newTuner(base *model.Model, o runspec.Optimization) (*tuner, error) {
 	if err != nil {
 		return nil, err
 	}
+	rep.FreezeDense(o.Scope == runspec.ScopeSparse)
 	return &tuner{rep: rep, opt: opt, o: o}, nil
 }
 
@@ -161,6 +166,11 @@ func newTuner(base *model.Model, o runspec.Optimization) (*tuner, error) {
 // stream (o.Seed, key), batches of o.BatchSize. The same (seed, key) gives
 // the same batches whatever the labels, so two label sets of one user are
 // compared on identical batch orders.
+//
+// A run whose loss stops being finite stops there, and one that ends with
+// a non-finite parameter (an overflow the loss has not shown yet) is
+// caught after the last step: both return a *divergedError, which callers
+// treat as an outcome (the user is served the Cloud model), not a failure.
 func (t *tuner) fineTune(samples []data.Sample, lab correction.Labels, key uint64) error {
 	t.rep.Reset()
 	n := len(samples)
@@ -179,17 +189,25 @@ func (t *tuner) fineTune(samples []data.Sample, lab correction.Labels, key uint6
 				t.batch = append(t.batch, samples[i])
 				t.y = append(t.y, lab.For(samples[i].Label))
 			}
-			if _, err := t.rep.TrainStep(t.batch, t.y, t.opt); err != nil {
+			loss, err := t.rep.TrainStep(t.batch, t.y, t.opt)
+			if err != nil {
 				return fmt.Errorf("fine-tuning: %w", err)
 			}
+			if l := float64(loss); math.IsNaN(l) || math.IsInf(l, 0) {
+				return diverged("loss %v at epoch %d, samples %d-%d", loss, epoch+1, lo+1, hi)
+			}
 		}
+	}
+	if err := t.rep.CheckFinite(); err != nil {
+		return diverged("after %d epochs: %v", t.o.Epochs, err)
 	}
 	return nil
 }
 
 // auc is the AUC of m's logits on test against the observed 0/1 labels,
-// NaN when undefined (single-class test set). Non-finite logits (a
-// diverged fine-tune) are bad input: a learning rate too large.
+// NaN when undefined (single-class test set). A non-finite logit is a
+// *divergedError (a fine-tuned model that overflowed); see cloudAUC for
+// the global model.
 func (t *tuner) auc(m *model.Model, test []data.Sample) (float64, error) {
 	t.logits = growF32(t.logits, len(test))
 	t.labels = growF32(t.labels, len(test))
@@ -198,7 +216,7 @@ func (t *tuner) auc(m *model.Model, test []data.Sample) (float64, error) {
 	}
 	for i := range test {
 		if z := float64(t.logits[i]); math.IsNaN(z) || math.IsInf(z, 0) {
-			return 0, badInput("fine-tuning diverged (logit %v): lower the learning rate", z)
+			return 0, diverged("test logit %v", z)
 		}
 		t.labels[i] = test[i].Label
 	}
@@ -207,6 +225,17 @@ func (t *tuner) auc(m *model.Model, test []data.Sample) (float64, error) {
 		return math.NaN(), nil
 	}
 	return a, nil
+}
+
+// cloudAUC is auc for the global model itself, which has nothing to roll
+// back to: a non-finite logit there is bad input (a model that cannot
+// score), not a divergence.
+func (t *tuner) cloudAUC(m *model.Model, test []data.Sample) (float64, error) {
+	a, err := t.auc(m, test)
+	if reason, ok := divergedReason(err); ok {
+		return 0, badInput("the global model cannot score this data (%s): not a usable model", reason)
+	}
+	return a, err
 }
 
 func growF32(b []float32, n int) []float32 {
@@ -232,7 +261,7 @@ func evalCloud(m *model.Model, test *data.Dataset) (cloudEval, error) {
 	t := &tuner{}
 	for _, r := range data.UserRanges(test) {
 		s := test.Samples[r.Start:r.End]
-		a, err := t.auc(m, s)
+		a, err := t.cloudAUC(m, s)
 		if err != nil {
 			return ev, err
 		}

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 )
 
 // Version of the run spec format. The trainer rejects other versions.
@@ -41,6 +42,24 @@ const (
 	// operator sets it from the downward API); the trainer keeps its heap
 	// under 90% of it.
 	EnvMemoryLimit = "LCFT_MEMORY_LIMIT"
+)
+
+// Bounds on the settings of a run. Past them a run is refused as bad input
+// instead of diverging or running for days; the API validates the same
+// bounds. They are generous: the paper pretrains at learning rate 1.0 and
+// fine-tunes at 0.01 (SGD) or 0.001 (Adam) for 1 to 3 epochs, and its
+// corrected labels stay within a few units of [0, 1].
+const (
+	// MaxLearningRate bounds Optimization.LearningRate (any optimizer).
+	MaxLearningRate = 10.0
+	// MaxEpochs bounds Optimization.Epochs.
+	MaxEpochs = 1000
+	// MaxLabelMagnitude bounds |label| of a Hard table and of a search's
+	// label grid; the default grid leaves out cells beyond it. Strategy
+	// labels computed per user (SoftPositive's g/r) are not bounded: a user
+	// whose fine-tuning diverges on them is rolled back to the Cloud model
+	// and counted.
+	MaxLabelMagnitude = 100.0
 )
 
 // Spec is the fully resolved description of one run.
@@ -131,7 +150,23 @@ type Optimization struct {
 	Epochs            int     `json:"epochs"`
 	BatchSize         int     `json:"batchSize"`
 	Seed              uint64  `json:"seed"`
+	// Scope of fine-tuning: All (every parameter, the default) or Sparse
+	// (only the embedding and wide rows a user's samples touch; dense
+	// layers frozen: the paper's sparse model update). Not for pretraining.
+	Scope string `json:"scope,omitempty"`
 }
+
+// Fine-tuning scopes of Optimization.Scope.
+const (
+	ScopeAll    = "All"
+	ScopeSparse = "Sparse"
+)
+
+// User models of Cohort.UserModels.
+const (
+	UserModelsNone   = "None"
+	UserModelsDeltas = "Deltas"
+)
 
 // Correction is how labels are corrected.
 type Correction struct {
@@ -154,6 +189,10 @@ type Cohort struct {
 	MaxCTR     float64 `json:"maxCTR"` // [MinCTR, MaxCTR); MaxCTR 1 includes 1
 	MinSamples int     `json:"minSamples"`
 	Mode       string  `json:"mode"` // PerUser | Pooled
+	// UserModels: None (the default) or Deltas, which makes a PerUser run
+	// keep each user's LCFT model as a delta from the global model, one
+	// file per shard with an index by user.
+	UserModels string `json:"userModels,omitempty"`
 }
 
 // Search is the Hard strategy's grid search.
@@ -216,8 +255,57 @@ func (s *Spec) Validate() error {
 	if o.Epochs < 1 || o.BatchSize < 1 || !(o.LearningRate > 0) {
 		errs = append(errs, fmt.Errorf("optimization needs epochs >= 1, batchSize >= 1 and learningRate > 0, got %d, %d, %g", o.Epochs, o.BatchSize, o.LearningRate))
 	}
+	if o.LearningRate > MaxLearningRate {
+		errs = append(errs, fmt.Errorf("optimization learningRate %g is above %g: no CTR model trains at that rate (the paper uses 1.0 for pretraining, 0.01 for fine-tuning)", o.LearningRate, MaxLearningRate))
+	}
+	if o.Epochs > MaxEpochs {
+		errs = append(errs, fmt.Errorf("optimization epochs %d is above %d", o.Epochs, MaxEpochs))
+	}
+	switch o.Scope {
+	case "", ScopeAll:
+	case ScopeSparse:
+		if s.Kind == KindPretrain {
+			errs = append(errs, errors.New("optimization scope Sparse is for fine-tuning, not pretraining"))
+		}
+	default:
+		errs = append(errs, fmt.Errorf("optimization scope %q is not one of %s, %s", o.Scope, ScopeAll, ScopeSparse))
+	}
+	if c := s.Cohort; c != nil {
+		switch c.UserModels {
+		case "", UserModelsNone:
+		case UserModelsDeltas:
+			if c.Mode == "Pooled" {
+				errs = append(errs, errors.New("cohort userModels Deltas needs mode PerUser (a Pooled run saves its group model)"))
+			}
+		default:
+			errs = append(errs, fmt.Errorf("cohort userModels %q is not one of %s, %s", c.UserModels, UserModelsNone, UserModelsDeltas))
+		}
+	}
+	if s.Correction != nil {
+		for i, g := range s.Correction.Groups {
+			errs = append(errs, checkLabel(fmt.Sprintf("correction group %d positive label", i), g.Positive),
+				checkLabel(fmt.Sprintf("correction group %d negative label", i), g.Negative))
+		}
+	}
+	if s.Search != nil {
+		for _, v := range s.Search.PositiveLabels {
+			errs = append(errs, checkLabel("search positive label", v))
+		}
+		for _, v := range s.Search.NegativeLabels {
+			errs = append(errs, checkLabel("search negative label", v))
+		}
+	}
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("invalid run spec: %w", err)
+	}
+	return nil
+}
+
+// checkLabel refuses a label that is not finite or exceeds
+// MaxLabelMagnitude; nil otherwise.
+func checkLabel(what string, v float64) error {
+	if !(math.Abs(v) <= MaxLabelMagnitude) { // also NaN
+		return fmt.Errorf("%s %v is outside [-%g, %g]", what, v, MaxLabelMagnitude, MaxLabelMagnitude)
 	}
 	return nil
 }

@@ -26,11 +26,26 @@ type Summary struct {
 	// DatasetDigest is the sha256 of the dataset the shard read (the same
 	// in every shard of a run).
 	DatasetDigest string `json:"datasetDigest,omitempty"`
+	// Model is the model artifact the shard saved: a Pooled cohort's
+	// fine-tuned group model (written by shard 0). Not additive.
+	Model *SavedModel `json:"model,omitempty"`
+	// UserModelsURI is the shard's file of per-user deltas (Cohort.UserModels
+	// Deltas), or "".
+	UserModelsURI string `json:"userModelsURI,omitempty"`
 	// PeakRSSBytes is the trainer process's peak resident set size;
 	// CgroupPeakBytes its container's peak memory usage (0 outside a
 	// cgroup that reports it). Per shard, not additive.
 	PeakRSSBytes    int64 `json:"peakRSS,omitempty"`
 	CgroupPeakBytes int64 `json:"cgroupPeak,omitempty"`
+}
+
+// SavedModel is a model artifact a run wrote.
+type SavedModel struct {
+	URI    string `json:"uri"`
+	Digest string `json:"digest"` // sha256:<hex> of the file
+	// RolledBack is true when the fine-tuning diverged and the file holds
+	// the global model's parameters instead (what devices keep).
+	RolledBack bool `json:"rolledBack,omitempty"`
 }
 
 // WeightedAUC is the sufficient statistic of a user-level AUC: the sum of
@@ -80,6 +95,28 @@ type FinetuneStats struct {
 	OOVItems int64 `json:"oovItems,omitempty"`
 	// BytesRead of dataset partitions (0 when the shard read the source).
 	BytesRead int64 `json:"bytesRead,omitempty"`
+	// DivergedUsers counts, per arm, the users whose fine-tuning produced
+	// a non-finite loss, parameter or logit. They are rolled back to the
+	// Cloud model in that arm (their Local or LCFT AUC is their Cloud AUC)
+	// and stay in Users and in the AUCs.
+	DivergedUsers ArmCounts `json:"divergedUsers"`
+	// UserModels is the number of users whose LCFT model the shard saved
+	// as a delta (Cohort.UserModels Deltas; a user whose fine-tuning
+	// diverged is saved as an empty delta: the global model), and
+	// UserModelBytes the bytes of those deltas.
+	UserModels     int64 `json:"userModels,omitempty"`
+	UserModelBytes int64 `json:"userModelBytes,omitempty"`
+}
+
+// ArmCounts counts users per fine-tuned arm.
+type ArmCounts struct {
+	Local int64 `json:"local"` // fine-tuned with the original labels
+	LCFT  int64 `json:"lcft"`  // fine-tuned with the corrected labels
+}
+
+// Add returns the sum of two counts.
+func (a ArmCounts) Add(o ArmCounts) ArmCounts {
+	return ArmCounts{Local: a.Local + o.Local, LCFT: a.LCFT + o.LCFT}
 }
 
 // Add accumulates o into f.
@@ -103,6 +140,9 @@ func (f *FinetuneStats) Add(o *FinetuneStats) {
 	f.OOVUsers += o.OOVUsers
 	f.OOVItems = max(f.OOVItems, o.OOVItems)
 	f.BytesRead += o.BytesRead
+	f.DivergedUsers = f.DivergedUsers.Add(o.DivergedUsers)
+	f.UserModels += o.UserModels
+	f.UserModelBytes += o.UserModelBytes
 }
 
 // PretrainStats describe a pretrained global model.
@@ -140,6 +180,10 @@ type SearchGroup struct {
 	// Cells are (positive, negative, AUC) triples of the whole surface; left
 	// out when the summary would exceed MaxSummaryBytes (the report has them).
 	Cells [][3]float64 `json:"cells,omitempty"`
+	// Diverged are the (positive, negative) cells under which a user's
+	// fine-tuning diverged: invalid, never chosen, AUC 0 in Cells. Left out
+	// with Cells.
+	Diverged [][2]float64 `json:"diverged,omitempty"`
 }
 
 // Encode marshals s and checks it fits in a termination message.

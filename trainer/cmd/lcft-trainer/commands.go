@@ -232,9 +232,22 @@ func printFinetune(w io.Writer, sum *runspec.Summary) {
 		fmt.Fprintf(tw, "user-level AUC\tundefined: no user with a two-class test set\n")
 	}
 	fmt.Fprintf(tw, "LCFT vs Cloud\t%d improved, %d unchanged, %d degraded\n", f.Improved, f.Unchanged, f.Degraded)
+	if d := f.DivergedUsers; d.Local > 0 || d.LCFT > 0 {
+		fmt.Fprintf(tw, "diverged\t%d users in Local, %d in LCFT: rolled back to the Cloud model there (listed in the report)\n", d.Local, d.LCFT)
+	}
 	if f.Samples > 0 {
 		fmt.Fprintf(tw, "labels\tmean positive %.4f, mean negative %.4f (per training sample)\n", f.PositiveLabelSum/float64(f.Samples), f.NegativeLabelSum/float64(f.Samples))
 		fmt.Fprintf(tw, "throughput\t%d samples in %.1f s\n", f.Samples, f.Seconds)
+	}
+	if f.UserModels > 0 {
+		fmt.Fprintf(tw, "user models\t%d users, %d bytes of deltas (%.0f per user): %s\n", f.UserModels, f.UserModelBytes, float64(f.UserModelBytes)/float64(f.UserModels), sum.UserModelsURI)
+	}
+	if m := sum.Model; m != nil {
+		note := ""
+		if m.RolledBack {
+			note = "; the pooled fine-tuning diverged: this is the global model"
+		}
+		fmt.Fprintf(tw, "group model\t%s (%s%s)\n", m.URI, m.Digest, note)
 	}
 	fmt.Fprintf(tw, "report\t%s\n", sum.ReportURI)
 	tw.Flush()

@@ -103,6 +103,7 @@ type optFlags struct {
 	lr, decay float64
 	epochs    int
 	batch     int
+	scope     string // fine-tuning only
 	seed      *uint64
 }
 
@@ -118,11 +119,14 @@ func (o *optFlags) register(fs *flag.FlagSet, prefix, what string, def runspec.O
 	fs.Float64Var(&o.decay, prefix+"decay", def.LearningRateDecay, what+": learning-rate multiplier per epoch")
 	fs.IntVar(&o.epochs, prefix+"epochs", def.Epochs, what+": epochs")
 	fs.IntVar(&o.batch, prefix+"batch-size", def.BatchSize, what+": mini-batch size")
+	if what == "fine-tuning" {
+		fs.StringVar(&o.scope, prefix+"scope", runspec.ScopeAll, what+": All parameters, or Sparse (only the embedding rows a user touches; dense layers frozen)")
+	}
 	o.seed = seed
 }
 
 func (o *optFlags) optimization() runspec.Optimization {
-	return runspec.Optimization{Optimizer: o.optimizer, LearningRate: o.lr, LearningRateDecay: o.decay, Epochs: o.epochs, BatchSize: o.batch, Seed: *o.seed}
+	return runspec.Optimization{Optimizer: o.optimizer, LearningRate: o.lr, LearningRateDecay: o.decay, Epochs: o.epochs, BatchSize: o.batch, Seed: *o.seed, Scope: o.scope}
 }
 
 // cohortFlags build a runspec.Cohort.
@@ -130,6 +134,7 @@ type cohortFlags struct {
 	minCTR, maxCTR float64
 	minSamples     int
 	mode           string
+	userModels     string
 }
 
 func (c *cohortFlags) register(fs *flag.FlagSet, defMinSamples int) {
@@ -137,10 +142,11 @@ func (c *cohortFlags) register(fs *flag.FlagSet, defMinSamples int) {
 	fs.Float64Var(&c.maxCTR, "max-ctr", 1, "cohort: highest local CTR (exclusive; 1 includes 1)")
 	fs.IntVar(&c.minSamples, "min-samples", defMinSamples, "cohort: users with fewer training samples are skipped")
 	fs.StringVar(&c.mode, "mode", runner.ModePerUser, "fine-tuning mode: PerUser or Pooled")
+	fs.StringVar(&c.userModels, "user-models", runspec.UserModelsNone, "PerUser: None, or Deltas to save each user's LCFT model as a delta (user-models-shard-<i>.lcftu)")
 }
 
 func (c *cohortFlags) cohort() *runspec.Cohort {
-	return &runspec.Cohort{MinCTR: c.minCTR, MaxCTR: c.maxCTR, MinSamples: c.minSamples, Mode: c.mode}
+	return &runspec.Cohort{MinCTR: c.minCTR, MaxCTR: c.maxCTR, MinSamples: c.minSamples, Mode: c.mode, UserModels: c.userModels}
 }
 
 func parseInts(s string) ([]int, error) {

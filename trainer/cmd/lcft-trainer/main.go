@@ -37,6 +37,11 @@ Commands:
   finetune    fine-tune a cohort per user or pooled; report Cloud, Local, LCFT
   search      grid-search Hard labels per local-CTR group on a validation split
   evaluate    Cloud user-level AUC of a saved model on a dataset's test split
+  predict     score rows (canonical CSV or Parquet, or MovieLens) with a model
+              artifact: --model URI --data URI --out SCORES.csv; writes
+              user,item,timestamp,score (click probability); rows with ids
+              the model never saw are not scored, and counted;
+              --user-models FILE scores its users with their own deltas
   experiment  pretrain each model, fine-tune every user with each strategy,
               and print Cloud / Local / LCFT AUCs with paired bootstrap CIs
   report      draw the paper's pictures (PNG, SVG) and markdown tables from
@@ -72,6 +77,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		"finetune":   cmdFinetune,
 		"search":     cmdSearch,
 		"evaluate":   cmdEvaluate,
+		"predict":    cmdPredict,
 		"experiment": cmdExperiment,
 		"report":     cmdReport,
 	}
