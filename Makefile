@@ -100,6 +100,18 @@ demo-down: ## Stop the demo cluster and remove its state.
 e2e: bin-module ## The demo flow with assertions on a fresh local cluster (root).
 	hack/e2e.sh
 
+.PHONY: weed
+weed: | $(LOCALBIN) ## Build SeaweedFS's weed (the local cluster's S3 store) into bin/weed-<version> (cached, also in ~/.cache/lcft-operator).
+	hack/seaweedfs/build.sh >/dev/null
+
+.PHONY: test-s3
+test-s3: bin-module ## The trainer's storage and CLI against a real SeaweedFS S3 gateway on 127.0.0.1 (no cluster).
+	hack/seaweedfs/test.sh
+
+.PHONY: bench-scale
+bench-scale: bin-module ## MovieLens-20M-sized synthetic data through S3: pretraining and 3 cohorts x 8 shards on the local cluster; time, memory, bytes read per pod (root; ~30-60 min).
+	hack/bench-scale.sh
+
 .PHONY: test-arm64
 test-arm64: ## Trainer unit tests as linux/arm64 binaries under qemu-user-static.
 	hack/qemu-arm64-test.sh

@@ -335,7 +335,7 @@ func mountPVCs(spec *runspec.Spec) ([]corev1.Volume, []corev1.VolumeMount, error
 
 // runOutputURI is the output directory of the run with the given hash.
 func runOutputURI(base, hash string) string {
-	return strings.TrimRight(base, "/") + "/" + hash
+	return joinURI(base, hash)
 }
 
 func runHash(spec runspec.Spec, podSpec corev1.PodSpec) (string, error) {

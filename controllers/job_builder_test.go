@@ -136,3 +136,20 @@ func TestJobNamesAreDeterministicAndShort(t *testing.T) {
 		t.Errorf("name %q is %d characters", long, len(long))
 	}
 }
+
+func TestJoinURIKeepsTheQuery(t *testing.T) {
+	for _, tc := range []struct{ dir, want string }{
+		{"s3://b/runs", "s3://b/runs/ns/kind/name"},
+		{"s3://b/runs/", "s3://b/runs/ns/kind/name"},
+		{"s3://b?endpoint=http://10.0.0.5:8333&use_path_style=true", "s3://b/ns/kind/name?endpoint=http://10.0.0.5:8333&use_path_style=true"},
+		{"s3://b/runs/?region=eu-west-1", "s3://b/runs/ns/kind/name?region=eu-west-1"},
+		{"pvc://claim/out", "pvc://claim/out/ns/kind/name"},
+	} {
+		if got := joinURI(tc.dir, "ns", "kind", "name"); got != tc.want {
+			t.Errorf("joinURI(%q) = %q, want %q", tc.dir, got, tc.want)
+		}
+	}
+	if got := runOutputURI("s3://b/x?region=r", "abc"); got != "s3://b/x/abc?region=r" {
+		t.Errorf("runOutputURI = %q", got)
+	}
+}

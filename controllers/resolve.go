@@ -115,8 +115,20 @@ func finish(spec runspec.Spec, d *decimals, opts Options, artifacts finetunev1al
 	if base == "" {
 		d.errs = append(d.errs, errors.New("no artifact store: set spec.artifacts.uri or the operator's --artifact-uri"))
 	}
-	spec.OutputURI = fmt.Sprintf("%s/%s/%s/%s", strings.TrimRight(base, "/"), obj.GetNamespace(), kind, obj.GetName())
+	spec.OutputURI = joinURI(base, obj.GetNamespace(), kind, obj.GetName())
 	return spec, d.err()
+}
+
+// joinURI appends path elements to a directory URI before its query, so
+// that "s3://b/runs?endpoint=http://h:8333" stays an endpoint query:
+// joinURI("s3://b/runs?region=x", "ns", "m") is "s3://b/runs/ns/m?region=x".
+func joinURI(dir string, elems ...string) string {
+	head, query, hasQuery := strings.Cut(dir, "?")
+	out := strings.TrimRight(head, "/") + "/" + strings.Join(elems, "/")
+	if hasQuery {
+		out += "?" + query
+	}
+	return out
 }
 
 // pretrainSpec is the run spec of a GlobalModel's pretraining Job.

@@ -9,18 +9,24 @@
 # Steps:
 #   1. hack/cluster/up.sh: etcd, kube-apiserver, kube-controller-manager,
 #      kube-scheduler, kubelet (Kubernetes 1.35 built from the Go module
-#      proxy), Debian's containerd + runc + CNI bridge, and a kwok-simulated
-#      arm64 node; kubeconfig in bin/demo/kubeconfig.
+#      proxy), Debian's containerd + runc + CNI bridge, a kwok-simulated
+#      arm64 node, and SeaweedFS's S3 gateway at http://<node IP>:8333 with
+#      authentication and the buckets lcft-data and lcft-artifacts
+#      (hack/seaweedfs/up.sh); kubeconfig in bin/demo/kubeconfig.
 #   2. hack/imagebuild/images.sh: multi-arch images of the manager and the
 #      trainer; imported into the node's containerd and tagged by digest.
-#   3. Storage: a hostPath PersistentVolume (bin/demo/artifacts, owned by
-#      65532) bound to the PVC lcft-artifacts in the samples' namespace; the
-#      chart's artifactURI is pvc://lcft-artifacts/ so the pretraining Job
-#      writes the model there and the cohort Jobs read it.
+#   3. Object store: the synthetic dataset the samples name is generated and
+#      uploaded with `lcft-trainer gen --out s3://lcft-data/...` (admin key);
+#      the Secret lcft-s3-credentials in the samples' namespace gets the
+#      trainer's key pair, region and endpoint (from
+#      bin/demo/seaweedfs/trainer.env; never printed). The samples reference
+#      it through spec.podTemplate.envFrom.
 #   4. helm install of charts/lcft-operator (local images, hostNetwork, the API
-#      server at 127.0.0.1 since there is no Service networking).
+#      server at 127.0.0.1 since there is no Service networking, artifactURI
+#      s3://lcft-artifacts: every run writes under it).
 #   5. kubectl apply -f config/samples/ in namespace lcft-demo (Pod Security
-#      "restricted" enforced), wait for every cohort to finish, print tables.
+#      "restricted" enforced), wait for every cohort and policy to finish,
+#      print tables and the objects the runs wrote to the store.
 #      The ctr-high cohort is placed on the arm64 pool: its pods go to the
 #      kwok node, where nothing runs, so it ends Failed (MissingSummary).
 #
@@ -68,11 +74,7 @@ import() {
 manager_image="$(import lcft-operator localhost/lcft-operator)"
 trainer_image="$(import lcft-trainer localhost/lcft-trainer)"
 
-step "namespaces and artifact storage (hostPath PV + PVC lcft-artifacts)"
-artifacts="${STATE_DIR}/artifacts/${DEMO_NAMESPACE}"
-mkdir -p "${artifacts}"
-chown 65532:65532 "${artifacts}"
-chmod 0775 "${artifacts}"
+step "namespaces"
 kubectl apply -f - <<EOF
 apiVersion: v1
 kind: Namespace
@@ -89,35 +91,29 @@ metadata:
   labels:
     # The trainer's pods must pass "restricted".
     pod-security.kubernetes.io/enforce: restricted
----
-apiVersion: v1
-kind: PersistentVolume
-metadata:
-  name: lcft-artifacts-${DEMO_NAMESPACE}
-spec:
-  capacity: {storage: 5Gi}
-  accessModes: [ReadWriteMany]
-  persistentVolumeReclaimPolicy: Retain
-  storageClassName: lcft-local
-  hostPath:
-    path: ${artifacts}
-    type: Directory
-  claimRef:
-    namespace: ${DEMO_NAMESPACE}
-    name: lcft-artifacts
----
-apiVersion: v1
-kind: PersistentVolumeClaim
-metadata:
-  name: lcft-artifacts
-  namespace: ${DEMO_NAMESPACE}
-spec:
-  accessModes: [ReadWriteMany]
-  storageClassName: lcft-local
-  volumeName: lcft-artifacts-${DEMO_NAMESPACE}
-  resources:
-    requests: {storage: 5Gi}
 EOF
+
+step "object store: dataset to s3://lcft-data, Secret lcft-s3-credentials"
+s3_dir="${STATE_DIR}/seaweedfs"
+s3_endpoint="$(sed -n 's/^AWS_ENDPOINT_URL_S3=//p' "${s3_dir}/trainer.env")"
+CGO_ENABLED=0 go build -o bin/lcft-trainer ./trainer/cmd/lcft-trainer
+# The dataset the samples name (their comments give the same generator flags).
+dataset_uri=s3://lcft-data/synthetic/drift-0.7-seed-7.csv
+(
+  set -a
+  . "${s3_dir}/admin.env"
+  set +a
+  unset AWS_PROFILE AWS_SESSION_TOKEN AWS_ENDPOINT_URL
+  bin/lcft-trainer gen --users 400 --items 800 --categories 16 --samples-per-user 60 \
+    --global-ctr 0.3 --drift 0.7 --data-seed 7 --out "${dataset_uri}"
+) >&2
+# The trainer's identity (Read, Write, List; no Admin) for the pods. The values
+# go from the file to the API server without being printed; server-side apply
+# keeps no last-applied-configuration annotation (which would copy the data).
+kubectl -n "${DEMO_NAMESPACE}" create secret generic lcft-s3-credentials \
+  --from-env-file="${s3_dir}/trainer.env" --dry-run=client -o yaml |
+  kubectl apply --server-side --field-manager=lcft-demo -f - >/dev/null
+log "Secret ${DEMO_NAMESPACE}/lcft-s3-credentials: AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_REGION, AWS_ENDPOINT_URL_S3=${s3_endpoint}"
 
 step "helm install ${RELEASE} (charts/lcft-operator)"
 if [[ ! -x "${HELM}" ]]; then
@@ -136,7 +132,7 @@ fi
   --set hostNetwork=true \
   --set kubernetesService.host=127.0.0.1 \
   --set kubernetesService.port="${APISERVER_PORT}" \
-  --set artifactURI=pvc://lcft-artifacts/ \
+  --set artifactURI=s3://lcft-artifacts \
   --set-string 'nodeSelector.lcft\.dev/node=real' \
   --wait --timeout 5m
 kubectl -n "${OPERATOR_NAMESPACE}" get pods -o wide
@@ -155,7 +151,9 @@ while :; do
     last="${phases}"
   fi
   cohorts="$(kubectl get -n "${DEMO_NAMESPACE}" ftc --no-headers -o 'custom-columns=PHASE:.status.phase')"
-  if [[ -n "${cohorts}" ]] && ! grep -qvE '^(Succeeded|Failed)$' <<<"${cohorts}"; then
+  policies="$(kubectl get -n "${DEMO_NAMESPACE}" cpol --no-headers -o 'custom-columns=PHASE:.status.phase')"
+  if [[ -n "${cohorts}" ]] && ! grep -qvE '^(Succeeded|Failed)$' <<<"${cohorts}" &&
+    ! grep -qvE '^(Ready|Failed)$' <<<"${policies}"; then
     break
   fi
   if kubectl get -n "${DEMO_NAMESPACE}" gm --no-headers -o 'custom-columns=PHASE:.status.phase' | grep -qx Failed; then
@@ -179,4 +177,26 @@ failed="$(kubectl get -n "${DEMO_NAMESPACE}" ftc -o go-template='{{range .items}
 if [[ -n "${failed}" ]]; then
   printf '\nFailed cohorts:\n%s\n' "${failed}"
 fi
-printf '\nKUBECONFIG=%s; tear down with hack/demo-down.sh (make demo-down)\n' "${KUBECONFIG}"
+failed="$(kubectl get -n "${DEMO_NAMESPACE}" gm,cpol -o go-template='{{range .items}}{{if eq (or .status.phase "") "Failed"}}{{.kind}}/{{.metadata.name}}{{range .status.conditions}}{{if eq .type "Failed"}}: {{.reason}}: {{.message}}{{end}}{{end}}{{"\n"}}{{end}}{{end}}')"
+if [[ -n "${failed}" ]]; then
+  printf '\nFailed models and policies:\n%s\n' "${failed}"
+fi
+
+step "objects in s3://lcft-artifacts (${s3_endpoint})"
+(
+  set -a
+  . "${s3_dir}/admin.env"
+  set +a
+  printf 'user = "%s:%s"\n' "${AWS_ACCESS_KEY_ID}" "${AWS_SECRET_ACCESS_KEY}" |
+    curl -sS --max-time 10 --aws-sigv4 "aws:amz:${AWS_REGION}:s3" -K - \
+      "${s3_endpoint}/lcft-artifacts?list-type=2&prefix=${DEMO_NAMESPACE}%2F" |
+    sed 's#</Contents>#&\n#g' | sed -n 's#.*<Key>\([^<]*\)</Key>.*<Size>\([0-9]*\)</Size>.*#\2 \1#p' |
+    awk '{ n++; b += $1 }
+      $2 ~ /\.(png|svg)$/ { pics++; next }
+      $2 ~ /\/part-[0-9]+\.parquet$/ { parts++; next }
+      { printf "  %9d  s3://lcft-artifacts/%s\n", $1, $2 }
+      END { printf "  %d objects, %d bytes (not listed: %d pictures, %d data partitions)\n", n, b, pics, parts }'
+) || true
+
+printf '\nKUBECONFIG=%s; object store %s (keys in %s/admin.env); tear down with hack/demo-down.sh (make demo-down)\n' \
+  "${KUBECONFIG}" "${s3_endpoint}" "${s3_dir}"

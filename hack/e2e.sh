@@ -5,12 +5,20 @@
 #   E2E_KEEP=1 hack/e2e.sh              keep the cluster afterwards
 #
 # Checks:
-#   - the GlobalModel is Ready and both CorrectionPolicies are Ready;
+#   - the object store refuses anonymous requests; the GlobalModel is Ready,
+#     its model is an object in s3://lcft-artifacts, and the three
+#     CorrectionPolicies (Auto, an explicit Hard table, a Hard search) are Ready;
 #   - ctr-low and ctr-middle are Succeeded with users > 0 and Cloud, Local and
 #     LCFT AUCs in (0, 1], and their pods ran on the real (amd64) node;
 #   - ctr-high (pool arm64) had its pods scheduled onto the kwok arm64 node,
 #     where nothing runs, and is Failed with reason MissingSummary;
-#   - `kubectl logs` works through the kubelet (manager and a trainer pod).
+#   - `kubectl logs` works through the kubelet (manager and a trainer pod);
+#   - a cohort whose Secret is missing waits (Waiting, reason SecretNotFound,
+#     naming the Secret), and runs to Succeeded once the Secret exists;
+#   - a cohort whose Secret has a wrong secret key ends Failed at once with the
+#     store's error (SignatureDoesNotMatch) in its Failed condition, after
+#     exactly one pod (exit 2, podFailurePolicy: no retries);
+#   - no secret key appears in ConfigMaps, statuses, events or the manager's log.
 # On failure, diagnostics (objects, events, logs) are printed.
 set -uo pipefail
 
@@ -54,9 +62,27 @@ in_unit() { awk -v x="$1" 'BEGIN { exit !(x ~ /^[0-9.eE+-]+$/ && x + 0 > 0 && x 
 
 printf '\n=== e2e checks\n'
 
+s3_dir="${STATE_DIR}/seaweedfs"
+s3_var() { sed -n "s/^$2=//p" "${s3_dir}/$1.env"; }
+s3_endpoint="$(s3_var trainer AWS_ENDPOINT_URL_S3)"
+# s3_admin ARGS...: curl with the store's admin key (given on stdin, never on a command line).
+s3_admin() {
+  printf 'user = "%s:%s"\n' "$(s3_var admin AWS_ACCESS_KEY_ID)" "$(s3_var admin AWS_SECRET_ACCESS_KEY)" |
+    curl -sS --max-time 10 --aws-sigv4 "aws:amz:$(s3_var admin AWS_REGION):s3" -K - "$@"
+}
+code="$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 "${s3_endpoint}/lcft-artifacts?list-type=2")"
+[[ "${code}" == 403 ]] && pass "object store ${s3_endpoint} refuses anonymous requests (HTTP 403)" || fail "anonymous ListObjects on ${s3_endpoint}: HTTP ${code}, want 403"
+
 phase="$(jp gm/widedeep-synthetic '{.status.phase}')"
 [[ "${phase}" == Ready ]] && pass "GlobalModel widedeep-synthetic Ready" || fail "GlobalModel widedeep-synthetic phase '${phase}', want Ready"
-for p in auto hard-table; do
+model_uri="$(jp gm/widedeep-synthetic '{.status.artifactURI}')"
+if [[ "${model_uri}" == s3://lcft-artifacts/* ]]; then
+  code="$(s3_admin -o /dev/null -w '%{http_code}' -I "${s3_endpoint}/${model_uri#s3://}")"
+  [[ "${code}" == 200 ]] && pass "model ${model_uri} is in the object store" || fail "HEAD ${model_uri}: HTTP ${code}, want 200"
+else
+  fail "GlobalModel artifactURI '${model_uri}', want s3://lcft-artifacts/..."
+fi
+for p in auto hard-table hard-search; do
   phase="$(jp "cpol/${p}" '{.status.phase}')"
   [[ "${phase}" == Ready ]] && pass "CorrectionPolicy ${p} Ready" || fail "CorrectionPolicy ${p} phase '${phase}', want Ready"
 done
@@ -108,15 +134,80 @@ if [[ -n "${trainer_pod}" ]]; then
   [[ "${out}" != *"error:"* ]] && pass "kubectl logs of trainer pod ${trainer_pod}" || fail "kubectl logs ${trainer_pod}: ${out}"
 fi
 
+report="$(jp ftc/ctr-low '{.status.reportURI}')"
+[[ "${report}" == s3://lcft-artifacts/* ]] && pass "cohort ctr-low reports under ${report}" || fail "cohort ctr-low reportURI '${report}', want s3://lcft-artifacts/..."
+
+# --- credentials: a missing Secret, then wrong keys ------------------------------
+# cohort NAME SECRET SHARDS: ctr-low's sample renamed, reading SECRET, with SHARDS shards.
+cohort() {
+  sed -e "s/^  name: ctr-low\$/  name: $1/" -e "s/name: lcft-s3-credentials/name: $2/" -e "s/^  shards: 2\$/  shards: $3/" \
+    config/samples/finetune_v1alpha1_finetunecohort_low.yaml | k apply -f - >/dev/null
+}
+# wait_jp OBJ JSONPATH REGEX SECONDS: poll until the value matches; prints it.
+wait_jp() {
+  local v="" i
+  for ((i = 0; i < $4; i++)); do
+    v="$(jp "$1" "$2")"
+    [[ "${v}" =~ $3 ]] && break
+    sleep 1
+  done
+  printf '%s' "${v}"
+}
+secret_copy() { # NAME [sed expression]: a copy of lcft-s3-credentials
+  k create secret generic "$1" --from-env-file=<(sed -e "${2:-}" "${s3_dir}/trainer.env") --dry-run=client -o yaml |
+    k apply --server-side --field-manager=lcft-e2e -f - >/dev/null
+}
+
+printf '\n=== credentials\n'
+k delete secret lcft-s3-late --ignore-not-found >/dev/null
+cohort ctr-missing-secret lcft-s3-late 1
+reason="$(wait_jp ftc/ctr-missing-secret '{.status.conditions[?(@.type=="Waiting")].reason}' '^SecretNotFound$' 60)"
+msg="$(jp ftc/ctr-missing-secret '{.status.conditions[?(@.type=="Waiting")].message}')"
+if [[ "${reason}" == SecretNotFound && "${msg}" == *lcft-s3-late* ]]; then
+  pass "cohort ctr-missing-secret waits: SecretNotFound: ${msg}"
+else
+  fail "cohort ctr-missing-secret Waiting reason '${reason}' message '${msg}', want SecretNotFound naming lcft-s3-late"
+fi
+[[ -z "$(jp ftc/ctr-missing-secret '{.status.jobName}')" ]] && pass "cohort ctr-missing-secret has no Job while it waits" ||
+  fail "cohort ctr-missing-secret made a Job without its Secret"
+secret_copy lcft-s3-late
+phase="$(wait_jp ftc/ctr-missing-secret '{.status.phase}' '^(Succeeded|Failed)$' 120)"
+[[ "${phase}" == Succeeded ]] && pass "cohort ctr-missing-secret Succeeded once the Secret exists" ||
+  fail "cohort ctr-missing-secret phase '${phase}' after creating its Secret, want Succeeded ($(jp ftc/ctr-missing-secret '{.status.conditions[?(@.type=="Failed")].message}'))"
+
+secret_copy lcft-s3-wrong-key 's/^AWS_SECRET_ACCESS_KEY=.*/AWS_SECRET_ACCESS_KEY=not-the-secret-key-of-this-identity-0000/'
+start="${SECONDS}"
+cohort ctr-wrong-key lcft-s3-wrong-key 1
+phase="$(wait_jp ftc/ctr-wrong-key '{.status.phase}' '^(Succeeded|Failed)$' 120)"
+took=$((SECONDS - start))
+msg="$(jp ftc/ctr-wrong-key '{.status.conditions[?(@.type=="Failed")].message}')"
+if [[ "${phase}" == Failed && ( "${msg}" == *SignatureDoesNotMatch* || "${msg}" == *InvalidAccessKeyId* ) ]]; then
+  pass "cohort ctr-wrong-key Failed in ${took}s with the store's error: $(cut -c1-300 <<<"${msg}")"
+else
+  fail "cohort ctr-wrong-key phase '${phase}' message '${msg}', want Failed with SignatureDoesNotMatch"
+fi
+npods="$(job_pods ctr-wrong-key | wc -l)"
+[[ "${npods}" == 1 ]] && pass "cohort ctr-wrong-key ran exactly one pod (no retries)" || fail "cohort ctr-wrong-key ran ${npods} pod(s), want 1"
+
+# No secret key in what the operator writes or logs.
+leaks=0
+for key in "$(s3_var trainer AWS_SECRET_ACCESS_KEY)" "$(s3_var admin AWS_SECRET_ACCESS_KEY)"; do
+  if { k get configmaps,gm,cpol,ftc,jobs,events -o yaml; kubectl -n "${OPERATOR_NAMESPACE}" logs deploy/lcft-operator; } 2>/dev/null | grep -qF -- "${key}"; then
+    leaks=$((leaks + 1))
+  fi
+done
+((leaks == 0)) && pass "no secret key in ConfigMaps, objects, Jobs, events or the manager's log" || fail "a secret key appears in ConfigMaps, objects, Jobs, events or the manager's log"
+
 if ((failures > 0)); then
   printf '\n=== diagnostics\n'
   kubectl get nodes -o wide
-  k get gm,cpol,ftc,jobs,pods,pvc -o wide
+  k get gm,cpol,ftc,jobs,pods,secrets -o wide
   k get ftc -o yaml | sed -n '/^  status:/,/^- apiVersion/p' | head -150
   k get events --sort-by=.lastTimestamp | tail -40
   kubectl -n "${OPERATOR_NAMESPACE}" get pods -o wide
   kubectl -n "${OPERATOR_NAMESPACE}" logs deploy/lcft-operator --tail 60
-  for p in $(k get pods --no-headers -o 'custom-columns=N:.metadata.name' | head -5); do
+  tail -5 "${STATE_DIR}/logs/seaweedfs.log" 2>/dev/null | cut -c1-300
+  for p in $(k get pods --no-headers -o 'custom-columns=N:.metadata.name' | head -8); do
     printf -- '--- logs %s\n' "${p}"
     k logs "${p}" --tail 20 2>&1
   done

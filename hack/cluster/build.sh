@@ -11,6 +11,10 @@
 #
 # Binaries go to bin/k8s/<K8S_VERSION>/ (kwok to bin/kwok-<KWOK_VERSION>/).
 # A binary that is already there and reports the wanted version is reused.
+# Copies are kept outside the checkout, in
+# ${LCFT_CACHE_DIR:-~/.cache/lcft-operator}/k8s/<K8S_VERSION>/ and
+# .../kwok-<KWOK_VERSION>/, so a fresh clone (CI) links them instead of
+# rebuilding; LCFT_CACHE_DIR=off disables that cache.
 # Progress goes to stderr (a line every 30 s while a build runs); stdout gets
 # only the absolute binaries dir.
 #
@@ -39,6 +43,20 @@ k8s_minor="${BASH_REMATCH[1]}"
 bindir="${repo_root}/bin/k8s/${K8S_VERSION}"
 kwok_dir="${repo_root}/bin/kwok-${KWOK_VERSION}"
 mkdir -p "${bindir}" "${kwok_dir}"
+cache_dir="${LCFT_CACHE_DIR:-${XDG_CACHE_HOME:-${HOME:-/root}/.cache}/lcft-operator}"
+[[ "${cache_dir}" == off ]] && cache_dir=""
+
+# link_or_copy SRC DST: DST becomes SRC's content (a hard link when possible),
+# replaced atomically.
+link_or_copy() {
+  local tmp="$2.tmp.$$"
+  { ln -f "$1" "${tmp}" 2>/dev/null || cp -f "$1" "${tmp}"; } && mv -f "${tmp}" "$2"
+}
+# to_cache FILE REL: keep a copy of FILE at REL under the cache (best effort).
+to_cache() {
+  [[ -n "${cache_dir}" ]] || return 0
+  mkdir -p "$(dirname "${cache_dir}/$2")" 2>/dev/null && link_or_copy "$1" "${cache_dir}/$2" 2>/dev/null || true
+}
 
 export GOWORK=off
 export CGO_ENABLED=0
@@ -72,6 +90,11 @@ build() {
     log "${name} (${want}) already built (cached)"
     return 0
   fi
+  if [[ -n "${cache_dir}" ]] && up_to_date "${cache_dir}/k8s/${K8S_VERSION}/${name}" "${want}"; then
+    link_or_copy "${cache_dir}/k8s/${K8S_VERSION}/${name}" "${out}"
+    log "${name} (${want}) from the cache ${cache_dir}"
+    return 0
+  fi
   tmp_out="${out}.tmp.$$"
   start="${SECONDS}"
   log "building ${name} from ${pkg} ..."
@@ -87,6 +110,7 @@ build() {
     exit 1
   fi
   log "built ${out} in $((SECONDS - start))s"
+  to_cache "${out}" "k8s/${K8S_VERSION}/${name}"
 }
 
 total_start="${SECONDS}"
@@ -102,8 +126,14 @@ build kubelet k8s.io/kubernetes/cmd/kubelet "Kubernetes v${K8S_VERSION}" "$(ldfl
 # and the checksum database). Its stage definitions (what a simulated pod does:
 # Pending -> Running -> Succeeded, node heartbeats) are not compiled in; they
 # ship in the module under kustomize/stage and are copied next to the binary.
+kwok_cache="${cache_dir:+${cache_dir}/kwok-${KWOK_VERSION}}"
 if [[ -x "${kwok_dir}/kwok" && -d "${kwok_dir}/stage" ]]; then
   log "kwok ${KWOK_VERSION} already built (cached)"
+elif [[ -n "${kwok_cache}" && -x "${kwok_cache}/kwok" && -d "${kwok_cache}/stage" ]]; then
+  rm -rf "${kwok_dir}/stage"
+  cp -r "${kwok_cache}/stage" "${kwok_dir}/stage"
+  link_or_copy "${kwok_cache}/kwok" "${kwok_dir}/kwok"
+  log "kwok ${KWOK_VERSION} from the cache ${cache_dir}"
 else
   start="${SECONDS}"
   log "building kwok ${KWOK_VERSION} ..."
@@ -117,6 +147,10 @@ else
   cp -r "${kwok_src}/kustomize/stage" "${kwok_dir}/stage"
   chmod -R u+w "${kwok_dir}/stage"
   log "built ${kwok_dir}/kwok in $((SECONDS - start))s"
+  if [[ -n "${kwok_cache}" ]] && mkdir -p "${kwok_cache}" 2>/dev/null; then
+    rm -rf "${kwok_cache}/stage" && cp -r "${kwok_dir}/stage" "${kwok_cache}/stage" 2>/dev/null || true
+    to_cache "${kwok_dir}/kwok" "kwok-${KWOK_VERSION}/kwok"
+  fi
 fi
 
 versions_file="${bindir}/VERSIONS"

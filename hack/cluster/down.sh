@@ -5,7 +5,9 @@
 # executable) are stopped, plus the containers' shims under the cluster's own
 # containerd. Mounts under the state dirs (pod volumes, rootfs, netns) are
 # unmounted, the CNI bridge is deleted, then STATE_DIR and RUN_DIR are
-# removed. Built binaries (bin/k8s, bin/kwok-*) and images (bin/images) stay.
+# removed (with them the object store's data and access keys, under
+# STATE_DIR/seaweedfs). Built binaries (bin/k8s, bin/kwok-*, bin/weed-*) and
+# images (bin/images) stay.
 #
 #   KEEP_STATE=1 hack/cluster/down.sh   # stop, but keep STATE_DIR (logs, PKI)
 set -uo pipefail
@@ -32,12 +34,12 @@ pid_of() {
 # alive PID: running (a zombie waiting for PID 1 to reap it has stopped).
 alive() { [[ -d "/proc/$1" ]] && ! grep -q '^State:[[:space:]]*Z' "/proc/$1/status" 2>/dev/null; }
 
-# stop NAME: SIGTERM, wait up to 10 s, then SIGKILL.
+# stop NAME [SECONDS]: SIGTERM, wait up to SECONDS (10), then SIGKILL.
 stop() {
-  local name="$1" pid i start="${SECONDS}"
+  local name="$1" wait="${2:-10}" pid i start="${SECONDS}"
   pid="$(pid_of "${name}")" || { rm -f "${pids}/${name}.pid"; return 0; }
   kill -TERM "${pid}" 2>/dev/null
-  for ((i = 0; i < 50; i++)); do
+  for ((i = 0; i < wait * 5; i++)); do
     alive "${pid}" || break
     sleep 0.2
   done
@@ -82,6 +84,9 @@ for p in /proc/[0-9]*; do
 done
 
 stop containerd
+# SeaweedFS's filer keeps retrying to flush its metadata log for about 15 s
+# after its volume server stopped; the store's data goes with STATE_DIR anyway.
+stop seaweedfs 3
 stop kube-scheduler
 stop kube-controller-manager
 stop kube-apiserver

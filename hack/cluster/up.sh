@@ -19,8 +19,13 @@
 # KUBERNETES_SERVICE_PORT=$APISERVER_PORT. Pod-to-pod traffic works on the
 # CNI bridge (no masquerade).
 #
+# Object store: SeaweedFS (hack/seaweedfs/up.sh) serves S3 at
+# http://$NODE_IP:8333 with authentication; its access keys are in
+# $STATE_DIR/seaweedfs/{admin,trainer}.env, its buckets lcft-data and
+# lcft-artifacts.
+#
 # Needs root, and Debian packages: containerd runc containernetworking-plugins
-# openssl (installed with apt-get when missing).
+# openssl curl iproute2 (installed with apt-get when missing).
 set -euo pipefail
 
 repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd -P)"
@@ -49,6 +54,7 @@ command -v containerd >/dev/null || need_pkgs+=(containerd)
 command -v runc >/dev/null || need_pkgs+=(runc)
 [[ -x /usr/lib/cni/bridge ]] || need_pkgs+=(containernetworking-plugins)
 command -v openssl >/dev/null || need_pkgs+=(openssl)
+command -v curl >/dev/null || need_pkgs+=(curl) # health checks; S3 requests (--aws-sigv4)
 command -v ip >/dev/null || need_pkgs+=(iproute2)
 if ((${#need_pkgs[@]})); then
   log "installing Debian packages: ${need_pkgs[*]}"
@@ -60,6 +66,7 @@ fi
 log "binaries (built from the Go module proxy on first use; apiserver ~5 min cold)"
 BIN="$(KWOK_VERSION="${KWOK_VERSION}" "${repo_root}/hack/cluster/build.sh")"
 KWOK_DIR="${repo_root}/bin/kwok-${KWOK_VERSION}"
+WEED="$("${repo_root}/hack/seaweedfs/build.sh")"
 export PATH="${BIN}:${PATH}"
 
 mkdir -p "${STATE_DIR}"/{pki,logs,pids,etcd,containerd,kubelet,cni/net.d,cni/ipam,kwok} "${RUN_DIR}"
@@ -184,6 +191,13 @@ kubeconfig "${STATE_DIR}/scheduler.kubeconfig" scheduler
 kubeconfig "${STATE_DIR}/kubelet.kubeconfig" kubelet
 kubeconfig "${STATE_DIR}/kwok.kubeconfig" kwok
 export KUBECONFIG="${STATE_DIR}/kubeconfig"
+
+# --- object store: SeaweedFS's S3 gateway on the node's IP ---------------------
+# Pods reach it there: their default route is the bridge's gateway on this
+# host, and the node IP is local to the host. Started now, waited for at the
+# end (it needs a few seconds to come up).
+export STATE_DIR RUN_DIR
+S3_IP="${NODE_IP}" WEED="${WEED}" "${repo_root}/hack/seaweedfs/up.sh" --no-wait
 
 # --- etcd -----------------------------------------------------------------------
 start etcd etcd --name lcft --data-dir "${STATE_DIR}/etcd" \
@@ -388,5 +402,6 @@ log "node ${NODE_NAME} Ready"
 wait_for "node ${ARM_NODE_NAME} Ready" 60 node_ready "${ARM_NODE_NAME}"
 wait_for "default service account" 60 kubectl get serviceaccount default -n default
 wait_for "kube-root-ca.crt" 60 kubectl get configmap kube-root-ca.crt -n default
+S3_IP="${NODE_IP}" WEED="${WEED}" "${repo_root}/hack/seaweedfs/up.sh"
 log "cluster ready: export KUBECONFIG=${STATE_DIR}/kubeconfig"
 kubectl get nodes -o wide >&2

@@ -4,30 +4,47 @@
 #
 #   weed="$(hack/seaweedfs/build.sh)"
 #
-# The binary goes to bin/weed-<pseudo-version>; one that is already there and
-# runs is reused. Progress goes to stderr; stdout gets only the binary's path.
-# Cold, the build takes about 20 minutes on 2 cores (a 230 MB binary); with a
-# warm Go build cache it is a link of about a minute.
+# The binary goes to bin/weed-v<pseudo-version>; one that is already there and
+# runs is reused. A copy is kept in a cache outside the checkout,
+# ${LCFT_CACHE_DIR:-~/.cache/lcft-operator}/weed-v<pseudo-version>, so a fresh
+# clone (CI) reuses it instead of relinking a 230 MB binary; LCFT_CACHE_DIR=off
+# disables that cache. Progress goes to stderr; stdout gets only the binary's
+# path. Cold, the build takes about 20 minutes on 2 cores; with a warm Go build
+# cache it is a link of about a minute; from the cache outside the checkout it
+# is a hard link or copy.
 set -euo pipefail
 
 log() { printf '%s\n' "seaweedfs-build: $*" >&2; }
 
 repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd -P)"
 wrapper_dir="${repo_root}/hack/seaweedfs"
-# shellcheck source=../lib/k8s-build.sh
-source "${repo_root}/hack/lib/k8s-build.sh"
-version="$(pinned_version "${wrapper_dir}/go.mod" github.com/seaweedfs/seaweedfs)"
+# The pinned version (without "v"), from a one-line `require MODULE VERSION`
+# or a line of a require block.
+version="$(awk -v m=github.com/seaweedfs/seaweedfs '{ for (i = 1; i < NF; i++) if ($i == m && $(i + 1) ~ /^v/) { v = $(i + 1); sub(/^v/, "", v); print v; exit } }' "${wrapper_dir}/go.mod")"
 if [[ -z "${version}" ]]; then
   log "cannot read the pinned github.com/seaweedfs/seaweedfs version from ${wrapper_dir}/go.mod"
   exit 1
 fi
-out="${repo_root}/bin/weed-v${version}"
-if [[ -x "${out}" ]] && "${out}" version >/dev/null 2>&1; then
+name="weed-v${version}"
+out="${repo_root}/bin/${name}"
+cache_dir="${LCFT_CACHE_DIR:-${XDG_CACHE_HOME:-${HOME:-/root}/.cache}/lcft-operator}"
+[[ "${cache_dir}" == off ]] && cache_dir=""
+
+runs() { [[ -x "$1" ]] && "$1" version >/dev/null 2>&1; }
+
+if runs "${out}"; then
   log "weed v${version} already built (cached)"
   printf '%s\n' "${out}"
   exit 0
 fi
 mkdir -p "${repo_root}/bin"
+if [[ -n "${cache_dir}" ]] && runs "${cache_dir}/${name}"; then
+  ln -f "${cache_dir}/${name}" "${out}" 2>/dev/null || cp -f "${cache_dir}/${name}" "${out}"
+  log "weed v${version} from the cache ${cache_dir}"
+  printf '%s\n' "${out}"
+  exit 0
+fi
+
 export GOWORK=off CGO_ENABLED=0
 tmp_out="${out}.tmp.$$"
 start="${SECONDS}"
@@ -45,4 +62,14 @@ if [[ "${rc}" -ne 0 ]]; then
 fi
 mv -f "${tmp_out}" "${out}"
 log "built ${out} in $((SECONDS - start))s"
+# Keep a copy outside the checkout (best effort: a read-only HOME is no error).
+if [[ -n "${cache_dir}" ]] && mkdir -p "${cache_dir}" 2>/dev/null; then
+  tmp_cache="${cache_dir}/${name}.tmp.$$"
+  if { ln -f "${out}" "${tmp_cache}" 2>/dev/null || cp -f "${out}" "${tmp_cache}" 2>/dev/null; } &&
+    mv -f "${tmp_cache}" "${cache_dir}/${name}"; then
+    log "cached a copy in ${cache_dir}/${name}"
+  else
+    rm -f "${tmp_cache}"
+  fi
+fi
 printf '%s\n' "${out}"

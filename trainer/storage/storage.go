@@ -11,9 +11,9 @@
 //   - mem://BUCKET/key: an in-memory bucket shared by the whole process (the
 //     same BUCKET name is the same bucket in every call), for tests and for
 //     in-process runs that write then read;
-//   - s3://BUCKET/key?region=..., gs://BUCKET/key, azblob://CONTAINER/key:
-//     object stores, with gocloud's URL query parameters and the usual
-//     environment credentials.
+//   - s3://BUCKET/key, gs://BUCKET/key, azblob://CONTAINER/key: object
+//     stores, with gocloud's URL query parameters and the usual environment
+//     credentials (see "S3 and S3-compatible stores" below).
 //
 // Local files are written without gocloud's ".attrs" sidecar files and
 // through a temporary file next to the target (renamed on Close), so a
@@ -24,6 +24,41 @@
 // Every error names the URI. Permanent reports whether an error will
 // happen again on retry (missing object, access denied, malformed URI), so
 // callers can tell bad input from transient failures.
+//
+// # S3 and S3-compatible stores
+//
+// s3:// URIs go through gocloud's s3blob driver (AWS SDK v2). Credentials
+// come from the environment as the SDK reads them: AWS_ACCESS_KEY_ID and
+// AWS_SECRET_ACCESS_KEY (in a pod: envFrom a Secret), a shared config
+// file, or a workload identity. The store is chosen by the URI's query
+// (these are gocloud.dev v0.47's s3blob parameters) or, without one, by the
+// SDK's environment:
+//
+//   - endpoint=http://10.0.0.5:8333: the store's URL (SeaweedFS, MinIO,
+//     Ceph ...); without it, AWS_ENDPOINT_URL_S3 or AWS_ENDPOINT_URL, else
+//     AWS itself;
+//   - region=us-east-1: the signing region; without it, AWS_REGION;
+//   - use_path_style=true: address buckets as http://host/BUCKET/key rather
+//     than http://BUCKET.host/key. When an endpoint is set (in the query or
+//     the environment) and the URI does not say, this package sets
+//     use_path_style=true: S3-compatible stores generally serve only path
+//     style, and an IP address endpoint cannot carry a bucket subdomain.
+//     Set use_path_style=false to turn it off;
+//   - disable_https=true, hostname_immutable=true, anonymous=true,
+//     profile=NAME, request_checksum_calculation=when_required (for stores
+//     that reject the SDK's default CRC32 checksums), ssetype, kmskeyid,
+//     and the rest of gocloud.dev/aws.V2ConfigFromURLParams.
+//
+// For example, s3://lcft-data/ratings.csv?endpoint=http://10.0.0.5:8333&region=us-east-1
+// reads from a SeaweedFS gateway; with AWS_ENDPOINT_URL_S3=http://10.0.0.5:8333
+// and AWS_REGION=us-east-1 in the environment, s3://lcft-data/ratings.csv
+// does the same. The query travels with a URI through Join, so a directory
+// URI with a query hands it on to the objects under it.
+//
+// Rejected credentials (InvalidAccessKeyId, SignatureDoesNotMatch,
+// AccessDenied), a missing bucket or key (NoSuchBucket, NoSuchKey) and a
+// wrong region or endpoint (AuthorizationHeaderMalformed, PermanentRedirect)
+// are permanent; the error text carries the store's code and message.
 package storage
 
 import (
@@ -33,6 +68,7 @@ import (
 	"io"
 	"io/fs"
 	"net/url"
+	"os"
 	"path"
 	"path/filepath"
 	"strings"
@@ -170,12 +206,41 @@ func (loc *location) open(ctx context.Context, forWrite bool) (b *blob.Bucket, o
 	case memblob.Scheme:
 		return memBucket(loc.host), false, nil
 	default:
-		b, err := blob.OpenBucket(ctx, loc.bucketURL)
+		b, err := blob.OpenBucket(ctx, loc.cloudBucketURL())
 		if err != nil {
 			return nil, false, err
 		}
 		return b, true, nil
 	}
+}
+
+// cloudBucketURL is the bucket URL to open, with this package's defaults
+// for s3:// (path-style addressing when a custom endpoint is in use).
+func (loc *location) cloudBucketURL() string {
+	if loc.scheme != "s3" {
+		return loc.bucketURL
+	}
+	q := loc.query
+	if q.Has("use_path_style") || q.Has("s3ForcePathStyle") || !s3CustomEndpoint(q) {
+		return loc.bucketURL
+	}
+	q2 := url.Values{}
+	for k, v := range q {
+		q2[k] = v
+	}
+	q2.Set("use_path_style", "true")
+	u := url.URL{Scheme: loc.scheme, Host: loc.host, RawQuery: q2.Encode()}
+	return u.String()
+}
+
+// s3CustomEndpoint reports whether an s3:// bucket with query q talks to a
+// store other than AWS's own endpoints: an endpoint in the query, or the
+// SDK's endpoint environment variables.
+func s3CustomEndpoint(q url.Values) bool {
+	if q.Get("endpoint") != "" {
+		return true
+	}
+	return os.Getenv("AWS_ENDPOINT_URL_S3") != "" || os.Getenv("AWS_ENDPOINT_URL") != ""
 }
 
 // fileParams are the fileblob query parameters a file:// URI may set.
@@ -440,5 +505,31 @@ func Permanent(err error) bool {
 	case gcerrors.PermissionDenied, gcerrors.InvalidArgument, gcerrors.Unimplemented:
 		return true
 	}
+	var ae apiError
+	if errors.As(err, &ae) && permanentAPICodes[ae.ErrorCode()] {
+		return true
+	}
 	return false
+}
+
+// apiError is what an object store's SDK error reports (the AWS SDK's
+// smithy.APIError has this method): the service's error code.
+type apiError interface{ ErrorCode() string }
+
+// permanentAPICodes are the S3 error codes that a retry with the same
+// credentials and URI cannot fix. gocloud's s3blob maps only some of them
+// (AccessDenied, NoSuchBucket, NoSuchKey) to a gcerrors code; rejected keys
+// come through as Unknown.
+var permanentAPICodes = map[string]bool{
+	"InvalidAccessKeyId":           true, // no such access key
+	"SignatureDoesNotMatch":        true, // wrong secret key
+	"AccessDenied":                 true,
+	"AllAccessDisabled":            true,
+	"AccountProblem":               true,
+	"InvalidBucketName":            true,
+	"NoSuchBucket":                 true,
+	"NoSuchKey":                    true,
+	"AuthorizationHeaderMalformed": true, // wrong region for the bucket
+	"PermanentRedirect":            true, // bucket lives at another endpoint
+	"InvalidArgument":              true,
 }
