@@ -8,7 +8,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
@@ -137,20 +136,5 @@ func secretAppeared() predicate.Predicate {
 // else those whose own template does (by index).
 func secretUsers(c client.Client, opts Options, newList func() client.ObjectList, index string, names func(client.ObjectList) []string) func(context.Context, client.Object) []reconcile.Request {
 	defaults := secretNames(opts.TrainerPodTemplate)
-	return func(ctx context.Context, o client.Object) []reconcile.Request {
-		list := newList()
-		listOpts := []client.ListOption{client.InNamespace(o.GetNamespace())}
-		if !slices.Contains(defaults, o.GetName()) {
-			listOpts = append(listOpts, client.MatchingFields{index: o.GetName()})
-		}
-		if err := c.List(ctx, list, listOpts...); err != nil {
-			ctrl.LoggerFrom(ctx).Error(err, "listing the users of a Secret", "index", index, "secret", o.GetName())
-			return nil
-		}
-		var reqs []reconcile.Request
-		for _, n := range names(list) {
-			reqs = append(reqs, requestFor(o.GetNamespace(), n)...)
-		}
-		return reqs
-	}
+	return usersOrAll(c, newList, index, names, func(o client.Object) bool { return slices.Contains(defaults, o.GetName()) })
 }

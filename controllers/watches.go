@@ -136,9 +136,19 @@ func policyModel(_ context.Context, o client.Object) []reconcile.Request {
 
 // usersOf maps a changed object to the objects that reference it by index.
 func usersOf(c client.Client, newList func() client.ObjectList, index string, names func(client.ObjectList) []string) func(context.Context, client.Object) []reconcile.Request {
+	return usersOrAll(c, newList, index, names, func(client.Object) bool { return false })
+}
+
+// usersOrAll is usersOf, except that an object for which all returns true
+// maps to every object of the kind in its namespace.
+func usersOrAll(c client.Client, newList func() client.ObjectList, index string, names func(client.ObjectList) []string, all func(client.Object) bool) func(context.Context, client.Object) []reconcile.Request {
 	return func(ctx context.Context, o client.Object) []reconcile.Request {
 		list := newList()
-		if err := c.List(ctx, list, client.InNamespace(o.GetNamespace()), client.MatchingFields{index: o.GetName()}); err != nil {
+		listOpts := []client.ListOption{client.InNamespace(o.GetNamespace())}
+		if !all(o) {
+			listOpts = append(listOpts, client.MatchingFields{index: o.GetName()})
+		}
+		if err := c.List(ctx, list, listOpts...); err != nil {
 			ctrl.LoggerFrom(ctx).Error(err, "listing users", "index", index, "name", o.GetName())
 			return nil
 		}

@@ -137,6 +137,33 @@ fi
 report="$(jp ftc/ctr-low '{.status.reportURI}')"
 [[ "${report}" == s3://lcft-artifacts/* ]] && pass "cohort ctr-low reports under ${report}" || fail "cohort ctr-low reportURI '${report}', want s3://lcft-artifacts/..."
 
+# --- the Pooled cohort's group model, scored with predict ------------------------
+printf '\n=== deployable group model\n'
+c=ctr-low-pooled
+phase="$(jp "ftc/${c}" '{.status.phase}')"
+group_uri="$(jp "ftc/${c}" '{.status.model.uri}')"
+group_digest="$(jp "ftc/${c}" '{.status.model.digest}')"
+if [[ "${phase}" == Succeeded && "${group_uri}" == s3://lcft-artifacts/* && "${group_digest}" =~ ^sha256:[0-9a-f]{64}$ ]]; then
+  pass "cohort ${c} Succeeded; status.model ${group_uri} (${group_digest:0:19}...)"
+else
+  fail "cohort ${c} phase '${phase}', status.model uri '${group_uri}' digest '${group_digest}', want Succeeded with an s3:// model and its sha256"
+fi
+if [[ -n "${group_uri}" ]]; then
+  scores="${STATE_DIR}/group-model-scores.csv"
+  out="$(
+    set -a; . "${s3_dir}/trainer.env"; set +a
+    bin/lcft-trainer predict --model "${group_uri}" --digest "${group_digest}" \
+      --data s3://lcft-data/synthetic/drift-0.7-seed-7.csv --out "${scores}" 2>&1
+  )" && rc=0 || rc=$?
+  rows="$(($(wc -l <"${scores}" 2>/dev/null || echo 1) - 1))"
+  bad="$(awk -F, 'NR > 1 && !($4 > 0 && $4 < 1) { n++ } END { print n + 0 }' "${scores}" 2>/dev/null || echo 1)"
+  if [[ "${rc}" == 0 && "${rows}" -gt 0 && "${bad}" == 0 ]]; then
+    pass "lcft-trainer predict scored ${rows} rows with the group model (scores in (0, 1), digest checked)"
+  else
+    fail "lcft-trainer predict with the group model: exit ${rc}, ${rows} rows, ${bad} scores outside (0, 1): $(tail -3 <<<"${out}")"
+  fi
+fi
+
 # --- credentials: a missing Secret, then wrong keys ------------------------------
 # cohort NAME SECRET SHARDS: ctr-low's sample renamed, reading SECRET, with SHARDS shards.
 cohort() {

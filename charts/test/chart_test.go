@@ -527,16 +527,7 @@ func TestValuesRejected(t *testing.T) {
 		{"same metrics and probe port", []string{"--set", "metrics.port=8081"}, "must differ"},
 		{"no service account name", []string{"--set", "serviceAccount.create=false"}, "serviceAccount.name"},
 	} {
-		t.Run(tc.name, func(t *testing.T) {
-			args := append([]string{"template", releaseName, chartDir(t), "--namespace", namespace, "--kube-version", kubeVersion}, tc.args...)
-			res := runHelm(t, args...)
-			if res.err == nil {
-				t.Fatalf("helm template %v succeeded; want an error", tc.args)
-			}
-			if !strings.Contains(res.stderr, tc.want) {
-				t.Errorf("error does not mention %q:\n%s", tc.want, res.stderr)
-			}
-		})
+		t.Run(tc.name, func(t *testing.T) { templateFails(t, tc.args, tc.want) })
 	}
 	// kubeVersion ">=1.30.0-0".
 	res := runHelm(t, "template", releaseName, chartDir(t), "--kube-version", "1.29.9")
@@ -613,4 +604,19 @@ func managerFlags(t *testing.T) map[string]bool {
 	(&zap.Options{}).BindFlags(fs)
 	fs.VisitAll(func(f *flag.Flag) { known[f.Name] = true })
 	return known
+}
+
+// templateFails renders the chart with extra helm arguments, expects helm
+// to refuse them with an error mentioning want, and returns that error.
+func templateFails(t *testing.T, extra []string, want string) string {
+	t.Helper()
+	args := append([]string{"template", releaseName, chartDir(t), "--namespace", namespace, "--kube-version", kubeVersion}, extra...)
+	res := runHelm(t, args...)
+	if res.err == nil {
+		t.Fatalf("helm template %v succeeded; want an error", extra)
+	}
+	if !strings.Contains(res.stderr, want) {
+		t.Errorf("error does not mention %q:\n%s", want, res.stderr)
+	}
+	return res.stderr
 }

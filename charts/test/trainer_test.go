@@ -105,15 +105,8 @@ func TestTrainerValuesRejected(t *testing.T) {
 		{"trainer resources not a quantity", []string{"--set", "trainer.resources.limits.memory=lots"}, "/trainer/resources/limits/memory"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			args := append([]string{"template", releaseName, chartDir(t), "--namespace", namespace, "--kube-version", kubeVersion}, tc.args...)
-			res := runHelm(t, args...)
-			if res.err == nil {
-				t.Fatalf("helm template %v succeeded; want an error", tc.args)
-			}
-			if !strings.Contains(res.stderr, tc.want) {
-				t.Errorf("error does not mention %q:\n%s", tc.want, res.stderr)
-			}
-			t.Logf("%s: %s", tc.name, strings.TrimSpace(res.stderr))
+			stderr := templateFails(t, tc.args, tc.want)
+			t.Logf("%s: %s", tc.name, strings.TrimSpace(stderr))
 		})
 	}
 }
