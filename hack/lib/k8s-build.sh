@@ -1,9 +1,10 @@
 # Shared by hack/envtest-assets.sh and hack/cluster/build.sh, which build
 # Kubernetes components from Go modules. Source it; it defines functions only.
 
-# pinned_version GO_MOD MODULE: the version (without "v") that GO_MOD requires.
+# pinned_version GO_MOD MODULE: the version (without "v") that GO_MOD requires,
+# from a line of a require block or a one-line `require MODULE VERSION`.
 pinned_version() {
-  awk -v m="$2" '$1 == m && $2 ~ /^v/ { sub(/^v/, "", $2); print $2; exit }' "$1"
+  awk -v m="$2" '{ for (i = 1; i < NF; i++) if ($i == m && $(i + 1) ~ /^v/) { v = $(i + 1); sub(/^v/, "", v); print v; exit } }' "$1"
 }
 
 # up_to_date BINARY EXPECTED_SUBSTRING: the binary exists, runs, and its

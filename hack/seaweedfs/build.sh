@@ -18,9 +18,9 @@ log() { printf '%s\n' "seaweedfs-build: $*" >&2; }
 
 repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd -P)"
 wrapper_dir="${repo_root}/hack/seaweedfs"
-# The pinned version (without "v"), from a one-line `require MODULE VERSION`
-# or a line of a require block.
-version="$(awk -v m=github.com/seaweedfs/seaweedfs '{ for (i = 1; i < NF; i++) if ($i == m && $(i + 1) ~ /^v/) { v = $(i + 1); sub(/^v/, "", v); print v; exit } }' "${wrapper_dir}/go.mod")"
+# shellcheck source=../lib/k8s-build.sh
+source "${repo_root}/hack/lib/k8s-build.sh"
+version="$(pinned_version "${wrapper_dir}/go.mod" github.com/seaweedfs/seaweedfs)"
 if [[ -z "${version}" ]]; then
   log "cannot read the pinned github.com/seaweedfs/seaweedfs version from ${wrapper_dir}/go.mod"
   exit 1
