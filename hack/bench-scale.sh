@@ -75,10 +75,7 @@ printf '%s\n' "${gen_out}"
 samples="$(sed -n 's/^wrote \([0-9]*\) samples.*/\1/p' <<<"${gen_out}")"
 [[ -n "${samples}" ]] || die "gen did not report its samples"
 
-dataset_yaml="
-    format: Samples
-    uri: ${dataset}
-    split: {method: PerUserFraction, trainFraction: \"0.8\"}"
+dataset_yaml="{format: Samples, uri: \"${dataset}\", split: {method: PerUserFraction, trainFraction: \"0.8\"}}"
 pod_template="
   podTemplate:
     envFrom: [{secretRef: {name: lcft-s3-credentials}}]"
