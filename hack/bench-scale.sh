@@ -152,10 +152,14 @@ ft_secs=$((SECONDS - ft_start))
 # --- report ---------------------------------------------------------------------
 kubectl -n "${NS}" get gm,ftc
 printf '\nload average at end: %s\n' "$(cut -d' ' -f1-3 /proc/loadavg)"
-kubectl -n "${NS}" get gm,ftc,pods -o json | python3 - "${samples}" "${gen_secs}" "${pre_secs}" "${ft_secs}" "${SHARDS}" <<'PY'
+objects="$(mktemp)"
+trap 'rm -f "${objects}"' EXIT
+kubectl -n "${NS}" get gm,ftc,pods -o json >"${objects}"
+python3 - "${objects}" "${samples}" "${gen_secs}" "${pre_secs}" "${ft_secs}" "${SHARDS}" <<'PY'
 import json, sys
-samples, gen_secs, pre_secs, ft_secs, shards = int(sys.argv[1]), *map(float, sys.argv[2:5]), int(sys.argv[5])
-items = json.load(sys.stdin)["items"]
+samples, gen_secs, pre_secs, ft_secs, shards = int(sys.argv[2]), *map(float, sys.argv[3:6]), int(sys.argv[6])
+with open(sys.argv[1]) as f:
+    items = json.load(f)["items"]
 gm = next(i for i in items if i["kind"] == "GlobalModel")
 cohorts = [i for i in items if i["kind"] == "FineTuneCohort"]
 pods = [i for i in items if i["kind"] == "Pod"]

@@ -113,6 +113,7 @@ func readCanonical(inputs []Input, pair bool, opts CanonicalOptions) (*Dataset, 
 		if err != nil {
 			return nil, nil, err
 		}
+		b.reserve(t.rowsHint())
 		n := 0
 		var catBuf, sorted []int32 // scratch, reused across rows
 		var fields []string

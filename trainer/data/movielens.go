@@ -178,6 +178,7 @@ func readRatings(in Input, moviesName string, movies map[int64]movie, threshold 
 	// turned into strings. A user id maps to skipUser when its rows are
 	// skipped (another shard's user) and to oovUser when a fixed vocabulary
 	// does not hold it.
+	b.reserve(t.rowsHint())
 	users := make(map[int64]int32)
 	items := make(map[int64]int32)
 	n := 0

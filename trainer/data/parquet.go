@@ -54,6 +54,15 @@ type parquetColumn struct {
 	format func(parquet.Value) string
 }
 
+// rowsHint is the file's row count, from its footer.
+func (s *parquetSource) rowsHint() int64 {
+	var n int64
+	for _, g := range s.groups {
+		n += g.NumRows()
+	}
+	return n
+}
+
 // openParquet opens the Parquet file held by r and finds the wanted columns.
 func openParquet(name string, r io.ReaderAt, size int64, want []string) (_ source, err error) {
 	s := &parquetSource{name: name, ra: &errReaderAt{r: r, size: size}, group: -1}

@@ -25,6 +25,9 @@ type source interface {
 	// the input's name: "ratings.csv:17" or
 	// "ratings.parquet: row group 2, row 17".
 	where() string
+	// rowsHint is the number of records the input holds when its format
+	// says so up front (Parquet's footer), else 0.
+	rowsHint() int64
 }
 
 // parquetMagic starts (and ends) every Parquet file.
