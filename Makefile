@@ -59,7 +59,7 @@ verify-chart: ## Fail when the chart's CRD/RBAC copies differ from config/.
 	hack/chart-crds.sh check
 
 .PHONY: quality
-quality: ## Regenerate hack/quality/ (quality tables, experiment JSONs, pictures) on MovieLens-small and synthetic data (~100 s on 2 cores).
+quality: ## Regenerate hack/quality/ (quality tables, experiment JSONs, pictures) on MovieLens-small and synthetic data (112 s of runs measured on 2 cores at load average about 4).
 	hack/quality.sh
 
 .PHONY: bench
@@ -109,7 +109,7 @@ test-s3: bin-module ## The trainer's storage and CLI against a real SeaweedFS S3
 	hack/seaweedfs/test.sh
 
 .PHONY: bench-scale
-bench-scale: bin-module ## MovieLens-20M-sized synthetic data through S3: pretraining and 3 cohorts x 8 shards on the local cluster; time, memory, bytes read per pod (root; ~30-60 min).
+bench-scale: bin-module ## MovieLens-20M-sized synthetic data through S3: pretraining and 3 cohorts x 8 shards on the local cluster; time, memory, bytes read per pod (root; 977 s measured on the 2-core development machine, demo cluster included).
 	hack/bench-scale.sh
 
 .PHONY: test-arm64

@@ -192,22 +192,11 @@ func readRatings(in Input, moviesName string, movies map[int64]movie, threshold 
 			return err
 		}
 		n++
-		uid, err := t.parseInt("userId", rec[0])
+		r, err := parseRatingRecord(t, rec)
 		if err != nil {
 			return err
 		}
-		mid, err := t.parseInt("movieId", rec[1])
-		if err != nil {
-			return err
-		}
-		rating, err := parseRating(t, rec[2])
-		if err != nil {
-			return err
-		}
-		ts, err := t.parseInt("timestamp", rec[3])
-		if err != nil {
-			return err
-		}
+		uid, mid, rating, ts := r.UserID, r.MovieID, r.Rating, r.Timestamp
 		m, known := movies[mid]
 		if !known {
 			return t.errorf("movie %d is not in %s", mid, moviesName)
@@ -264,6 +253,22 @@ func readRatings(in Input, moviesName string, movies map[int64]movie, threshold 
 		return t.errorf("no ratings after the header")
 	}
 	return nil
+}
+
+// parseRatingRecord parses the fields of one ratings record, in
+// ratingsHeader order.
+func parseRatingRecord(t source, rec []string) (r ratingsParquetRow, err error) {
+	if r.UserID, err = t.parseInt("userId", rec[0]); err != nil {
+		return r, err
+	}
+	if r.MovieID, err = t.parseInt("movieId", rec[1]); err != nil {
+		return r, err
+	}
+	if r.Rating, err = parseRating(t, rec[2]); err != nil {
+		return r, err
+	}
+	r.Timestamp, err = t.parseInt("timestamp", rec[3])
+	return r, err
 }
 
 func parseRating(t source, s string) (float64, error) {

@@ -147,17 +147,8 @@ func ConvertRatingsParquet(w io.Writer, ratings Input) error {
 			return err
 		}
 		n++
-		var r ratingsParquetRow
-		if r.UserID, err = t.parseInt("userId", rec[0]); err != nil {
-			return err
-		}
-		if r.MovieID, err = t.parseInt("movieId", rec[1]); err != nil {
-			return err
-		}
-		if r.Rating, err = parseRating(t, rec[2]); err != nil {
-			return err
-		}
-		if r.Timestamp, err = t.parseInt("timestamp", rec[3]); err != nil {
+		r, err := parseRatingRecord(t, rec)
+		if err != nil {
 			return err
 		}
 		batch = append(batch, r)
