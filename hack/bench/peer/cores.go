@@ -1,0 +1,136 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"strconv"
+
+	"github.com/lcft-dev/lcft-operator/trainer/runner"
+	"github.com/lcft-dev/lcft-operator/trainer/runspec"
+)
+
+// coresResult is the runner (what the operator's Jobs execute) on 1 and on
+// 2 cores: GOMAXPROCS, which is also the runner's number of per-user
+// workers. Runs alternate 1, 2, 1, 2.
+type coresResult struct {
+	Runs []coreRun `json:"runs"`
+}
+
+type coreRun struct {
+	Procs int    `json:"procs"`
+	Phase string `json:"phase"` // pretrain | finetune
+	Load  string `json:"load"`  // /proc/loadavg before the run
+	// Work is training samples for pretraining (from the runner's epoch
+	// log lines) and users for fine-tuning; Seconds the time the runner
+	// reports for that work (pretraining: the epochs; fine-tuning: its
+	// FinetuneStats.Seconds, fine-tuning and evaluation).
+	Work    float64 `json:"work"`
+	Seconds float64 `json:"seconds"`
+	Wall    float64 `json:"wall"` // the whole runner.Run, loading included
+	CPU     float64 `json:"cpu"`  // process CPU seconds over the whole Run
+}
+
+// coreSpecs: Wide&Deep of the peer's shapes, pretrained one epoch on a
+// synthetic dataset, then fine-tuned per user with SGD lr 0.01, batch 32,
+// one epoch, no label correction (one fine-tuning per user).
+func coreDataset() runspec.Dataset {
+	return runspec.Dataset{
+		Format:        runner.FormatSynthetic,
+		HistoryLength: 20,
+		Synthetic:     &runspec.Synthetic{Users: 1500, Items: 5000, Categories: 20, SamplesPerUser: 50, GlobalCTR: 0.45, Drift: 0.6, Seed: 5},
+		Split:         runspec.Split{Method: runner.SplitPerUserFraction, TrainFraction: 0.8},
+	}
+}
+
+// epochLine matches the runner's end-of-epoch log line.
+var epochLine = regexp.MustCompile(`epoch \d+/\d+: lr \S+, loss \S+, (\d+) samples in ([0-9.]+) s`)
+
+func cores(dir string, stdout io.Writer) (*coresResult, error) {
+	root := filepath.Join(dir, "cores")
+	if err := os.MkdirAll(root, 0o755); err != nil {
+		return nil, err
+	}
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
+	res := &coresResult{}
+	var pre *runspec.PretrainStats
+	for i, procs := range []int{1, 2, 1, 2} {
+		runtime.GOMAXPROCS(procs)
+		spec := &runspec.Spec{
+			Version: runspec.Version, Kind: runspec.KindPretrain, Name: "bench/peer", Dataset: coreDataset(),
+			Model:        &runspec.Model{Architecture: "WideDeep", EmbeddingDim: embeddingDim, HiddenUnits: hiddenUnits},
+			Optimization: runspec.Optimization{Optimizer: runner.OptimizerSGD, LearningRate: 0.05, LearningRateDecay: 1, Epochs: 1, BatchSize: 32, Seed: 1},
+			OutputURI:    filepath.Join(root, fmt.Sprintf("pretrain-%d", i)), Shards: 1,
+		}
+		r, log, sum, err := timeRun(spec, procs, "pretrain")
+		if err != nil {
+			return nil, err
+		}
+		for _, m := range epochLine.FindAllSubmatch(log, -1) {
+			n, _ := strconv.ParseFloat(string(m[1]), 64)
+			s, _ := strconv.ParseFloat(string(m[2]), 64)
+			r.Work, r.Seconds = r.Work+n, r.Seconds+s
+		}
+		if r.Work == 0 { // no epoch line: the whole pretraining run
+			r.Work, r.Seconds = float64(sum.Pretrain.Samples), sum.Pretrain.Seconds
+		}
+		pre = sum.Pretrain
+		res.Runs = append(res.Runs, r)
+		fmt.Fprintf(stdout, "pretrain  GOMAXPROCS=%d: %.0f samples in %.2f s (run %.2f s wall, %.2f s CPU), load %s\n", procs, r.Work, r.Seconds, r.Wall, r.CPU, r.Load)
+	}
+	for i, procs := range []int{1, 2, 1, 2} {
+		runtime.GOMAXPROCS(procs)
+		spec := &runspec.Spec{
+			Version: runspec.Version, Kind: runspec.KindFinetune, Name: "bench/peer", Dataset: coreDataset(),
+			GlobalModel:  &runspec.ModelArtifact{URI: pre.ArtifactURI, Digest: pre.Digest, GlobalCTR: pre.GlobalCTR},
+			Optimization: runspec.Optimization{Optimizer: runner.OptimizerSGD, LearningRate: 0.01, LearningRateDecay: 1, Epochs: 1, BatchSize: 32, Seed: 1},
+			Correction:   &runspec.Correction{Strategy: "None"},
+			Cohort:       &runspec.Cohort{MinCTR: 0, MaxCTR: 1, MinSamples: 1, Mode: runner.ModePerUser},
+			OutputURI:    filepath.Join(root, fmt.Sprintf("finetune-%d", i)), Shards: 1,
+		}
+		r, _, sum, err := timeRun(spec, procs, "finetune")
+		if err != nil {
+			return nil, err
+		}
+		r.Work, r.Seconds = float64(sum.Finetune.Users), sum.Finetune.Seconds
+		res.Runs = append(res.Runs, r)
+		fmt.Fprintf(stdout, "finetune  GOMAXPROCS=%d: %.0f users in %.2f s (run %.2f s wall, %.2f s CPU), load %s\n", procs, r.Work, r.Seconds, r.Wall, r.CPU, r.Load)
+	}
+	return res, nil
+}
+
+// timeRun runs spec through the runner and returns its timings and log.
+func timeRun(spec *runspec.Spec, procs int, phase string) (coreRun, []byte, *runspec.Summary, error) {
+	r := coreRun{Procs: procs, Phase: phase, Load: loadAvg()}
+	var log bytes.Buffer
+	c := startClock()
+	sum, err := runner.Run(context.Background(), spec, 0, &log)
+	var t timing
+	c.stop(&t)
+	if err != nil {
+		return r, nil, nil, fmt.Errorf("%s on %d cores: %w\n%s", phase, procs, err, log.Bytes())
+	}
+	if (phase == "pretrain") != (sum.Pretrain != nil) || (phase == "finetune") != (sum.Finetune != nil) {
+		return r, nil, nil, fmt.Errorf("%s: the runner's summary has no %s statistics", phase, phase)
+	}
+	r.Wall, r.CPU = t.Wall, t.CPU
+	return r, log.Bytes(), sum, nil
+}
+
+// loadAvg is the first three fields of /proc/loadavg, or "n/a".
+func loadAvg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "n/a"
+	}
+	var a, b1, c string
+	if _, err := fmt.Sscan(string(b), &a, &b1, &c); err != nil {
+		return "n/a"
+	}
+	return a + " " + b1 + " " + c
+}
