@@ -66,6 +66,10 @@ quality: ## Regenerate hack/quality/ (quality tables, experiment JSONs, pictures
 bench: ## Trainer throughput as ratios against a peer in the same run (hack/bench.sh).
 	hack/bench.sh
 
+.PHONY: bench-peer
+bench-peer: ## The trainer against PyTorch+OpenBLAS on one core, interleaved, and on 1 vs 2 cores (installs python3-torch; hack/bench-peer.sh).
+	hack/bench-peer.sh
+
 .PHONY: bench-controller
 bench-controller: bin-module envtest-assets ## Operator time per cohort at 20 and 200 cohorts on envtest, and their ratio.
 	hack/bench-controller.sh

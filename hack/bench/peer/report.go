@@ -59,19 +59,30 @@ func report(dir string, w io.Writer) error {
 		k := fmt.Sprint(s.Batch)
 		metrics = append(metrics, metric{"step batch " + k, func(r runResult) (timing, bool) { t, ok := r.Step[k]; return t, ok }, "samples"})
 	}
-	rate := func(t timing, per string) float64 {
+	// rate is the work per wall second, or per CPU second with cpu.
+	rate := func(t timing, per string, cpu bool) float64 {
+		n, s := float64(t.Samples), t.Wall
 		if per == "users" {
-			return float64(t.Users) / t.Wall
+			n = float64(t.Users)
 		}
-		return float64(t.Samples) / t.Wall
+		if cpu {
+			s = t.CPU
+		}
+		return n / s
 	}
-	fmt.Fprintf(w, "\nGo (trainer/model, %s) against PyTorch %s, one thread each; ratios are Go/PyTorch throughput (wall) and PyTorch/Go CPU seconds for the same work (>1: Go is faster).\n",
+	fmt.Fprintf(w, "\nGo (trainer/model, %s) against PyTorch %s, one thread each.\n"+
+		"Rates per wall second and per CPU second; ratios: PyTorch/Go wall and CPU seconds for the same work (>1: Go is faster).\n",
 		rounds[0].g.GoVersion, rounds[0].t.GoVersion)
-	fmt.Fprintf(w, "%-5s %-22s %-20s %14s %14s %7s %7s\n", "round", "load before", "workload", "Go /s", "PyTorch /s", "wall", "CPU")
+	head := func(first string) {
+		fmt.Fprintf(w, "%s%-19s %15s %15s %15s %15s %6s %6s\n", first, "workload", "Go /s", "PyTorch /s", "Go /CPU-s", "PyTorch /CPU-s", "wall", "CPU")
+	}
+	head(fmt.Sprintf("%-5s %-16s ", "round", "load before"))
 	wallR := make(map[string][]float64)
 	cpuR := make(map[string][]float64)
-	goRate := make(map[string][]float64)
+	goRate := make(map[string][]float64) // per wall second
 	ptRate := make(map[string][]float64)
+	goCPU := make(map[string][]float64) // per CPU second
+	ptCPU := make(map[string][]float64)
 	var rss []float64
 	for i, r := range rounds {
 		for _, mt := range metrics {
@@ -80,28 +91,32 @@ func report(dir string, w io.Writer) error {
 			if !ok1 || !ok2 {
 				continue
 			}
-			gr, tr := rate(g, mt.per), rate(t, mt.per)
-			wr, cr := gr/tr, t.CPU/g.CPU
+			gr, tr := rate(g, mt.per, false), rate(t, mt.per, false)
+			gc, tc := rate(g, mt.per, true), rate(t, mt.per, true)
+			wr, cr := t.Wall/g.Wall, t.CPU/g.CPU
 			wallR[mt.name] = append(wallR[mt.name], wr)
 			cpuR[mt.name] = append(cpuR[mt.name], cr)
-			goRate[mt.name] = append(goRate[mt.name], gr)
-			ptRate[mt.name] = append(ptRate[mt.name], tr)
-			fmt.Fprintf(w, "%-5d %-22s %-20s %14s %14s %6.2fx %6.2fx\n", i+1, r.load, mt.name, fmtRate(gr, mt.per), fmtRate(tr, mt.per), wr, cr)
+			goRate[mt.name], ptRate[mt.name] = append(goRate[mt.name], gr), append(ptRate[mt.name], tr)
+			goCPU[mt.name], ptCPU[mt.name] = append(goCPU[mt.name], gc), append(ptCPU[mt.name], tc)
+			fmt.Fprintf(w, "%-5d %-16s %-19s %15s %15s %15s %15s %5.2fx %5.2fx\n", i+1, r.load, mt.name,
+				fmtRate(gr, mt.per), fmtRate(tr, mt.per), fmtRate(gc, mt.per), fmtRate(tc, mt.per), wr, cr)
 		}
 		rr := float64(r.g.PeakRSS) / float64(r.t.PeakRSS)
 		rss = append(rss, rr)
-		fmt.Fprintf(w, "%-5d %-22s %-20s %11.1f MiB %10.1f MiB %6.2fx\n", i+1, r.load, "peak RSS", mib(r.g.PeakRSS), mib(r.t.PeakRSS), rr)
+		fmt.Fprintf(w, "%-5d %-16s %-19s %11.1f MiB %11.1f MiB %38.2fx (Go/PyTorch)\n", i+1, r.load, "peak RSS", mib(r.g.PeakRSS), mib(r.t.PeakRSS), rr)
 	}
 	fmt.Fprintf(w, "\nmedian of %d rounds:\n", len(rounds))
-	fmt.Fprintf(w, "%-20s %14s %14s %7s %7s\n", "workload", "Go /s", "PyTorch /s", "wall", "CPU")
+	head("")
 	for _, mt := range metrics {
 		if len(wallR[mt.name]) == 0 {
 			continue
 		}
-		fmt.Fprintf(w, "%-20s %14s %14s %6.2fx %6.2fx\n", mt.name, fmtRate(median(goRate[mt.name]), mt.per), fmtRate(median(ptRate[mt.name]), mt.per),
+		fmt.Fprintf(w, "%-19s %15s %15s %15s %15s %5.2fx %5.2fx\n", mt.name,
+			fmtRate(median(goRate[mt.name]), mt.per), fmtRate(median(ptRate[mt.name]), mt.per),
+			fmtRate(median(goCPU[mt.name]), mt.per), fmtRate(median(ptCPU[mt.name]), mt.per),
 			median(wallR[mt.name]), median(cpuR[mt.name]))
 	}
-	fmt.Fprintf(w, "%-20s %44.2fx (Go/PyTorch peak RSS)\n", "peak RSS", median(rss))
+	fmt.Fprintf(w, "%-19s %79.2fx (Go/PyTorch, <1: Go uses less)\n", "peak RSS", median(rss))
 
 	flops := 0.0
 	for l := 0; l+1 < len(m.Widths); l++ {
@@ -111,10 +126,10 @@ func report(dir string, w io.Writer) error {
 	if err := readJSON(filepath.Join(dir, "peak.json"), &pk); err == nil && pk.FLOPS > 0 {
 		big := fmt.Sprint(m.Steps[len(m.Steps)-1].Batch)
 		name := "step batch " + big
-		g, t := median(goRate[name]), median(ptRate[name])
-		fmt.Fprintf(w, "\nfloat32 FMA peak of one core: %.1f GFLOP/s (%s loop); Wide&Deep MLP %v: %.0f FLOPs per training sample (forward, dW, dX)\n",
+		g, t := median(goCPU[name]), median(ptCPU[name])
+		fmt.Fprintf(w, "\nfloat32 FMA peak of one core: %.1f GFLOP per CPU second (%s loop); Wide&Deep MLP %v: %.0f FLOPs per training sample (forward, dW, dX)\n",
 			pk.FLOPS/1e9, pk.ISA, m.Widths, flops)
-		fmt.Fprintf(w, "batch %s: Go %.1f GFLOP/s = %.1f%% of peak; PyTorch %.1f GFLOP/s = %.1f%% of peak\n",
+		fmt.Fprintf(w, "batch %s, per CPU second: Go %.1f GFLOP/s = %.1f%% of peak; PyTorch %.1f GFLOP/s = %.1f%% of peak\n",
 			big, g*flops/1e9, 100*g*flops/pk.FLOPS, t*flops/1e9, 100*t*flops/pk.FLOPS)
 	}
 	var cr coresResult
