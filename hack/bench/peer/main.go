@@ -5,6 +5,7 @@
 //
 //	peer export  -dir DIR [-users N]   dataset, initial weights, manifest
 //	peer run     -dir DIR -out FILE    per-user fine-tuning and training steps
+//	             [-cpuprofile FILE]    (profile of the Wide&Deep fine-tuning)
 //	peer check   -dir DIR -out FILE    loss and gradients of one batch
 //	peer peak    -out FILE             the core's float32 FMA peak
 //	peer cores   -dir DIR -out FILE    the runner on 1 and 2 cores
@@ -40,6 +41,7 @@ func run(args []string, stdout io.Writer) error {
 	dir := fs.String("dir", "", "directory of the exported dataset, weights and manifest")
 	out := fs.String("out", "", "JSON file to write the results to")
 	users := fs.Int("users", 1000, "export: number of users of the synthetic dataset")
+	cpuprofile := fs.String("cpuprofile", "", "run: write a CPU profile of the Wide&Deep per-user fine-tuning to this file")
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
 	}
@@ -52,7 +54,7 @@ func run(args []string, stdout io.Writer) error {
 	case "export":
 		return export(*dir, *users, stdout)
 	case "run":
-		res, err = runBench(*dir)
+		res, err = runBench(*dir, *cpuprofile)
 	case "check":
 		res, err = check(*dir)
 	case "peak":

@@ -2,7 +2,9 @@ package main
 
 import (
 	"fmt"
+	"os"
 	"runtime"
+	"runtime/pprof"
 	"syscall"
 	"time"
 
@@ -61,7 +63,7 @@ func (c clock) stop(t *timing) {
 
 // runBench fine-tunes every user of the dataset from each model's initial
 // weights, then times Wide&Deep training steps at each batch size.
-func runBench(dir string) (*runResult, error) {
+func runBench(dir, cpuprofile string) (*runResult, error) {
 	m, d, err := loadManifest(dir)
 	if err != nil {
 		return nil, err
@@ -72,7 +74,12 @@ func runBench(dir string) (*runResult, error) {
 		if err != nil {
 			return nil, err
 		}
+		stop, err := startProfile(cpuprofile, a == model.ArchWideDeep)
+		if err != nil {
+			return nil, err
+		}
 		t, err := fineTuneUsers(base, d, m)
+		stop()
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", a, err)
 		}
@@ -91,6 +98,23 @@ func runBench(dir string) (*runResult, error) {
 	}
 	res.PeakRSS = peakRSS()
 	return res, nil
+}
+
+// startProfile starts a CPU profile into path when path is set and on,
+// and returns what stops it.
+func startProfile(path string, on bool) (func(), error) {
+	if path == "" || !on {
+		return func() {}, nil
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("creating the profile: %w", err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("starting the profile: %w", err)
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }, nil
 }
 
 // fineTuneUsers is the runner's per-user fine-tuning (trainer/runner's
