@@ -40,7 +40,7 @@ rm -f "${OUT}"/round-*.json "${OUT}"/round-*.load "${OUT}/cores.json" "${OUT}/pe
 CGO_ENABLED=0 go build -trimpath -o "${OUT}/peer" ./hack/bench/peer
 peer="${OUT}/peer"
 "${peer}" export -dir "${OUT}" -users "${USERS}"
-echo "machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'), $(nproc) CPUs; $(go version | cut -d' ' -f3); torch $("${PY}" -c 'import torch; print(torch.__version__)')"
+echo "machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'), $(getconf _NPROCESSORS_ONLN) CPUs; $(go version | cut -d' ' -f3); torch $("${PY}" -c 'import torch; print(torch.__version__)')"
 
 echo "== cross-check: loss and gradients of one batch of 32 from the same initial weights"
 "${peer}" check -dir "${OUT}" -out "${OUT}/check.go.json"

@@ -134,7 +134,8 @@ func report(dir string, w io.Writer) error {
 	}
 	var cr coresResult
 	if err := readJSON(filepath.Join(dir, "cores.json"), &cr); err == nil {
-		fmt.Fprintf(w, "\nthe runner on 1 and 2 cores (GOMAXPROCS; median over the runs of each):\n")
+		fmt.Fprintf(w, "\nthe runner on 1 and 2 cores (GOMAXPROCS; median over the runs of each; \"busy\" is the run's CPU seconds per wall second,\n"+
+			"about 1 for serial work on an idle machine; with a load average above the core count the ratio is the CPU share the scheduler gives):\n")
 		for _, phase := range []string{"pretrain", "finetune"} {
 			per := map[int][]float64{}
 			cpu := map[int][]float64{}
@@ -150,7 +151,7 @@ func report(dir string, w io.Writer) error {
 			if len(per[1]) == 0 || len(per[2]) == 0 {
 				continue
 			}
-			fmt.Fprintf(w, "%-9s 1 core %s, 2 cores %s: %.2fx (CPU/wall %.2f and %.2f); load before each run: %s\n", phase,
+			fmt.Fprintf(w, "%-9s 1 core %s/s, 2 cores %s/s: %.2fx (busy %.2f and %.2f); load before each run: %s\n", phase,
 				fmtRate(median(per[1]), unit), fmtRate(median(per[2]), unit), median(per[2])/median(per[1]),
 				median(cpu[1]), median(cpu[2]), strings.Join(loads, " | "))
 		}
