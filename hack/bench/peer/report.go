@@ -117,6 +117,23 @@ func report(dir string, w io.Writer) error {
 			median(wallR[mt.name]), median(cpuR[mt.name]))
 	}
 	fmt.Fprintf(w, "%-19s %79.2fx (Go/PyTorch, <1: Go uses less)\n", "peak RSS", median(rss))
+	// Both sides ran the same steps from the same weights: their summed
+	// losses must agree (a check that the timed work is the same).
+	worst := 0.0
+	for _, r := range rounds {
+		for _, mt := range metrics {
+			g, ok1 := mt.get(r.g)
+			t, ok2 := mt.get(r.t)
+			if ok1 && ok2 {
+				worst = max(worst, math.Abs(g.Loss-t.Loss)/max(math.Abs(t.Loss), 1e-12))
+			}
+		}
+	}
+	verdict := "the same training"
+	if !(worst <= 1e-4) {
+		verdict = "NOT the same training: the sides diverge"
+	}
+	fmt.Fprintf(w, "summed losses of every workload agree within %.1e (relative): %s\n", worst, verdict)
 
 	flops := 0.0
 	for l := 0; l+1 < len(m.Widths); l++ {
