@@ -11,6 +11,7 @@ import (
 	"runtime"
 	"strconv"
 
+	"github.com/lcft-dev/lcft-operator/trainer/model"
 	"github.com/lcft-dev/lcft-operator/trainer/runner"
 	"github.com/lcft-dev/lcft-operator/trainer/runspec"
 )
@@ -48,8 +49,9 @@ func coreDataset() runspec.Dataset {
 	}
 }
 
-// epochLine matches the runner's end-of-epoch log line.
-var epochLine = regexp.MustCompile(`epoch \d+/\d+: lr \S+, loss \S+, (\d+) samples in ([0-9.]+) s`)
+// epochLine matches the runner's end-of-epoch log line: samples, seconds
+// (rounded to 0.1 s) and samples/s (to 1 sample/s, the precise one).
+var epochLine = regexp.MustCompile(`epoch \d+/\d+: lr \S+, loss \S+, (\d+) samples in [0-9.]+ s \(([0-9]+) samples/s\)`)
 
 func cores(dir string, stdout io.Writer) (*coresResult, error) {
 	root := filepath.Join(dir, "cores")
@@ -63,7 +65,7 @@ func cores(dir string, stdout io.Writer) (*coresResult, error) {
 		runtime.GOMAXPROCS(procs)
 		spec := &runspec.Spec{
 			Version: runspec.Version, Kind: runspec.KindPretrain, Name: "bench/peer", Dataset: coreDataset(),
-			Model:        &runspec.Model{Architecture: "WideDeep", EmbeddingDim: embeddingDim, HiddenUnits: hiddenUnits},
+			Model:        &runspec.Model{Architecture: model.ArchWideDeep, EmbeddingDim: embeddingDim, HiddenUnits: hiddenUnits},
 			Optimization: runspec.Optimization{Optimizer: runner.OptimizerSGD, LearningRate: 0.05, LearningRateDecay: 1, Epochs: 1, BatchSize: 32, Seed: 1},
 			OutputURI:    filepath.Join(root, fmt.Sprintf("pretrain-%d", i)), Shards: 1,
 		}
@@ -73,8 +75,10 @@ func cores(dir string, stdout io.Writer) (*coresResult, error) {
 		}
 		for _, m := range epochLine.FindAllSubmatch(log, -1) {
 			n, _ := strconv.ParseFloat(string(m[1]), 64)
-			s, _ := strconv.ParseFloat(string(m[2]), 64)
-			r.Work, r.Seconds = r.Work+n, r.Seconds+s
+			rate, _ := strconv.ParseFloat(string(m[2]), 64)
+			if rate > 0 {
+				r.Work, r.Seconds = r.Work+n, r.Seconds+n/rate
+			}
 		}
 		if r.Work == 0 { // no epoch line: the whole pretraining run
 			r.Work, r.Seconds = float64(sum.Pretrain.Samples), sum.Pretrain.Seconds

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"encoding/json"
+	"fmt"
 	"io"
 	"math"
 	"slices"
@@ -196,5 +197,18 @@ func TestMedianAndOffsets(t *testing.T) {
 		if err := checkOffsets(c.off, c.n); (err == nil) != c.ok {
 			t.Errorf("checkOffsets(%v, %d) = %v, want ok %v", c.off, c.n, err, c.ok)
 		}
+	}
+}
+
+// TestEpochLine: the pattern reads the runner's end-of-epoch line as the
+// runner prints it (trainGlobal in trainer/runner).
+func TestEpochLine(t *testing.T) {
+	line := fmt.Sprintf("[pretrain shard 0/1]     9.1s epoch %d/%d: lr %g, loss %.4f, %d samples in %.1f s (%.0f samples/s)", 1, 2, 0.05, 0.6712, 58827, 8.5, 6921.4)
+	m := epochLine.FindStringSubmatch(line)
+	if m == nil {
+		t.Fatalf("epochLine does not match %q", line)
+	}
+	if diff := cmp.Diff([]string{"58827", "6921"}, m[1:]); diff != "" {
+		t.Errorf("epochLine on %q (-want +got):\n%s", line, diff)
 	}
 }

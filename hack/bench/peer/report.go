@@ -72,7 +72,7 @@ func report(dir string, w io.Writer) error {
 	}
 	fmt.Fprintf(w, "\nGo (trainer/model, %s) against PyTorch %s, one thread each.\n"+
 		"Rates per wall second and per CPU second; ratios: PyTorch/Go wall and CPU seconds for the same work (>1: Go is faster).\n",
-		rounds[0].g.GoVersion, rounds[0].t.GoVersion)
+		rounds[0].g.Version, rounds[0].t.Version)
 	head := func(first string) {
 		fmt.Fprintf(w, "%s%-19s %15s %15s %15s %15s %6s %6s\n", first, "workload", "Go /s", "PyTorch /s", "Go /CPU-s", "PyTorch /CPU-s", "wall", "CPU")
 	}

@@ -24,12 +24,12 @@ type timing struct {
 
 // runResult is one side's results of one round.
 type runResult struct {
-	Side      string            `json:"side"`
-	Threads   int               `json:"threads"`
-	FineTune  map[string]timing `json:"finetune"` // by architecture
-	Step      map[string]timing `json:"step"`     // Wide&Deep, by batch size
-	PeakRSS   int64             `json:"peakRSS"`  // bytes
-	GoVersion string            `json:"version"`
+	Side     string            `json:"side"`
+	Threads  int               `json:"threads"`
+	FineTune map[string]timing `json:"finetune"` // by architecture
+	Step     map[string]timing `json:"step"`     // Wide&Deep, by batch size
+	PeakRSS  int64             `json:"peakRSS"`  // bytes
+	Version  string            `json:"version"`  // Go's; PyTorch's and its BLAS
 }
 
 // clock measures wall and process CPU time from its start.
@@ -68,7 +68,7 @@ func runBench(dir, cpuprofile string) (*runResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	res := &runResult{Side: "go", Threads: runtime.GOMAXPROCS(0), FineTune: map[string]timing{}, Step: map[string]timing{}, GoVersion: runtime.Version()}
+	res := &runResult{Side: "go", Threads: runtime.GOMAXPROCS(0), FineTune: map[string]timing{}, Step: map[string]timing{}, Version: runtime.Version()}
 	for _, a := range archs {
 		base, err := loadModel(dir, m, a)
 		if err != nil {
