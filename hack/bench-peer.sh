@@ -28,7 +28,8 @@ sudo=""
 [[ "$(id -u)" == 0 ]] || sudo=sudo
 if ! "${PY}" -c 'import torch, numpy' 2>/dev/null || [[ ! -e "/usr/lib/${ma}/openblas-pthread/libblas.so.3" ]]; then
   echo "installing python3-torch and libopenblas0-pthread"
-  ${sudo} apt-get -o DPkg::Lock::Timeout=300 install -y --no-install-recommends python3-torch libopenblas0-pthread >/dev/null
+  apt_install() { ${sudo} apt-get -o DPkg::Lock::Timeout=300 install -y --no-install-recommends python3-torch libopenblas0-pthread >/dev/null; }
+  apt_install || { ${sudo} apt-get -o DPkg::Lock::Timeout=300 update >/dev/null && apt_install; }
 fi
 for lib in libblas.so.3 liblapack.so.3; do
   ${sudo} update-alternatives --set "${lib}-${ma}" "/usr/lib/${ma}/openblas-pthread/${lib}" >/dev/null
