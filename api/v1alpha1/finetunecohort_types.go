@@ -207,6 +207,12 @@ type FineTuneCohortStatus struct {
 	// JobName of the current run.
 	// +optional
 	JobName string `json:"jobName,omitempty"`
+	// Restarts counts the times the run's Job was deleted before it
+	// finished and was made again (within the operator's
+	// --max-job-restarts; beyond it the run fails with reason
+	// JobRestartLimitExceeded). A new run starts at 0.
+	// +optional
+	Restarts int32 `json:"restarts,omitempty"`
 	// ShardsSucceeded and ShardsFailed count finished shards.
 	// +optional
 	ShardsSucceeded int32 `json:"shardsSucceeded,omitempty"`
