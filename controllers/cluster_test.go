@@ -36,6 +36,8 @@ type fakeCluster struct {
 	mu     sync.Mutex
 	held   map[string]bool // Job name prefixes not to run yet
 	silent map[string]bool // Job name prefixes whose pods succeed without a summary (like kwok's simulated pods)
+	flaky  map[string]bool // Job name prefixes whose pods fail once per index (exit 1) before they run
+	oom    map[string]bool // Job name prefixes whose pods are OOMKilled (exit 137)
 	// canned, when set, answers every fine-tuning shard at once instead of
 	// running the trainer: the controller-scale benchmark measures the
 	// operator, not the trainer.
@@ -43,7 +45,7 @@ type fakeCluster struct {
 }
 
 func newFakeCluster(t *testing.T, ns string, opts ...func(*fakeCluster)) *fakeCluster {
-	f := &fakeCluster{t: t, c: k8sClient, ns: ns, held: map[string]bool{}, silent: map[string]bool{}}
+	f := &fakeCluster{t: t, c: k8sClient, ns: ns, held: map[string]bool{}, silent: map[string]bool{}, flaky: map[string]bool{}, oom: map[string]bool{}}
 	for _, o := range opts {
 		o(f)
 	}
@@ -83,6 +85,19 @@ func (f *fakeCluster) silence(prefix string) {
 	f.silent[prefix] = true
 }
 
+// fail makes the pods of Jobs whose names start with prefix fail: the
+// first attempt of each index with exit code 1 (flaky), or every attempt
+// OOMKilled (oom).
+func (f *fakeCluster) fail(prefix string, oom bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if oom {
+		f.oom[prefix] = true
+	} else {
+		f.flaky[prefix] = true
+	}
+}
+
 func (f *fakeCluster) isHeld(name string) bool { return f.matches(f.held, name) }
 
 func (f *fakeCluster) isSilent(name string) bool { return f.matches(f.silent, name) }
@@ -115,13 +130,28 @@ func (f *fakeCluster) step(ctx context.Context) error {
 	return nil
 }
 
-// nodeFor places a pod by its node selector, as a scheduler would on a
-// cluster with one amd64 and one arm64 node.
-func nodeFor(pod *corev1.PodSpec) (node, arch string) {
-	if pod.NodeSelector[ArchLabel] == "arm64" {
-		return "node-arm64", "arm64"
+// fakeNodes are the cluster's nodes: one amd64 and one arm64.
+var fakeNodes = []struct {
+	name   string
+	labels map[string]string
+}{
+	{"node-amd64", map[string]string{ArchLabel: "amd64"}},
+	{"node-arm64", map[string]string{ArchLabel: "arm64"}},
+}
+
+// nodeFor places a pod by its node selector, as a scheduler would on the
+// fake nodes; "" when no node has the selector's labels.
+func nodeFor(pod *corev1.PodSpec) string {
+	for _, n := range fakeNodes {
+		fits := true
+		for k, v := range pod.NodeSelector {
+			fits = fits && n.labels[k] == v
+		}
+		if fits {
+			return n.name
+		}
 	}
-	return "node-amd64", "amd64"
+	return ""
 }
 
 func (f *fakeCluster) runJob(ctx context.Context, job *batchv1.Job) error {
@@ -133,21 +163,28 @@ func (f *fakeCluster) runJob(ctx context.Context, job *batchv1.Job) error {
 	if err != nil {
 		return err
 	}
+	if nodeFor(&job.Spec.Template.Spec) == "" {
+		return f.pendPods(ctx, job)
+	}
 	start := metav1.Now()
 	completions := int(ptr.Deref(job.Spec.Completions, 1))
 	backoff := int(ptr.Deref(job.Spec.BackoffLimit, 6))
 	failures := 0
 	for idx := 0; idx < completions; idx++ {
 		for attempt := 0; ; attempt++ {
-			code, msg := 0, ""
+			code, msg, reason := 0, "", ""
 			switch {
+			case f.matches(f.oom, job.Name):
+				code, reason = 137, "OOMKilled"
+			case f.matches(f.flaky, job.Name) && attempt == 0:
+				code, msg = runspec.ExitFailure, "connection reset by peer (a transient failure)"
 			case f.isSilent(job.Name):
 			case f.canned != nil && spec.Kind == runspec.KindFinetune:
 				code, msg = f.canned(spec, idx)
 			default:
 				code, msg = runShard(ctx, spec, idx)
 			}
-			if err := f.createPod(ctx, job, idx, attempt, code, msg); err != nil {
+			if err := f.createPod(ctx, job, idx, attempt, code, msg, reason); err != nil {
 				return err
 			}
 			if code == 0 {
@@ -163,7 +200,7 @@ func (f *fakeCluster) runJob(ctx context.Context, job *batchv1.Job) error {
 			}
 		}
 	}
-	return f.finishJob(ctx, job, start, completions, 0, "", "")
+	return f.finishJob(ctx, job, start, completions, failures, "", "")
 }
 
 // runShard runs the real trainer as the container would and returns its exit
@@ -185,9 +222,31 @@ func runShard(ctx context.Context, spec *runspec.Spec, idx int) (int, string) {
 	return 0, string(b)
 }
 
-func (f *fakeCluster) createPod(ctx context.Context, job *batchv1.Job, idx, attempt, code int, msg string) error {
+// pendPods creates the Job's pods as the Job controller would and leaves
+// them Pending, unschedulable, as a scheduler would when no node fits.
+func (f *fakeCluster) pendPods(ctx context.Context, job *batchv1.Job) error {
+	parallelism := int(ptr.Deref(job.Spec.Parallelism, 1))
+	for idx := 0; idx < parallelism; idx++ {
+		pod := f.podFor(job, idx, 0)
+		if err := f.c.Create(ctx, pod); apierrors.IsAlreadyExists(err) {
+			continue
+		} else if err != nil {
+			return fmt.Errorf("creating pod: %w", err)
+		}
+		pod.Status = corev1.PodStatus{Phase: corev1.PodPending, Conditions: []corev1.PodCondition{{
+			Type: corev1.PodScheduled, Status: corev1.ConditionFalse, Reason: corev1.PodReasonUnschedulable, LastTransitionTime: metav1.Now(),
+			Message: fmt.Sprintf("0/%d nodes are available: %d node(s) didn't match Pod's node affinity/selector.", len(fakeNodes), len(fakeNodes)),
+		}}}
+		if err := f.c.Status().Update(ctx, pod); err != nil {
+			return fmt.Errorf("writing pod status: %w", err)
+		}
+	}
+	return nil
+}
+
+// podFor is the pod the Job controller makes for an attempt at an index.
+func (f *fakeCluster) podFor(job *batchv1.Job, idx, attempt int) *corev1.Pod {
 	tmpl := job.Spec.Template.DeepCopy()
-	node, _ := nodeFor(&tmpl.Spec)
 	labels := tmpl.Labels
 	labels[batchv1.JobNameLabel] = job.Name
 	labels[batchv1.JobCompletionIndexAnnotation] = strconv.Itoa(idx)
@@ -196,7 +255,7 @@ func (f *fakeCluster) createPod(ctx context.Context, job *batchv1.Job, idx, atte
 		annotations = map[string]string{}
 	}
 	annotations[batchv1.JobCompletionIndexAnnotation] = strconv.Itoa(idx)
-	pod := &corev1.Pod{
+	return &corev1.Pod{
 		ObjectMeta: metav1.ObjectMeta{
 			// Like the Job controller's <job>-<index>-<random>: a Job made
 			// again under the same name (a failed run started again) has
@@ -205,27 +264,37 @@ func (f *fakeCluster) createPod(ctx context.Context, job *batchv1.Job, idx, atte
 			Namespace:   job.Namespace,
 			Labels:      labels,
 			Annotations: annotations,
+			// As metav1.NewControllerRef makes it.
 			OwnerReferences: []metav1.OwnerReference{{
-				APIVersion: "batch/v1", Kind: "Job", Name: job.Name, UID: job.UID, Controller: ptr.To(true),
+				APIVersion: "batch/v1", Kind: "Job", Name: job.Name, UID: job.UID, Controller: ptr.To(true), BlockOwnerDeletion: ptr.To(true),
 			}},
 		},
 		Spec: tmpl.Spec,
 	}
+}
+
+func (f *fakeCluster) createPod(ctx context.Context, job *batchv1.Job, idx, attempt, code int, msg, reason string) error {
+	pod := f.podFor(job, idx, attempt)
+	node := nodeFor(&pod.Spec)
 	pod.Spec.NodeName = node
 	if err := f.c.Create(ctx, pod); err != nil && !apierrors.IsAlreadyExists(err) {
 		return fmt.Errorf("creating pod: %w", err)
 	}
 	phase := corev1.PodSucceeded
-	reason := "Completed"
-	if code != 0 {
+	switch {
+	case code == 0:
+		reason = "Completed"
+	case reason == "":
 		phase, reason = corev1.PodFailed, "Error"
+	default:
+		phase = corev1.PodFailed
 	}
 	now := metav1.Now()
 	pod.Status = corev1.PodStatus{
 		Phase: phase,
 		ContainerStatuses: []corev1.ContainerStatus{{
 			Name:  trainerContainer,
-			Image: tmpl.Spec.Containers[0].Image,
+			Image: pod.Spec.Containers[0].Image,
 			State: corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{
 				ExitCode: int32(code), Reason: reason, Message: msg, StartedAt: now, FinishedAt: now,
 			}},

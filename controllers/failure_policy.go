@@ -95,13 +95,13 @@ func failureOf(pods []corev1.Pod) (reason, message string) {
 
 // oomMessage names the memory limit the trainer ran into.
 func oomMessage(pod *corev1.Pod, trainerMsg string) string {
-	limit := "no memory limit"
+	at := "with no memory limit set (the node ran out)"
 	for _, c := range pod.Spec.Containers {
 		if q, ok := c.Resources.Limits[corev1.ResourceMemory]; ok && c.Name == trainerContainer {
-			limit = "its memory limit " + q.String()
+			at = "at its memory limit " + q.String()
 		}
 	}
-	msg := fmt.Sprintf("OOMKilled: the trainer was killed for using more memory than %s (raise spec.placement.resources.limits.memory, or shard the run further)", limit)
+	msg := fmt.Sprintf("OOMKilled: the kernel killed the trainer for memory %s; raise spec.placement.resources.limits.memory or use more shards", at)
 	if trainerMsg != "" {
 		msg += ": " + trainerMsg
 	}
