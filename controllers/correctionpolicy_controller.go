@@ -110,7 +110,7 @@ func (r *CorrectionPolicyReconciler) search(ctx context.Context, p *finetunev1al
 		return nil
 	}
 	k := runner{Client: r.Client, apiReader: r.APIReader, opts: r.Options}
-	restart := restartState{jobName: &p.Status.JobName, restarts: &p.Status.Restarts}
+	restart := restartState{jobName: &p.Status.JobName, restarts: &p.Status.Restarts, phase: p.Status.Phase}
 	res, err := k.ensure(ctx, run{owner: p, ownerKind: "CorrectionPolicy", spec: spec, placement: p.Spec.Placement, policy: p.Spec.RunPolicy, podTemplate: tmpl, restart: restart})
 	if err != nil {
 		return err

@@ -52,11 +52,11 @@ func (r *FineTuneCohortReconciler) Reconcile(ctx context.Context, req ctrl.Reque
 	orig := c.DeepCopy()
 	oldStatus := &orig.Status
 	if c.Status.ObservedGeneration != c.Generation {
-		// Results of an older spec no longer hold; the run's Job and its
-		// restarts stay until ensure says which Job this spec runs.
+		// Results of an older spec no longer hold; the run's Job, phase
+		// and restarts stay until ensure says which Job this spec runs.
 		c.Status = finetunev1alpha1.FineTuneCohortStatus{
 			Conditions: c.Status.Conditions, ObservedGeneration: c.Status.ObservedGeneration,
-			JobName: c.Status.JobName, Restarts: c.Status.Restarts,
+			Phase: c.Status.Phase, JobName: c.Status.JobName, Restarts: c.Status.Restarts,
 		}
 	}
 	res, err := r.reconcileRun(ctx, c)
@@ -107,7 +107,7 @@ func (r *FineTuneCohortReconciler) reconcileRun(ctx context.Context, c *finetune
 		extraLabels = map[string]string{QueueNameLabel: q}
 	}
 	k := runner{Client: r.Client, apiReader: r.APIReader, opts: r.Options}
-	restart := restartState{jobName: &c.Status.JobName, restarts: &c.Status.Restarts}
+	restart := restartState{jobName: &c.Status.JobName, restarts: &c.Status.Restarts, phase: c.Status.Phase}
 	res, err := k.ensure(ctx, run{
 		owner: c, ownerKind: "FineTuneCohort", spec: spec, placement: c.Spec.Placement, policy: c.Spec.RunPolicy,
 		parallelism: c.Spec.Parallelism, suspend: c.Spec.Suspend, extraLabels: extraLabels, podTemplate: tmpl, restart: restart,

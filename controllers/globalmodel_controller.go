@@ -72,7 +72,7 @@ func (r *GlobalModelReconciler) reconcileRun(ctx context.Context, gm *finetunev1
 		return nil
 	}
 	k := runner{Client: r.Client, apiReader: r.APIReader, opts: r.Options}
-	restart := restartState{jobName: &gm.Status.JobName, restarts: &gm.Status.Restarts}
+	restart := restartState{jobName: &gm.Status.JobName, restarts: &gm.Status.Restarts, phase: gm.Status.Phase}
 	res, err := k.ensure(ctx, run{owner: gm, ownerKind: "GlobalModel", spec: spec, placement: gm.Spec.Placement, policy: gm.Spec.RunPolicy, podTemplate: tmpl, restart: restart})
 	if err != nil {
 		return err

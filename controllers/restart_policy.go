@@ -5,6 +5,8 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	finetunev1alpha1 "github.com/lcft-dev/lcft-operator/api/v1alpha1"
 )
 
 // DefaultMaxJobRestarts is the restart budget of a run when
@@ -37,6 +39,7 @@ const (
 type restartState struct {
 	jobName  *string
 	restarts *int32
+	phase    finetunev1alpha1.Phase // of the run status.jobName names
 }
 
 // restartDecision is what the restart policy says about a run whose Job is
@@ -49,8 +52,8 @@ type restartDecision struct {
 // decideRestart applies the policy to the Job name a run wants, given that
 // its Job does not exist.
 func decideRestart(s restartState, want string, budget int32) restartDecision {
-	if s.jobName == nil || *s.jobName != want {
-		return restartDecision{}
+	if s.jobName == nil || *s.jobName != want || (s.phase != finetunev1alpha1.PhaseRunning && s.phase != finetunev1alpha1.PhaseSuspended) {
+		return restartDecision{} // never made, or not running: a failed Job replaced, a finished one run again
 	}
 	if *s.restarts >= budget {
 		return restartDecision{recreate: true, exceeded: true}
