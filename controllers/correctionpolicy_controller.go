@@ -116,11 +116,7 @@ func (r *CorrectionPolicyReconciler) search(ctx context.Context, p *finetunev1al
 		return err
 	}
 	if res.restartLimit {
-		p.Status.Phase = finetunev1alpha1.PhaseFailed
-		msg := restartLimitMessage(p.Status.JobName, p.Status.Restarts, k.opts.maxJobRestarts())
-		conds.phase(p.Status.Phase, ReasonJobRestartLimitExceeded, msg)
-		jobsFailed.WithLabelValues("CorrectionPolicy").Inc()
-		r.event(p, corev1.EventTypeWarning, ReasonJobRestartLimitExceeded, "Failed", "%s", msg)
+		r.failPastBudget(p, "CorrectionPolicy", restart, &p.Status.Phase, conds, k.opts.maxJobRestarts())
 		return nil
 	}
 	if res.wait != nil {

@@ -58,17 +58,25 @@ func deleteJob(t *testing.T, job batchv1.Job) {
 	}
 }
 
+// modelReady starts a namespace, its fake cluster and a manager with the
+// options changed by change (nil: the defaults), and a Ready GlobalModel
+// "wd" in it; it returns the namespace, the cluster and the manager's stop.
+func modelReady(t *testing.T, change func(*Options)) (string, *fakeCluster, func()) {
+	t.Helper()
+	ns := newNamespace(t)
+	cluster := newFakeCluster(t, ns)
+	_, stop := startManagerWith(t, change)
+	gm := modelObj(ns, "wd")
+	create(t, gm)
+	waitModel(t, gm)
+	return ns, cluster, stop
+}
+
 // A Job deleted mid-run is made again, with a JobRecreated event and
 // status.restarts; past --max-job-restarts the cohort fails instead.
 func TestJobDeletedMidRunIsRecreated(t *testing.T) {
 	needEnv(t)
-	ns := newNamespace(t)
-	cluster := newFakeCluster(t, ns)
-	startManagerWith(t, func(o *Options) { o.MaxJobRestarts = ptr.To[int32](1) })
-
-	gm := modelObj(ns, "wd")
-	create(t, gm)
-	waitModel(t, gm)
+	ns, cluster, _ := modelReady(t, func(o *Options) { o.MaxJobRestarts = ptr.To[int32](1) })
 	cluster.hold("deleted-")
 	c := cohortObj(ns, "deleted", "wd")
 	create(t, c)
@@ -107,13 +115,7 @@ func TestJobDeletedMidRunIsRecreated(t *testing.T) {
 func TestForgedPodSummaryIsIgnored(t *testing.T) {
 	needEnv(t)
 	ctx := context.Background()
-	ns := newNamespace(t)
-	cluster := newFakeCluster(t, ns)
-	startManager(t)
-
-	gm := modelObj(ns, "wd")
-	create(t, gm)
-	waitModel(t, gm)
+	ns, cluster, _ := modelReady(t, nil)
 	cluster.hold("forged-")
 	cluster.silence("forged-")
 	c := cohortObj(ns, "forged", "wd")
@@ -162,13 +164,7 @@ func TestForgedPodSummaryIsIgnored(t *testing.T) {
 // the run succeeds with the retried shard's results.
 func TestTransientFailureIsRetried(t *testing.T) {
 	needEnv(t)
-	ns := newNamespace(t)
-	cluster := newFakeCluster(t, ns)
-	startManager(t)
-
-	gm := modelObj(ns, "wd")
-	create(t, gm)
-	waitModel(t, gm)
+	ns, cluster, _ := modelReady(t, nil)
 	cluster.fail("flaky-", false)
 	c := cohortObj(ns, "flaky", "wd", withShards(2))
 	create(t, c)
@@ -185,13 +181,7 @@ func TestTransientFailureIsRetried(t *testing.T) {
 // cohort's condition names OOMKilled and the memory limit.
 func TestOOMKilledNamesTheLimit(t *testing.T) {
 	needEnv(t)
-	ns := newNamespace(t)
-	cluster := newFakeCluster(t, ns)
-	startManager(t)
-
-	gm := modelObj(ns, "wd")
-	create(t, gm)
-	waitModel(t, gm)
+	ns, cluster, _ := modelReady(t, nil)
 	cluster.fail("oom-", true)
 	c := cohortObj(ns, "oom", "wd", func(c *v1.FineTuneCohort) {
 		c.Spec.BackoffLimit = ptr.To[int32](1)

@@ -116,12 +116,8 @@ func (r *FineTuneCohortReconciler) reconcileRun(ctx context.Context, c *finetune
 		return ctrl.Result{}, err
 	}
 	if res.restartLimit {
-		c.Status.Phase = finetunev1alpha1.PhaseFailed
-		msg := restartLimitMessage(c.Status.JobName, c.Status.Restarts, k.opts.maxJobRestarts())
-		conds.phase(c.Status.Phase, ReasonJobRestartLimitExceeded, msg)
+		r.failPastBudget(c, "FineTuneCohort", restart, &c.Status.Phase, conds, k.opts.maxJobRestarts())
 		clearUnschedulable(c)
-		jobsFailed.WithLabelValues("FineTuneCohort").Inc()
-		r.event(c, corev1.EventTypeWarning, ReasonJobRestartLimitExceeded, "Failed", "%s", msg)
 		return ctrl.Result{}, nil
 	}
 	if res.wait != nil {

@@ -78,11 +78,7 @@ func (r *GlobalModelReconciler) reconcileRun(ctx context.Context, gm *finetunev1
 		return err
 	}
 	if res.restartLimit {
-		gm.Status.Phase = finetunev1alpha1.PhaseFailed
-		msg := restartLimitMessage(gm.Status.JobName, gm.Status.Restarts, k.opts.maxJobRestarts())
-		conds.phase(gm.Status.Phase, ReasonJobRestartLimitExceeded, msg)
-		jobsFailed.WithLabelValues("GlobalModel").Inc()
-		r.event(gm, corev1.EventTypeWarning, ReasonJobRestartLimitExceeded, "Failed", "%s", msg)
+		r.failPastBudget(gm, "GlobalModel", restart, &gm.Status.Phase, conds, k.opts.maxJobRestarts())
 		return nil
 	}
 	if res.wait != nil {

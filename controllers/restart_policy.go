@@ -97,3 +97,12 @@ func (e eventer) recordRestart(obj client.Object, s restartState, res ensured, b
 		e.event(obj, corev1.EventTypeWarning, ReasonJobRecreated, "Recreated", "%s", note)
 	}
 }
+
+// failPastBudget fails a run whose restart budget is spent.
+func (e eventer) failPastBudget(obj client.Object, kind string, s restartState, phase *finetunev1alpha1.Phase, conds conditions, budget int32) {
+	*phase = finetunev1alpha1.PhaseFailed
+	msg := restartLimitMessage(*s.jobName, *s.restarts, budget)
+	conds.phase(*phase, ReasonJobRestartLimitExceeded, msg)
+	jobsFailed.WithLabelValues(kind).Inc()
+	e.event(obj, corev1.EventTypeWarning, ReasonJobRestartLimitExceeded, "Failed", "%s", msg)
+}

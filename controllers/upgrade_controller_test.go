@@ -52,13 +52,7 @@ func appliedBy(obj metav1.Object) bool {
 func TestUpgradeKeepsTheRunningJob(t *testing.T) {
 	needEnv(t)
 	ctx := context.Background()
-	ns := newNamespace(t)
-	cluster := newFakeCluster(t, ns)
-	stop := startManager(t)
-
-	gm := modelObj(ns, "wd")
-	create(t, gm)
-	waitModel(t, gm)
+	ns, cluster, stop := modelReady(t, nil)
 	cluster.hold("upgrade-")
 	c := cohortObj(ns, "upgrade", "wd", withShards(2), withPool(v1.PoolARM64))
 	create(t, c)
@@ -118,13 +112,7 @@ func TestUpgradeKeepsTheRunningJob(t *testing.T) {
 func TestMutableJobFieldsFollowTheSpec(t *testing.T) {
 	needEnv(t)
 	ctx := context.Background()
-	ns := newNamespace(t)
-	cluster := newFakeCluster(t, ns)
-	startManager(t)
-
-	gm := modelObj(ns, "wd")
-	create(t, gm)
-	waitModel(t, gm)
+	ns, cluster, _ := modelReady(t, nil)
 	cluster.hold("mutable-")
 	c := cohortObj(ns, "mutable", "wd", withShards(3), func(c *v1.FineTuneCohort) { c.Spec.Parallelism = ptr.To[int32](1) })
 	create(t, c)
