@@ -14,6 +14,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -38,6 +39,10 @@ type fakeCluster struct {
 	silent map[string]bool // Job name prefixes whose pods succeed without a summary (like kwok's simulated pods)
 	flaky  map[string]bool // Job name prefixes whose pods fail once per index (exit 1) before they run
 	oom    map[string]bool // Job name prefixes whose pods are OOMKilled (exit 137)
+	// unfinished are Job name prefixes whose pods run but whose Job status
+	// waits for finish(); pending holds those Jobs' final status.
+	unfinished map[string]bool
+	pending    map[types.UID]finalStatus
 	// canned, when set, answers every fine-tuning shard at once instead of
 	// running the trainer: the controller-scale benchmark measures the
 	// operator, not the trainer.
@@ -45,7 +50,8 @@ type fakeCluster struct {
 }
 
 func newFakeCluster(t *testing.T, ns string, opts ...func(*fakeCluster)) *fakeCluster {
-	f := &fakeCluster{t: t, c: k8sClient, ns: ns, held: map[string]bool{}, silent: map[string]bool{}, flaky: map[string]bool{}, oom: map[string]bool{}}
+	f := &fakeCluster{t: t, c: k8sClient, ns: ns, held: map[string]bool{}, silent: map[string]bool{}, flaky: map[string]bool{}, oom: map[string]bool{},
+		unfinished: map[string]bool{}, pending: map[types.UID]finalStatus{}}
 	for _, o := range opts {
 		o(f)
 	}
@@ -98,6 +104,27 @@ func (f *fakeCluster) fail(prefix string, oom bool) {
 	}
 }
 
+// holdFinish lets the pods of Jobs whose names start with prefix run and
+// succeed (or fail), but leaves the Job unfinished until finish(prefix).
+func (f *fakeCluster) holdFinish(prefix string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.unfinished[prefix] = true
+}
+
+func (f *fakeCluster) finish(prefix string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	delete(f.unfinished, prefix)
+}
+
+// finalStatus is the Job status finishJob writes.
+type finalStatus struct {
+	start               metav1.Time
+	succeeded, failed   int
+	failReason, failMsg string
+}
+
 func (f *fakeCluster) isHeld(name string) bool { return f.matches(f.held, name) }
 
 func (f *fakeCluster) isSilent(name string) bool { return f.matches(f.silent, name) }
@@ -121,6 +148,21 @@ func (f *fakeCluster) step(ctx context.Context) error {
 	for i := range jobs.Items {
 		job := &jobs.Items[i]
 		if jobFinished(job) || ptr.Deref(job.Spec.Suspend, false) || f.isHeld(job.Name) || !job.DeletionTimestamp.IsZero() {
+			continue
+		}
+		f.mu.Lock()
+		final, ran := f.pending[job.UID]
+		f.mu.Unlock()
+		if ran {
+			if f.matches(f.unfinished, job.Name) {
+				continue
+			}
+			if err := f.finishJob(ctx, job, final); err != nil {
+				return err
+			}
+			f.mu.Lock()
+			delete(f.pending, job.UID)
+			f.mu.Unlock()
 			continue
 		}
 		if err := f.runJob(ctx, job); err != nil {
@@ -192,15 +234,15 @@ func (f *fakeCluster) runJob(ctx context.Context, job *batchv1.Job) error {
 			}
 			failures++
 			if code == runspec.ExitBadInput { // podFailurePolicy: FailJob
-				return f.finishJob(ctx, job, start, idx, failures, "PodFailurePolicy",
-					fmt.Sprintf("Container %s for pod %s/%s-%d failed with exit code %d matching FailJob rule at index 0", trainerContainer, job.Namespace, job.Name, idx, code))
+				return f.done(ctx, job, finalStatus{start, idx, failures, "PodFailurePolicy",
+					fmt.Sprintf("Container %s for pod %s/%s-%d failed with exit code %d matching FailJob rule at index 0", trainerContainer, job.Namespace, job.Name, idx, code)})
 			}
 			if failures > backoff {
-				return f.finishJob(ctx, job, start, idx, failures, "BackoffLimitExceeded", "Job has reached the specified backoff limit")
+				return f.done(ctx, job, finalStatus{start, idx, failures, "BackoffLimitExceeded", "Job has reached the specified backoff limit"})
 			}
 		}
 	}
-	return f.finishJob(ctx, job, start, completions, failures, "", "")
+	return f.done(ctx, job, finalStatus{start: start, succeeded: completions, failed: failures})
 }
 
 // runShard runs the real trainer as the container would and returns its exit
@@ -306,8 +348,21 @@ func (f *fakeCluster) createPod(ctx context.Context, job *batchv1.Job, idx, atte
 	return nil
 }
 
+// done finishes the Job, or keeps its final status for later when its
+// finish is held (holdFinish).
+func (f *fakeCluster) done(ctx context.Context, job *batchv1.Job, final finalStatus) error {
+	if f.matches(f.unfinished, job.Name) {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		f.pending[job.UID] = final
+		return nil
+	}
+	return f.finishJob(ctx, job, final)
+}
+
 // finishJob writes the terminal Job status; failReason empty means success.
-func (f *fakeCluster) finishJob(ctx context.Context, job *batchv1.Job, start metav1.Time, succeeded, failed int, failReason, failMessage string) error {
+func (f *fakeCluster) finishJob(ctx context.Context, job *batchv1.Job, final finalStatus) error {
+	start, succeeded, failed, failReason, failMessage := final.start, final.succeeded, final.failed, final.failReason, final.failMsg
 	now := metav1.Now()
 	job.Status.StartTime = &start
 	job.Status.Active = 0

@@ -132,7 +132,7 @@ func (r *CorrectionPolicyReconciler) search(ctx context.Context, p *finetunev1al
 		jobsCreated.WithLabelValues("CorrectionPolicy").Inc()
 		r.event(p, corev1.EventTypeNormal, "JobCreated", "Created", "created search Job %s", job.Name)
 	}
-	out, err := k.observe(ctx, job)
+	out, err := k.observe(ctx, job, nil)
 	if err != nil {
 		return err
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	batchv1 "k8s.io/api/batch/v1"
@@ -137,7 +138,7 @@ func (r *FineTuneCohortReconciler) reconcileRun(ctx context.Context, c *finetune
 		jobCreationLatency.Observe(time.Since(c.CreationTimestamp.Time).Seconds())
 		r.event(c, corev1.EventTypeNormal, "JobCreated", "Created", "created Job %s with %d shard(s)", job.Name, spec.Shards)
 	}
-	out, err := k.observe(ctx, job)
+	out, err := k.observe(ctx, job, &recordedReports{dir: c.Status.ReportURI, shards: c.Status.Shards})
 	if err != nil {
 		return ctrl.Result{}, err
 	}
@@ -164,6 +165,9 @@ func (r *FineTuneCohortReconciler) reconcileRun(ctx context.Context, c *finetune
 				msg += ", the global model: the pooled fine-tuning diverged"
 			}
 		}
+		if len(out.recovered) > 0 {
+			msg += fmt.Sprintf("; shard(s) %s read from their reports in the artifact store (their pods were gone; digests checked)", strings.Join(out.recovered, ", "))
+		}
 		if d := c.Status.DivergedUsers; d != nil && (d.Local > 0 || d.LCFT > 0) {
 			msg += fmt.Sprintf("; fine-tuning diverged for %d users in Local and %d in LCFT, who keep the Cloud model there", d.Local, d.LCFT)
 		}
@@ -179,8 +183,12 @@ func (r *FineTuneCohortReconciler) reconcileRun(ctx context.Context, c *finetune
 	default:
 		c.Status.Phase = out.phase
 		conds.phase(out.phase, "Job"+string(out.phase), fmt.Sprintf("Job %s is %s (%d of %d shards done)", job.Name, out.phase, out.succeeded, spec.Shards))
-		again, err := k.checkScheduling(ctx, c, job, time.Now())
-		return ctrl.Result{RequeueAfter: again}, err
+		pods, err := listPods(ctx, k.Client, job)
+		if err != nil {
+			return ctrl.Result{}, err
+		}
+		c.Status.Shards = recordShards(c.Status.Shards, pods.Items, int(spec.Shards))
+		return ctrl.Result{RequeueAfter: k.checkScheduling(c, job, pods.Items, time.Now())}, nil
 	}
 	clearUnschedulable(c)
 	return ctrl.Result{}, nil

@@ -93,7 +93,7 @@ func (r *GlobalModelReconciler) reconcileRun(ctx context.Context, gm *finetunev1
 		jobsCreated.WithLabelValues("GlobalModel").Inc()
 		r.event(gm, corev1.EventTypeNormal, "JobCreated", "Created", "created %s Job %s", what, job.Name)
 	}
-	out, err := k.observe(ctx, job)
+	out, err := k.observe(ctx, job, nil)
 	if err != nil {
 		return err
 	}

@@ -219,6 +219,7 @@ type runOutcome struct {
 	shards    []finetunev1alpha1.ShardPlacement
 	succeeded int32
 	failed    int32
+	recovered []string // shards read from their reports (their pods were gone)
 }
 
 func jobCondition(job *batchv1.Job, t batchv1.JobConditionType) *batchv1.JobCondition {
@@ -235,8 +236,10 @@ func jobFinished(job *batchv1.Job) bool {
 }
 
 // observe reads the Job's state and, once it finished, its pods' termination
-// messages: the shard summaries of a success, the trainer's message of a failure.
-func (k runner) observe(ctx context.Context, job *batchv1.Job) (runOutcome, error) {
+// messages: the shard summaries of a success, the trainer's message of a
+// failure. With rec, the shards whose pods are gone are read from their
+// reports (report_recovery.go).
+func (k runner) observe(ctx context.Context, job *batchv1.Job, rec *recordedReports) (runOutcome, error) {
 	out := runOutcome{phase: finetunev1alpha1.PhaseRunning, succeeded: job.Status.Succeeded, failed: job.Status.Failed}
 	complete, failed := jobCondition(job, batchv1.JobComplete), jobCondition(job, batchv1.JobFailed)
 	if complete == nil && failed == nil {
@@ -278,10 +281,18 @@ func (k runner) observe(ctx context.Context, job *batchv1.Job) (runOutcome, erro
 		out.summaries, out.shards = collectSummaries(pods.Items, shards)
 		missing = missingShards(out.summaries)
 	}
+	var notes []string
+	if len(missing) > 0 && rec != nil {
+		notes = k.recoverFromReports(ctx, rec, &out)
+		missing = missingShards(out.summaries)
+	}
 	if len(missing) > 0 {
 		out.phase = finetunev1alpha1.PhaseFailed
 		out.reason = "MissingSummary"
 		out.message = fmt.Sprintf("Job %s completed but shard(s) %s finished without a valid summary in the termination message", job.Name, strings.Join(missing, ", "))
+		if len(notes) > 0 {
+			out.message += "; their reports: " + strings.Join(notes, "; ")
+		}
 		out.summaries = nil
 		return out, nil
 	}
@@ -313,6 +324,7 @@ func collectSummaries(pods []corev1.Pod, shards int) ([]*runspec.Summary, []fine
 		summaries[idx] = s
 		placements[idx].Node = pod.Spec.NodeName
 		placements[idx].Arch = s.Arch
+		placements[idx].ReportDigest = s.ReportDigest
 	}
 	return summaries, placements
 }

@@ -1,7 +1,6 @@
 package controllers
 
 import (
-	"context"
 	"fmt"
 	"time"
 
@@ -74,29 +73,25 @@ func (o Options) unschedulableAfter() time.Duration {
 // checkScheduling sets the cohort's Unschedulable condition from the pods
 // of its running Job, and returns when to look again (0: when a pod
 // changes).
-func (k runner) checkScheduling(ctx context.Context, c *finetunev1alpha1.FineTuneCohort, job *batchv1.Job, now time.Time) (time.Duration, error) {
-	pods, err := listPods(ctx, k.Client, job)
-	if err != nil {
-		return 0, err
-	}
-	oldest, n := longestUnschedulable(pods.Items)
+func (k runner) checkScheduling(c *finetunev1alpha1.FineTuneCohort, job *batchv1.Job, pods []corev1.Pod, now time.Time) time.Duration {
+	oldest, n := longestUnschedulable(pods)
 	conds := conditions{list: &c.Status.Conditions, generation: c.Generation}
 	if oldest == nil {
 		if meta.FindStatusCondition(c.Status.Conditions, finetunev1alpha1.ConditionUnschedulable) != nil {
 			conds.set(finetunev1alpha1.ConditionUnschedulable, false, ReasonPodsScheduled, fmt.Sprintf("the pods of Job %s are scheduled", job.Name))
 		}
-		return 0, nil
+		return 0
 	}
 	after := k.opts.unschedulableAfter()
 	waited := now.Sub(oldest.LastTransitionTime.Time)
 	if waited < after {
-		return after - waited, nil
+		return after - waited
 	}
 	pool := orDefaultPool(c.Spec.Placement.Pool)
 	msg := fmt.Sprintf("%d pod(s) of Job %s cannot be scheduled, the first since %s (more than %s): pool %s, node selector %v: %s",
 		n, job.Name, oldest.LastTransitionTime.UTC().Format(time.RFC3339), after, pool, job.Spec.Template.Spec.NodeSelector, oldest.Message)
 	conds.set(finetunev1alpha1.ConditionUnschedulable, true, ReasonPodsUnschedulable, msg)
-	return 0, nil
+	return 0
 }
 
 // clearUnschedulable drops the condition once the run finished.

@@ -191,6 +191,12 @@ type ShardPlacement struct {
 	// Arch the trainer reported (GOARCH), such as arm64.
 	// +optional
 	Arch string `json:"arch,omitempty"`
+	// ReportDigest is the sha256 of the shard's report as its pod said
+	// ("sha256:<hex>"), recorded as soon as the shard succeeded: when the
+	// pod is gone before the run's results are read, the report read from
+	// the artifact store must have this digest to stand in for it.
+	// +optional
+	ReportDigest string `json:"reportDigest,omitempty"`
 }
 
 // FineTuneCohortStatus holds the results of the current generation's run.
