@@ -84,4 +84,3 @@ func TestPodsGoneBeforeReadAreRecoveredFromReports(t *testing.T) {
 	}
 	t.Logf("Failed: %s", cond.Message)
 }
-
