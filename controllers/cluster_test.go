@@ -72,50 +72,50 @@ func newFakeCluster(t *testing.T, ns string, opts ...func(*fakeCluster)) *fakeCl
 
 // hold keeps Jobs whose names start with prefix from running until release.
 func (f *fakeCluster) hold(prefix string) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.held[prefix] = true
+	f.mark(f.held, prefix, true)
 }
 
 func (f *fakeCluster) release(prefix string) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	delete(f.held, prefix)
+	f.mark(f.held, prefix, false)
 }
 
 // silence makes the pods of Jobs whose names start with prefix succeed
 // without running the trainer: no termination message.
 func (f *fakeCluster) silence(prefix string) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.silent[prefix] = true
+	f.mark(f.silent, prefix, true)
 }
 
 // fail makes the pods of Jobs whose names start with prefix fail: the
 // first attempt of each index with exit code 1 (flaky), or every attempt
 // OOMKilled (oom).
 func (f *fakeCluster) fail(prefix string, oom bool) {
+	if oom {
+		f.mark(f.oom, prefix, true)
+	} else {
+		f.mark(f.flaky, prefix, true)
+	}
+}
+
+// mark adds prefix to (or, with on false, removes it from) one of the
+// cluster's sets of Job name prefixes.
+func (f *fakeCluster) mark(prefixes map[string]bool, prefix string, on bool) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if oom {
-		f.oom[prefix] = true
+	if on {
+		prefixes[prefix] = true
 	} else {
-		f.flaky[prefix] = true
+		delete(prefixes, prefix)
 	}
 }
 
 // holdFinish lets the pods of Jobs whose names start with prefix run and
 // succeed (or fail), but leaves the Job unfinished until finish(prefix).
 func (f *fakeCluster) holdFinish(prefix string) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.unfinished[prefix] = true
+	f.mark(f.unfinished, prefix, true)
 }
 
 func (f *fakeCluster) finish(prefix string) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	delete(f.unfinished, prefix)
+	f.mark(f.unfinished, prefix, false)
 }
 
 // finalStatus is the Job status finishJob writes.

@@ -77,12 +77,7 @@ func (deadWriter) Update(context.Context, client.Object, ...client.SubResourceUp
 func TestManagerKilledMidReconcile(t *testing.T) {
 	needEnv(t)
 	ctx := context.Background()
-	ns := newNamespace(t)
-	cluster := newFakeCluster(t, ns)
-	stop := startManager(t)
-	gm := modelObj(ns, "wd")
-	create(t, gm)
-	waitModel(t, gm)
+	ns, cluster, stop := modelReady(t, nil)
 	stop()
 
 	for i, point := range []string{killAfterConfigMap, killAfterJob, killBeforeStatus} {
