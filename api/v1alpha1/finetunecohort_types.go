@@ -95,9 +95,12 @@ type FineTuningSpec struct {
 // local CTR lies in ctrRange, fine-tuned from a GlobalModel with the labels of
 // a CorrectionPolicy, and evaluated as Cloud, Local and LCFT.
 //
-// Changing the spec starts a new run: the Job of the old generation is
-// deleted and a Job for the new generation is created; status then describes
-// the new generation.
+// Changing parallelism, suspend, backoffLimit, activeDeadlineSeconds or
+// ttlSecondsAfterFinished reaches the running Job. Any other change of what
+// the run means (data, model, policy, hyperparameters, shards, placement,
+// volumes) starts a new run: the Job of the old generation is deleted and a
+// Job for the new generation is created; status then describes the new
+// generation.
 // +kubebuilder:validation:XValidation:rule="!has(self.parallelism) || self.parallelism <= self.shards",message="parallelism must not exceed shards"
 // +kubebuilder:validation:XValidation:rule="!has(self.output) || !has(self.output.userModels) || self.output.userModels != 'Deltas' || !has(self.mode) || self.mode != 'Pooled'",message="output.userModels Deltas needs mode PerUser (a Pooled cohort saves its group model)"
 type FineTuneCohortSpec struct {
