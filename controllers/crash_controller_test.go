@@ -23,6 +23,7 @@ const (
 	killAfterConfigMap = "after the ConfigMap" // the Job's apply never reaches the API server
 	killAfterJob       = "after the Job"       // the Job is made, the manager dies before it hears back
 	killBeforeStatus   = "before the status write"
+	rejectJobApply     = "the Job's apply rejected" // and nothing else
 )
 
 // crashingClient is the manager's client until the kill point; from there
@@ -39,6 +40,8 @@ func (c *crashingClient) Apply(ctx context.Context, obj runtime.ApplyConfigurati
 	}
 	if _, isJob := obj.(*batchv1ac.JobApplyConfiguration); isJob {
 		switch c.point {
+		case rejectJobApply:
+			return errKilled
 		case killAfterConfigMap:
 			c.dead = true
 			return errKilled
@@ -117,6 +120,26 @@ func TestManagerKilledMidReconcile(t *testing.T) {
 					c.Status.Users, total.Users, c.Status.LCFTAUC, value(total.LCFT), c.Status.Restarts, c.Status.ObservedGeneration, c.Generation)
 			}
 		})
+	}
+}
+
+// A spec whose Job could not be applied is not observed: the status the
+// reconcile writes keeps the old observedGeneration.
+func TestObservedGenerationWaitsForTheApply(t *testing.T) {
+	needEnv(t)
+	ctx := context.Background()
+	ns, _, stop := modelReady(t, nil)
+	stop()
+	c := cohortObj(ns, "unapplied", "wd")
+	create(t, c)
+	r := &FineTuneCohortReconciler{Client: &crashingClient{Client: k8sClient, point: rejectJobApply}, APIReader: k8sClient,
+		Options: Options{TrainerImage: "lcft-trainer:test", ArtifactURI: "file://" + artifactRoot, Pools: DefaultPoolMap()}}
+	if _, err := r.Reconcile(ctx, ctrl.Request{NamespacedName: client.ObjectKeyFromObject(c)}); !errors.Is(err, errKilled) {
+		t.Fatalf("the reconcile should fail with the apply: %v", err)
+	}
+	c = getCohort(t, ns, "unapplied")
+	if c.Status.Pool != v1.PoolAny || c.Status.ObservedGeneration != 0 {
+		t.Fatalf("status pool %q (written?), observedGeneration %d; want the status written and generation %d not observed", c.Status.Pool, c.Status.ObservedGeneration, c.Generation)
 	}
 }
 
