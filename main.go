@@ -7,11 +7,13 @@ import (
 	"crypto/tls"
 	"flag"
 	"fmt"
+	"math"
 	"os"
 
 	"k8s.io/apimachinery/pkg/runtime"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
@@ -69,11 +71,22 @@ func run() error {
 	flag.StringVar(&resourcesFile, "trainer-resources-file", "",
 		"A YAML or JSON file with the default resources (requests, limits) of the trainer container, "+
 			"for objects whose spec.placement.resources is unset.")
+	maxJobRestarts := flag.Int("max-job-restarts", int(controllers.DefaultMaxJobRestarts),
+		"How many times a run's Job deleted before it finished is made again; past it the run fails (reason JobRestartLimitExceeded).")
+	flag.DurationVar(&opts.UnschedulableAfter, "unschedulable-after", controllers.DefaultUnschedulableAfter,
+		"How long a run's pods may wait for a node before the cohort's Unschedulable condition says so.")
 	zapOpts := zap.Options{Development: false}
 	zapOpts.BindFlags(flag.CommandLine)
 	flag.Parse()
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&zapOpts)))
 
+	if *maxJobRestarts < 0 || *maxJobRestarts > math.MaxInt32 {
+		return fmt.Errorf("--max-job-restarts %d is not in [0, %d]", *maxJobRestarts, math.MaxInt32)
+	}
+	opts.MaxJobRestarts = ptr.To(int32(*maxJobRestarts))
+	if opts.UnschedulableAfter <= 0 {
+		return fmt.Errorf("--unschedulable-after %s is not positive", opts.UnschedulableAfter)
+	}
 	pools, err := controllers.LoadPoolMap(poolMap, poolMapFile)
 	if err != nil {
 		return err

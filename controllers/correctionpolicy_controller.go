@@ -36,7 +36,9 @@ func (r *CorrectionPolicyReconciler) Reconcile(ctx context.Context, req ctrl.Req
 		observed: func() (int64, finetunev1alpha1.Phase) { return p.Status.ObservedGeneration, p.Status.Phase },
 		run: func() error {
 			err := r.resolve(ctx, p)
-			p.Status.ObservedGeneration = p.Generation
+			if err == nil { // only a spec that reached its Job (or was judged without one) is observed
+				p.Status.ObservedGeneration = p.Generation
+			}
 			return err
 		},
 	})
@@ -108,15 +110,21 @@ func (r *CorrectionPolicyReconciler) search(ctx context.Context, p *finetunev1al
 		return nil
 	}
 	k := runner{Client: r.Client, apiReader: r.APIReader, opts: r.Options}
-	res, err := k.ensure(ctx, run{owner: p, ownerKind: "CorrectionPolicy", spec: spec, placement: p.Spec.Placement, policy: p.Spec.RunPolicy, podTemplate: tmpl})
+	restart := restartState{jobName: &p.Status.JobName, restarts: &p.Status.Restarts, phase: p.Status.Phase}
+	res, err := k.ensure(ctx, run{owner: p, ownerKind: "CorrectionPolicy", spec: spec, placement: p.Spec.Placement, policy: p.Spec.RunPolicy, podTemplate: tmpl, restart: restart})
 	if err != nil {
 		return err
+	}
+	if res.restartLimit {
+		r.failPastBudget(p, "CorrectionPolicy", restart, &p.Status.Phase, conds, k.opts.maxJobRestarts())
+		return nil
 	}
 	if res.wait != nil {
 		p.Status.Phase = finetunev1alpha1.PhaseWaiting
 		conds.phase(p.Status.Phase, res.wait.reason, res.wait.message)
 		return nil
 	}
+	r.recordRestart(p, restart, res, k.opts.maxJobRestarts())
 	job, created := res.job, res.created
 	p.Status.JobName = job.Name
 	p.Status.ReportURI = runOutputURI(spec.OutputURI, job.Annotations[RunHashAnnotation])
@@ -124,7 +132,7 @@ func (r *CorrectionPolicyReconciler) search(ctx context.Context, p *finetunev1al
 		jobsCreated.WithLabelValues("CorrectionPolicy").Inc()
 		r.event(p, corev1.EventTypeNormal, "JobCreated", "Created", "created search Job %s", job.Name)
 	}
-	out, err := k.observe(ctx, job)
+	out, err := k.observe(ctx, job, nil)
 	if err != nil {
 		return err
 	}

@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
@@ -35,73 +37,96 @@ type FineTuneCohortReconciler struct {
 func (r *FineTuneCohortReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
 	c := &finetunev1alpha1.FineTuneCohort{}
 	if err := r.Get(ctx, req.NamespacedName, c); err != nil {
+		if apierrors.IsNotFound(err) {
+			forgetCohort(req.Namespace, req.Name)
+		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
-	if !c.DeletionTimestamp.IsZero() || finished(c.Status.ObservedGeneration, c.Generation, c.Status.Phase) {
+	if !c.DeletionTimestamp.IsZero() {
+		forgetCohort(c.Namespace, c.Name)
 		return ctrl.Result{}, nil // owned Jobs go with the cohort by garbage collection
+	}
+	if finished(c.Status.ObservedGeneration, c.Generation, c.Status.Phase) {
+		recordAUCs(c) // a restarted manager serves the series again
+		return ctrl.Result{}, nil
 	}
 	orig := c.DeepCopy()
 	oldStatus := &orig.Status
 	if c.Status.ObservedGeneration != c.Generation {
-		c.Status = finetunev1alpha1.FineTuneCohortStatus{Conditions: c.Status.Conditions} // results of an older spec no longer hold
+		// Results of an older spec no longer hold; the run's Job, phase
+		// and restarts stay until ensure says which Job this spec runs.
+		c.Status = finetunev1alpha1.FineTuneCohortStatus{
+			Conditions: c.Status.Conditions, ObservedGeneration: c.Status.ObservedGeneration,
+			Phase: c.Status.Phase, JobName: c.Status.JobName, Restarts: c.Status.Restarts,
+		}
 	}
-	err := r.reconcileRun(ctx, c)
-	c.Status.ObservedGeneration = c.Generation
+	res, err := r.reconcileRun(ctx, c)
+	if err == nil {
+		// Only a spec that reached its Job (or was judged without one) is observed.
+		c.Status.ObservedGeneration = c.Generation
+	}
 	if perr := patchStatus(ctx, r.Client, c, orig, oldStatus, &c.Status); perr != nil {
 		return ctrl.Result{}, perr
 	}
-	return ctrl.Result{}, err
+	return res, err
 }
 
-func (r *FineTuneCohortReconciler) reconcileRun(ctx context.Context, c *finetunev1alpha1.FineTuneCohort) error {
+func (r *FineTuneCohortReconciler) reconcileRun(ctx context.Context, c *finetunev1alpha1.FineTuneCohort) (ctrl.Result, error) {
 	conds := conditions{list: &c.Status.Conditions, generation: c.Generation, doneType: finetunev1alpha1.ConditionComplete}
 	c.Status.Pool = orDefaultPool(c.Spec.Placement.Pool)
 
 	gm, wait, err := readyModel(ctx, r.Client, c.Namespace, c.Spec.GlobalModelRef.Name)
 	if err != nil {
-		return err
+		return ctrl.Result{}, err
 	}
 	var policy *finetunev1alpha1.CorrectionPolicy
 	if wait == nil && c.Spec.CorrectionPolicyRef != nil {
 		policy, wait, err = readyPolicy(ctx, r.Client, c.Namespace, c.Spec.CorrectionPolicyRef.Name)
 		if err != nil {
-			return err
+			return ctrl.Result{}, err
 		}
 	}
 	if wait != nil {
 		c.Status.Phase = finetunev1alpha1.PhaseWaiting
 		conds.phase(c.Status.Phase, wait.reason, wait.message)
-		return nil
+		return ctrl.Result{}, nil
 	}
 	spec, err := finetuneSpec(c, gm, policy, r.Options)
 	if err != nil {
 		c.Status.Phase = finetunev1alpha1.PhaseFailed
 		conds.phase(c.Status.Phase, "InvalidSpec", err.Error())
-		return nil
+		return ctrl.Result{}, nil
 	}
 	tmpl, err := mergePodTemplates(r.Options.TrainerPodTemplate, c.Spec.PodTemplate, "spec.podTemplate")
 	if err != nil {
 		c.Status.Phase = finetunev1alpha1.PhaseFailed
 		conds.phase(c.Status.Phase, ReasonInvalidPodTemplate, err.Error())
-		return nil
+		return ctrl.Result{}, nil
 	}
 	var extraLabels map[string]string
 	if q, ok := c.Labels[QueueNameLabel]; ok {
 		extraLabels = map[string]string{QueueNameLabel: q}
 	}
 	k := runner{Client: r.Client, apiReader: r.APIReader, opts: r.Options}
+	restart := restartState{jobName: &c.Status.JobName, restarts: &c.Status.Restarts, phase: c.Status.Phase}
 	res, err := k.ensure(ctx, run{
 		owner: c, ownerKind: "FineTuneCohort", spec: spec, placement: c.Spec.Placement, policy: c.Spec.RunPolicy,
-		parallelism: c.Spec.Parallelism, suspend: c.Spec.Suspend, extraLabels: extraLabels, podTemplate: tmpl,
+		parallelism: c.Spec.Parallelism, suspend: c.Spec.Suspend, extraLabels: extraLabels, podTemplate: tmpl, restart: restart,
 	})
 	if err != nil {
-		return err
+		return ctrl.Result{}, err
+	}
+	if res.restartLimit {
+		r.failPastBudget(c, "FineTuneCohort", restart, &c.Status.Phase, conds, k.opts.maxJobRestarts())
+		clearUnschedulable(c)
+		return ctrl.Result{}, nil
 	}
 	if res.wait != nil {
 		c.Status.Phase = finetunev1alpha1.PhaseWaiting
 		conds.phase(c.Status.Phase, res.wait.reason, res.wait.message)
-		return nil
+		return ctrl.Result{}, nil
 	}
+	r.recordRestart(c, restart, res, k.opts.maxJobRestarts())
 	job, created := res.job, res.created
 	c.Status.JobName = job.Name
 	c.Status.ReportURI = runOutputURI(spec.OutputURI, job.Annotations[RunHashAnnotation])
@@ -113,9 +138,9 @@ func (r *FineTuneCohortReconciler) reconcileRun(ctx context.Context, c *finetune
 		jobCreationLatency.Observe(time.Since(c.CreationTimestamp.Time).Seconds())
 		r.event(c, corev1.EventTypeNormal, "JobCreated", "Created", "created Job %s with %d shard(s)", job.Name, spec.Shards)
 	}
-	out, err := k.observe(ctx, job)
+	out, err := k.observe(ctx, job, &recordedReports{dir: c.Status.ReportURI, shards: c.Status.Shards})
 	if err != nil {
-		return err
+		return ctrl.Result{}, err
 	}
 	c.Status.ShardsSucceeded, c.Status.ShardsFailed = out.succeeded, out.failed
 	switch out.phase {
@@ -129,7 +154,7 @@ func (r *FineTuneCohortReconciler) reconcileRun(ctx context.Context, c *finetune
 			c.Status.Phase = finetunev1alpha1.PhaseFailed
 			conds.phase(c.Status.Phase, reason, err.Error())
 			jobsFailed.WithLabelValues("FineTuneCohort").Inc()
-			return nil
+			return ctrl.Result{}, nil
 		}
 		c.Status.CompletionTime = completionTime(job)
 		c.Status.Phase = finetunev1alpha1.PhaseSucceeded
@@ -139,6 +164,9 @@ func (r *FineTuneCohortReconciler) reconcileRun(ctx context.Context, c *finetune
 			if m.RolledBack {
 				msg += ", the global model: the pooled fine-tuning diverged"
 			}
+		}
+		if len(out.recovered) > 0 {
+			msg += fmt.Sprintf("; shard(s) %s read from their reports in the artifact store (their pods were gone; digests checked)", strings.Join(out.recovered, ", "))
 		}
 		if d := c.Status.DivergedUsers; d != nil && (d.Local > 0 || d.LCFT > 0) {
 			msg += fmt.Sprintf("; fine-tuning diverged for %d users in Local and %d in LCFT, who keep the Cloud model there", d.Local, d.LCFT)
@@ -155,8 +183,15 @@ func (r *FineTuneCohortReconciler) reconcileRun(ctx context.Context, c *finetune
 	default:
 		c.Status.Phase = out.phase
 		conds.phase(out.phase, "Job"+string(out.phase), fmt.Sprintf("Job %s is %s (%d of %d shards done)", job.Name, out.phase, out.succeeded, spec.Shards))
+		pods, err := listPods(ctx, k.Client, job)
+		if err != nil {
+			return ctrl.Result{}, err
+		}
+		c.Status.Shards = recordShards(c.Status.Shards, pods.Items, int(spec.Shards))
+		return ctrl.Result{RequeueAfter: k.checkScheduling(c, job, pods.Items, time.Now())}, nil
 	}
-	return nil
+	clearUnschedulable(c)
+	return ctrl.Result{}, nil
 }
 
 func completionTime(job *batchv1.Job) *metav1.Time {

@@ -44,6 +44,9 @@ func waitPhase(t *testing.T, obj client.Object, phase func() v1.Phase, want v1.P
 		if got == v1.PhaseFailed && want != v1.PhaseFailed {
 			t.Fatalf("%s failed: %+v", obj.GetName(), obj)
 		}
+		if got == v1.PhaseSucceeded && want == v1.PhaseFailed {
+			t.Fatalf("%s succeeded; want it to fail: %+v", obj.GetName(), obj)
+		}
 		return got == want, fmt.Errorf("phase %q", got)
 	})
 }

@@ -29,8 +29,8 @@ type GlobalModelReconciler struct {
 // +kubebuilder:rbac:groups=finetune.lcft.dev,resources=globalmodels;correctionpolicies;finetunecohorts,verbs=get;list;watch;update;patch
 // +kubebuilder:rbac:groups=finetune.lcft.dev,resources=globalmodels/status;correctionpolicies/status;finetunecohorts/status,verbs=get;update;patch
 // +kubebuilder:rbac:groups=finetune.lcft.dev,resources=globalmodels/finalizers;correctionpolicies/finalizers;finetunecohorts/finalizers,verbs=update
-// +kubebuilder:rbac:groups=batch,resources=jobs,verbs=get;list;watch;create;update;patch;delete
-// +kubebuilder:rbac:groups="",resources=configmaps,verbs=get;list;watch;create;delete
+// +kubebuilder:rbac:groups=batch,resources=jobs,verbs=get;list;watch;create;patch;delete
+// +kubebuilder:rbac:groups="",resources=configmaps,verbs=get;list;watch;create;patch;delete
 // +kubebuilder:rbac:groups="",resources=pods,verbs=get;list;watch
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 
@@ -44,7 +44,9 @@ func (r *GlobalModelReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 		observed: func() (int64, finetunev1alpha1.Phase) { return gm.Status.ObservedGeneration, gm.Status.Phase },
 		run: func() error {
 			err := r.reconcileRun(ctx, gm)
-			gm.Status.ObservedGeneration = gm.Generation
+			if err == nil { // only a spec that reached its Job (or was judged without one) is observed
+				gm.Status.ObservedGeneration = gm.Generation
+			}
 			return err
 		},
 	})
@@ -70,22 +72,28 @@ func (r *GlobalModelReconciler) reconcileRun(ctx context.Context, gm *finetunev1
 		return nil
 	}
 	k := runner{Client: r.Client, apiReader: r.APIReader, opts: r.Options}
-	res, err := k.ensure(ctx, run{owner: gm, ownerKind: "GlobalModel", spec: spec, placement: gm.Spec.Placement, policy: gm.Spec.RunPolicy, podTemplate: tmpl})
+	restart := restartState{jobName: &gm.Status.JobName, restarts: &gm.Status.Restarts, phase: gm.Status.Phase}
+	res, err := k.ensure(ctx, run{owner: gm, ownerKind: "GlobalModel", spec: spec, placement: gm.Spec.Placement, policy: gm.Spec.RunPolicy, podTemplate: tmpl, restart: restart})
 	if err != nil {
 		return err
+	}
+	if res.restartLimit {
+		r.failPastBudget(gm, "GlobalModel", restart, &gm.Status.Phase, conds, k.opts.maxJobRestarts())
+		return nil
 	}
 	if res.wait != nil {
 		gm.Status.Phase = finetunev1alpha1.PhaseWaiting
 		conds.phase(gm.Status.Phase, res.wait.reason, res.wait.message)
 		return nil
 	}
+	r.recordRestart(gm, restart, res, k.opts.maxJobRestarts())
 	job, created := res.job, res.created
 	gm.Status.JobName = job.Name
 	if created {
 		jobsCreated.WithLabelValues("GlobalModel").Inc()
 		r.event(gm, corev1.EventTypeNormal, "JobCreated", "Created", "created %s Job %s", what, job.Name)
 	}
-	out, err := k.observe(ctx, job)
+	out, err := k.observe(ctx, job, nil)
 	if err != nil {
 		return err
 	}

@@ -45,6 +45,9 @@ func TestImportedModelIsVerified(t *testing.T) {
 		t.Fatalf("Failed condition should carry the trainer's digest message: %+v", cond)
 	}
 	t.Logf("wrong digest: %s", cond.Message)
+	if pods := podsOf(t, ns, wrong.Status.JobName); len(pods) != 1 {
+		t.Errorf("a digest mismatch must not be retried: %d pods ran", len(pods))
+	}
 
 	// A cohort can start from the imported model.
 	c := cohortObj(ns, "from-import", "imported")

@@ -1,8 +1,6 @@
 package controllers
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"maps"
@@ -50,6 +48,9 @@ type run struct {
 	// podTemplate is the object's pod template merged over the operator's
 	// default (mergePodTemplates); nil when neither has one.
 	podTemplate *finetunev1alpha1.TrainerPodTemplate
+	// restart is where the object's status keeps its run's Job and the
+	// times it was made again (restart_policy.go).
+	restart restartState
 }
 
 // runObjects are the owned children of a run.
@@ -59,17 +60,13 @@ type runObjects struct {
 	hash      string
 }
 
-// buildRun turns a run into its ConfigMap and Job. The names end with a hash
-// of the run spec and pod (suspend excluded, since Kueue flips it), so the
-// same object and spec always give the same Job: a restarted manager finds
-// the Job it made instead of making a second one.
-//
-// The hash covers the pod as the operator builds it plus the pod template's
-// volumes and mounts (they decide what file:// URIs read), not the template's
-// identity (env, envFrom, service account, pull secrets, labels,
-// annotations, security context): new credentials do not make a new run of
-// the same data, model and hyperparameters. That identity has a hash of its
-// own on the Job (PodTemplateHashAnnotation).
+// buildRun turns a run into its ConfigMap and Job. The names end with the
+// hash of the run's identity (run_identity.go), so the same object and spec
+// always give the same Job: a restarted manager finds the Job it made
+// instead of making a second one, and a new trainer image or pool map does
+// not make a new one. The pod template's identity (env, envFrom, service
+// account, pull secrets, labels, annotations, security context) has a hash
+// of its own on the Job (PodTemplateHashAnnotation).
 func buildRun(r run, opts Options) (*runObjects, error) {
 	spec := r.spec
 	if spec.GlobalModel != nil {
@@ -86,7 +83,7 @@ func buildRun(r run, opts Options) (*runObjects, error) {
 	}
 	podSpec := trainerPodSpec(r, opts, volumes, mounts)
 	applyPodStorage(&podSpec, r.podTemplate)
-	hash, err := runHash(spec, podSpec)
+	hash, err := runHash(r.spec, r.placement, r.podTemplate)
 	if err != nil {
 		return nil, err
 	}
@@ -155,25 +152,6 @@ func buildRun(r run, opts Options) (*runObjects, error) {
 		},
 	}
 	return &runObjects{configMap: cm, job: job, hash: hash}, nil
-}
-
-// badInputFailsJob fails the Job at once when the trainer reports bad input,
-// and does not count disruptions (preemption, eviction) against backoffLimit.
-func badInputFailsJob() *batchv1.PodFailurePolicy {
-	return &batchv1.PodFailurePolicy{Rules: []batchv1.PodFailurePolicyRule{
-		{
-			Action: batchv1.PodFailurePolicyActionFailJob,
-			OnExitCodes: &batchv1.PodFailurePolicyOnExitCodesRequirement{
-				ContainerName: ptr.To(trainerContainer),
-				Operator:      batchv1.PodFailurePolicyOnExitCodesOpIn,
-				Values:        []int32{runspec.ExitBadInput},
-			},
-		},
-		{
-			Action:          batchv1.PodFailurePolicyActionIgnore,
-			OnPodConditions: []batchv1.PodFailurePolicyOnPodConditionsPattern{{Type: corev1.DisruptionTarget, Status: corev1.ConditionTrue}},
-		},
-	}}
 }
 
 // trainerPodSpec is a Pod Security "restricted" pod that runs the trainer on
@@ -336,21 +314,6 @@ func mountPVCs(spec *runspec.Spec) ([]corev1.Volume, []corev1.VolumeMount, error
 // runOutputURI is the output directory of the run with the given hash.
 func runOutputURI(base, hash string) string {
 	return joinURI(base, hash)
-}
-
-func runHash(spec runspec.Spec, podSpec corev1.PodSpec) (string, error) {
-	specJSON, err := json.Marshal(spec)
-	if err != nil {
-		return "", fmt.Errorf("encoding run spec: %w", err)
-	}
-	podJSON, err := json.Marshal(podSpec)
-	if err != nil {
-		return "", fmt.Errorf("encoding pod template: %w", err)
-	}
-	h := sha256.New()
-	h.Write(specJSON)
-	h.Write(podJSON)
-	return hex.EncodeToString(h.Sum(nil))[:10], nil
 }
 
 func kindSuffix(k runspec.Kind) string {

@@ -28,3 +28,13 @@ var (
 func init() {
 	metrics.Registry.MustRegister(jobCreationLatency, cohortAUC, jobsCreated, jobsFailed)
 }
+
+// The AUC series of a cohort live as long as the cohort: they go when it is
+// deleted (forgetCohort), and a restarted manager, whose registry starts
+// empty, serves them again from the status of the cohorts that succeeded
+// (the reconciler calls recordAUCs on every finished cohort it reads).
+
+// forgetCohort deletes the series of a deleted cohort.
+func forgetCohort(namespace, name string) {
+	cohortAUC.DeletePartialMatch(prometheus.Labels{"namespace": namespace, "cohort": name})
+}

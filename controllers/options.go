@@ -9,6 +9,7 @@ import (
 	"os"
 	"sort"
 	"strings"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/labels"
@@ -51,6 +52,13 @@ type Options struct {
 	// spec.placement.resources is unset (--trainer-resources-file). Nil:
 	// DefaultTrainerResources.
 	TrainerResources *corev1.ResourceRequirements
+	// MaxJobRestarts is the restart budget of a run whose Job is deleted
+	// before it finished (restart_policy.go); nil: DefaultMaxJobRestarts.
+	MaxJobRestarts *int32
+	// UnschedulableAfter is how long a run's pods may wait for a node
+	// before the object says it cannot be scheduled
+	// (scheduling_policy.go); 0: DefaultUnschedulableAfter.
+	UnschedulableAfter time.Duration
 }
 
 // LoadTrainerPodTemplate reads the operator's default pod template from a

@@ -2,9 +2,8 @@ package controllers
 
 import (
 	"context"
+	"errors"
 	"fmt"
-	"slices"
-	"sort"
 	"strconv"
 	"strings"
 
@@ -29,17 +28,22 @@ type runner struct {
 }
 
 // ensured is what ensure found or made: the run's Job and whether this call
-// created it, or, with no Job, why the run waits.
+// created it (recreated: made again after it was deleted mid-run), or, with
+// no Job, why the run waits, or that its restart budget is spent.
 type ensured struct {
-	job     *batchv1.Job
-	created bool
-	wait    *waitReason
+	job          *batchv1.Job
+	created      bool
+	recreated    bool
+	restartLimit bool
+	wait         *waitReason
 }
 
-// ensure makes sure the Job of r exists, deletes the Jobs of the owner's
-// earlier runs, and returns the Job and whether this call created it. Before
-// it creates a Job it checks that the Secrets of the pod template exist:
-// if one is missing, no Job is made and the run waits (ensured.wait).
+// ensure makes sure the Job of r exists and carries the spec's mutable
+// fields (apply.go), deletes the Jobs of the owner's earlier runs, and
+// returns the Job and whether this call created it. Before it creates a
+// Job it checks that the Secrets of the pod template exist: if one is
+// missing, no Job is made and the run waits (ensured.wait). A Job deleted
+// mid-run is made again within the restart budget (restart_policy.go).
 //
 // A Job of the same run (same hash) is kept, unless it failed, was made for
 // an earlier generation of the object, and ran with another pod identity
@@ -53,27 +57,57 @@ func (k runner) ensure(ctx context.Context, r run) (ensured, error) {
 	if err := k.deleteStaleRuns(ctx, r, objs.hash); err != nil {
 		return ensured{}, err
 	}
-	var job batchv1.Job
-	err = k.Get(ctx, client.ObjectKeyFromObject(objs.job), &job)
-	found := err == nil
-	if err != nil && !apierrors.IsNotFound(err) {
-		return ensured{}, fmt.Errorf("getting Job %s: %w", objs.job.Name, err)
+	if err := k.own(r.owner, objs); err != nil {
+		return ensured{}, err
 	}
-	if found && !failedWithOtherIdentity(&job, objs.job) {
-		return ensured{job: &job}, k.syncSuspend(ctx, r, &job)
+	live, err := k.liveJob(ctx, client.ObjectKeyFromObject(objs.job))
+	if err != nil {
+		return ensured{}, err
+	}
+	if live != nil && !live.DeletionTimestamp.IsZero() {
+		return ensured{}, fmt.Errorf("the Job %s is being deleted; waiting to make it again", live.Name)
+	}
+	if live != nil && !metav1IsControlledBy(live, r.owner) {
+		return ensured{}, fmt.Errorf("a Job %s exists that %s %s does not control", live.Name, r.ownerKind, r.owner.GetName())
+	}
+	if live != nil && !failedWithOtherIdentity(live, objs.job) {
+		if !jobFinished(live) {
+			if err := k.ensureConfigMap(ctx, objs.configMap); err != nil {
+				return ensured{}, err
+			}
+		}
+		job, err := k.applyJob(ctx, objs.job, live)
+		return ensured{job: job}, err
+	}
+	var decision restartDecision
+	if live == nil {
+		decision = decideRestart(r.restart, objs.job.Name, k.opts.maxJobRestarts())
+		if decision.exceeded {
+			return ensured{restartLimit: true}, nil
+		}
 	}
 	wait, err := missingSecret(ctx, k.Client, r.owner.GetNamespace(), r.podTemplate)
 	if err != nil || wait != nil {
 		return ensured{wait: wait}, err
 	}
-	if found {
+	if live != nil {
 		// A conflict is a Job of another UID: already replaced, and the cache lags.
-		err := k.Delete(ctx, &job, client.PropagationPolicy(metav1.DeletePropagationBackground), client.Preconditions{UID: &job.UID})
+		err := k.Delete(ctx, live, client.PropagationPolicy(metav1.DeletePropagationBackground), client.Preconditions{UID: &live.UID})
 		if err != nil && !apierrors.IsNotFound(err) && !apierrors.IsConflict(err) {
-			return ensured{}, fmt.Errorf("deleting the failed Job %s to run it with the new pod template: %w", job.Name, err)
+			return ensured{}, fmt.Errorf("deleting the failed Job %s to run it with the new pod template: %w", live.Name, err)
+		}
+		if gone, err := k.liveJob(ctx, client.ObjectKeyFromObject(live)); err != nil || gone != nil {
+			return ensured{}, errors.Join(err, fmt.Errorf("the Job %s of the failed run is still being deleted", live.Name))
 		}
 	}
-	return k.create(ctx, r, objs)
+	if err := k.applyConfigMap(ctx, objs.configMap); err != nil {
+		return ensured{}, err
+	}
+	job, err := k.applyJob(ctx, objs.job, nil)
+	if err != nil {
+		return ensured{}, err
+	}
+	return ensured{job: job, created: true, recreated: decision.recreate}, nil
 }
 
 // failedWithOtherIdentity reports whether job failed, was made for another
@@ -84,33 +118,46 @@ func failedWithOtherIdentity(job, want *batchv1.Job) bool {
 		job.Annotations[PodTemplateHashAnnotation] != want.Annotations[PodTemplateHashAnnotation]
 }
 
-// create makes the run's ConfigMap and Job, owned by the run's object.
-func (k runner) create(ctx context.Context, r run, objs *runObjects) (ensured, error) {
-	scheme := k.Scheme()
-	if err := controllerutil.SetControllerReference(r.owner, objs.configMap, scheme); err != nil {
-		return ensured{}, fmt.Errorf("owning ConfigMap: %w", err)
+// own makes the run's object the controller of its ConfigMap and Job.
+func (k runner) own(owner client.Object, objs *runObjects) error {
+	if err := controllerutil.SetControllerReference(owner, objs.configMap, k.Scheme()); err != nil {
+		return fmt.Errorf("owning ConfigMap: %w", err)
 	}
-	if err := controllerutil.SetControllerReference(r.owner, objs.job, scheme); err != nil {
-		return ensured{}, fmt.Errorf("owning Job: %w", err)
+	if err := controllerutil.SetControllerReference(owner, objs.job, k.Scheme()); err != nil {
+		return fmt.Errorf("owning Job: %w", err)
 	}
-	if err := k.Create(ctx, objs.configMap); client.IgnoreAlreadyExists(err) != nil {
-		return ensured{}, fmt.Errorf("creating ConfigMap %s: %w", objs.configMap.Name, err)
+	return nil
+}
+
+// liveJob reads the Job from the cache and, when the cache does not have
+// it (it may lag behind the manager's own writes), from the API server;
+// nil when neither has it.
+func (k runner) liveJob(ctx context.Context, key client.ObjectKey) (*batchv1.Job, error) {
+	var job batchv1.Job
+	err := k.Get(ctx, key, &job)
+	if apierrors.IsNotFound(err) && k.apiReader != nil {
+		err = k.apiReader.Get(ctx, key, &job)
 	}
-	if err := k.Create(ctx, objs.job); err != nil {
-		if !apierrors.IsAlreadyExists(err) {
-			return ensured{}, fmt.Errorf("creating Job %s: %w", objs.job.Name, err)
-		}
-		// The cache lagged behind our own create: read the API server.
-		var job batchv1.Job
-		if err := k.reader().Get(ctx, client.ObjectKeyFromObject(objs.job), &job); err != nil {
-			return ensured{}, fmt.Errorf("getting Job %s: %w", objs.job.Name, err)
-		}
-		if !job.DeletionTimestamp.IsZero() {
-			return ensured{}, fmt.Errorf("the Job %s of the failed run is still being deleted", job.Name)
-		}
-		return ensured{job: &job}, k.syncSuspend(ctx, r, &job)
+	if apierrors.IsNotFound(err) {
+		return nil, nil
 	}
-	return ensured{job: objs.job, created: true}, nil
+	if err != nil {
+		return nil, fmt.Errorf("getting Job %s: %w", key.Name, err)
+	}
+	return &job, nil
+}
+
+// ensureConfigMap applies the run's ConfigMap when it is missing under a
+// live Job (deleted by hand): the Job's pods mount it.
+func (k runner) ensureConfigMap(ctx context.Context, cm *corev1.ConfigMap) error {
+	err := k.Get(ctx, client.ObjectKeyFromObject(cm), &corev1.ConfigMap{})
+	if err == nil {
+		return nil
+	}
+	if !apierrors.IsNotFound(err) {
+		return fmt.Errorf("getting ConfigMap %s: %w", cm.Name, err)
+	}
+	return k.applyConfigMap(ctx, cm)
 }
 
 // reader reads around the cache, when the runner has an API reader.
@@ -119,20 +166,6 @@ func (k runner) reader() client.Reader {
 		return k.Client
 	}
 	return k.apiReader
-}
-
-// syncSuspend lets spec.suspend pause and resume a run without replacing it,
-// unless Kueue manages the Job (then Kueue alone flips suspend).
-func (k runner) syncSuspend(ctx context.Context, r run, job *batchv1.Job) error {
-	if _, queued := job.Labels[QueueNameLabel]; queued || ptr.Deref(job.Spec.Suspend, false) == r.suspend || jobFinished(job) {
-		return nil
-	}
-	patch := client.MergeFrom(job.DeepCopy())
-	job.Spec.Suspend = ptr.To(r.suspend)
-	if err := k.Patch(ctx, job, patch); err != nil {
-		return fmt.Errorf("setting suspend=%t on Job %s: %w", r.suspend, job.Name, err)
-	}
-	return nil
 }
 
 // deleteStaleRuns removes the Jobs and ConfigMaps of the owner's earlier runs
@@ -186,6 +219,7 @@ type runOutcome struct {
 	shards    []finetunev1alpha1.ShardPlacement
 	succeeded int32
 	failed    int32
+	recovered []string // shards read from their reports (their pods were gone)
 }
 
 func jobCondition(job *batchv1.Job, t batchv1.JobConditionType) *batchv1.JobCondition {
@@ -202,8 +236,10 @@ func jobFinished(job *batchv1.Job) bool {
 }
 
 // observe reads the Job's state and, once it finished, its pods' termination
-// messages: the shard summaries of a success, the trainer's message of a failure.
-func (k runner) observe(ctx context.Context, job *batchv1.Job) (runOutcome, error) {
+// messages: the shard summaries of a success, the trainer's message of a
+// failure. With rec, the shards whose pods are gone are read from their
+// reports (report_recovery.go).
+func (k runner) observe(ctx context.Context, job *batchv1.Job, rec *recordedReports) (runOutcome, error) {
 	out := runOutcome{phase: finetunev1alpha1.PhaseRunning, succeeded: job.Status.Succeeded, failed: job.Status.Failed}
 	complete, failed := jobCondition(job, batchv1.JobComplete), jobCondition(job, batchv1.JobFailed)
 	if complete == nil && failed == nil {
@@ -218,18 +254,17 @@ func (k runner) observe(ctx context.Context, job *batchv1.Job) (runOutcome, erro
 	}
 	if failed != nil {
 		out.phase = finetunev1alpha1.PhaseFailed
-		out.reason = "JobFailed"
+		out.reason = ReasonJobFailed
 		out.message = fmt.Sprintf("Job %s failed (%s): %s", job.Name, failed.Reason, failed.Message)
-		msg := trainerFailureMessage(pods.Items)
+		reason, msg := failureOf(pods.Items)
 		if msg == "" { // the pod cache may lag behind the Job's (see below)
 			if pods, err = listPods(ctx, k.reader(), job); err != nil {
 				return out, err
 			}
-			msg = trainerFailureMessage(pods.Items)
+			reason, msg = failureOf(pods.Items)
 		}
 		if msg != "" {
-			out.reason = "TrainerFailed"
-			out.message = msg
+			out.reason, out.message = reason, msg
 		}
 		return out, nil
 	}
@@ -246,26 +281,23 @@ func (k runner) observe(ctx context.Context, job *batchv1.Job) (runOutcome, erro
 		out.summaries, out.shards = collectSummaries(pods.Items, shards)
 		missing = missingShards(out.summaries)
 	}
+	var notes []string
+	if len(missing) > 0 && rec != nil {
+		notes = k.recoverFromReports(ctx, rec, &out)
+		missing = missingShards(out.summaries)
+	}
 	if len(missing) > 0 {
 		out.phase = finetunev1alpha1.PhaseFailed
 		out.reason = "MissingSummary"
 		out.message = fmt.Sprintf("Job %s completed but shard(s) %s finished without a valid summary in the termination message", job.Name, strings.Join(missing, ", "))
+		if len(notes) > 0 {
+			out.message += "; their reports: " + strings.Join(notes, "; ")
+		}
 		out.summaries = nil
 		return out, nil
 	}
 	out.phase = finetunev1alpha1.PhaseSucceeded
 	return out, nil
-}
-
-// listPods lists the pods the Job controls: an earlier Job of the same name
-// (a failed run started again) may leave pods with the same labels behind.
-func listPods(ctx context.Context, r client.Reader, job *batchv1.Job) (*corev1.PodList, error) {
-	var pods corev1.PodList
-	if err := r.List(ctx, &pods, client.InNamespace(job.Namespace), client.MatchingLabels{batchv1.JobNameLabel: job.Name}); err != nil {
-		return nil, fmt.Errorf("listing the pods of Job %s: %w", job.Name, err)
-	}
-	pods.Items = slices.DeleteFunc(pods.Items, func(p corev1.Pod) bool { return !metav1.IsControlledBy(&p, job) })
-	return &pods, nil
 }
 
 // collectSummaries picks, for each completion index, the summary of its
@@ -292,6 +324,7 @@ func collectSummaries(pods []corev1.Pod, shards int) ([]*runspec.Summary, []fine
 		summaries[idx] = s
 		placements[idx].Node = pod.Spec.NodeName
 		placements[idx].Arch = s.Arch
+		placements[idx].ReportDigest = s.ReportDigest
 	}
 	return summaries, placements
 }
@@ -304,53 +337,4 @@ func missingShards(summaries []*runspec.Summary) []string {
 		}
 	}
 	return missing
-}
-
-func terminationMessage(pod *corev1.Pod) string {
-	for _, cs := range pod.Status.ContainerStatuses {
-		if cs.Name == trainerContainer && cs.State.Terminated != nil {
-			return cs.State.Terminated.Message
-		}
-	}
-	return ""
-}
-
-// trainerFailureMessage is the message of the failed trainer pods, the
-// trainer's own words when its termination message is a summary with an error.
-func trainerFailureMessage(pods []corev1.Pod) string {
-	var msgs []string
-	sort.Slice(pods, func(i, j int) bool { return pods[i].Name < pods[j].Name })
-	for i := range pods {
-		pod := &pods[i]
-		if pod.Status.Phase != corev1.PodFailed {
-			continue
-		}
-		msg := strings.TrimSpace(terminationMessage(pod))
-		if s, err := runspec.DecodeSummary(msg); err == nil && s.Error != "" {
-			msg = s.Error
-		}
-		if msg == "" {
-			continue
-		}
-		idx := pod.Annotations[batchv1.JobCompletionIndexAnnotation]
-		msgs = append(msgs, fmt.Sprintf("shard %s: %s", idx, msg))
-	}
-	const maxLen = 2048
-	joined := strings.Join(dedupe(msgs), "; ")
-	if len(joined) > maxLen {
-		joined = joined[:maxLen] + "..."
-	}
-	return joined
-}
-
-func dedupe(s []string) []string {
-	seen := map[string]bool{}
-	out := s[:0]
-	for _, v := range s {
-		if !seen[v] {
-			seen[v] = true
-			out = append(out, v)
-		}
-	}
-	return out
 }

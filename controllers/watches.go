@@ -88,15 +88,16 @@ func podOwner(kind string) func(context.Context, client.Object) []reconcile.Requ
 	}
 }
 
-// finishedPods passes pod events where the pod has terminated.
+// finishedPods passes pod events where the pod has terminated, or cannot be
+// scheduled (scheduling_policy.go).
 func finishedPods() predicate.Predicate {
-	done := func(o client.Object) bool {
+	pass := func(o client.Object) bool {
 		p, ok := o.(*corev1.Pod)
-		return ok && (p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed)
+		return ok && (p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed || unschedulable(p) != nil)
 	}
 	return predicate.Funcs{
-		CreateFunc:  func(e event.CreateEvent) bool { return done(e.Object) },
-		UpdateFunc:  func(e event.UpdateEvent) bool { return done(e.ObjectNew) },
+		CreateFunc:  func(e event.CreateEvent) bool { return pass(e.Object) },
+		UpdateFunc:  func(e event.UpdateEvent) bool { return pass(e.ObjectNew) },
 		DeleteFunc:  func(event.DeleteEvent) bool { return false },
 		GenericFunc: func(event.GenericEvent) bool { return false },
 	}

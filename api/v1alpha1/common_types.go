@@ -38,6 +38,9 @@ const (
 	ConditionRunning  = "Running"  // a Job is running
 	ConditionComplete = "Complete" // the run finished and results are in status
 	ConditionFailed   = "Failed"   // the run failed; the message carries the trainer's message
+	// ConditionUnschedulable: a cohort's pods have waited for a node longer
+	// than the operator's --unschedulable-after (no node of the pool fits).
+	ConditionUnschedulable = "Unschedulable"
 )
 
 // ObjectReference names another lcft object in the same namespace.

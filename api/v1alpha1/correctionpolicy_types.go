@@ -175,6 +175,12 @@ type CorrectionPolicyStatus struct {
 	// JobName of the search Job.
 	// +optional
 	JobName string `json:"jobName,omitempty"`
+	// Restarts counts the times the run's Job was deleted before it
+	// finished and was made again (within the operator's
+	// --max-job-restarts; beyond it the run fails with reason
+	// JobRestartLimitExceeded). A new run starts at 0.
+	// +optional
+	Restarts int32 `json:"restarts,omitempty"`
 	// Groups is the resolved Hard table (explicit or searched).
 	// +listType=atomic
 	// +optional

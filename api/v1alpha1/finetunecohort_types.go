@@ -95,9 +95,12 @@ type FineTuningSpec struct {
 // local CTR lies in ctrRange, fine-tuned from a GlobalModel with the labels of
 // a CorrectionPolicy, and evaluated as Cloud, Local and LCFT.
 //
-// Changing the spec starts a new run: the Job of the old generation is
-// deleted and a Job for the new generation is created; status then describes
-// the new generation.
+// Changing parallelism, suspend, backoffLimit, activeDeadlineSeconds or
+// ttlSecondsAfterFinished reaches the running Job. Any other change of what
+// the run means (data, model, policy, hyperparameters, shards, placement,
+// volumes) starts a new run: the Job of the old generation is deleted and a
+// Job for the new generation is created; status then describes the new
+// generation.
 // +kubebuilder:validation:XValidation:rule="!has(self.parallelism) || self.parallelism <= self.shards",message="parallelism must not exceed shards"
 // +kubebuilder:validation:XValidation:rule="!has(self.output) || !has(self.output.userModels) || self.output.userModels != 'Deltas' || !has(self.mode) || self.mode != 'Pooled'",message="output.userModels Deltas needs mode PerUser (a Pooled cohort saves its group model)"
 type FineTuneCohortSpec struct {
@@ -191,6 +194,12 @@ type ShardPlacement struct {
 	// Arch the trainer reported (GOARCH), such as arm64.
 	// +optional
 	Arch string `json:"arch,omitempty"`
+	// ReportDigest is the sha256 of the shard's report as its pod said
+	// ("sha256:<hex>"), recorded as soon as the shard succeeded: when the
+	// pod is gone before the run's results are read, the report read from
+	// the artifact store must have this digest to stand in for it.
+	// +optional
+	ReportDigest string `json:"reportDigest,omitempty"`
 }
 
 // FineTuneCohortStatus holds the results of the current generation's run.
@@ -207,6 +216,12 @@ type FineTuneCohortStatus struct {
 	// JobName of the current run.
 	// +optional
 	JobName string `json:"jobName,omitempty"`
+	// Restarts counts the times the run's Job was deleted before it
+	// finished and was made again (within the operator's
+	// --max-job-restarts; beyond it the run fails with reason
+	// JobRestartLimitExceeded). A new run starts at 0.
+	// +optional
+	Restarts int32 `json:"restarts,omitempty"`
 	// ShardsSucceeded and ShardsFailed count finished shards.
 	// +optional
 	ShardsSucceeded int32 `json:"shardsSucceeded,omitempty"`

@@ -154,6 +154,12 @@ type GlobalModelStatus struct {
 	// JobName of the pretraining Job.
 	// +optional
 	JobName string `json:"jobName,omitempty"`
+	// Restarts counts the times the run's Job was deleted before it
+	// finished and was made again (within the operator's
+	// --max-job-restarts; beyond it the run fails with reason
+	// JobRestartLimitExceeded). A new run starts at 0.
+	// +optional
+	Restarts int32 `json:"restarts,omitempty"`
 	// ArtifactURI of the model file.
 	// +optional
 	ArtifactURI string `json:"artifactURI,omitempty"`

@@ -155,6 +155,8 @@ func TestTemplateDefaults(t *testing.T) {
 		"metrics-secure":            {"true"},
 		"health-probe-bind-address": {":8081"},
 		"trainer-image":             {"ghcr.io/lcft-dev/lcft-trainer:" + appVersion},
+		"max-job-restarts":          {"3"},
+		"unschedulable-after":       {"5m"},
 	}
 	if diff := cmp.Diff(wantFlags, flags); diff != "" {
 		t.Errorf("manager flags (-want +got):\n%s", diff)
@@ -339,6 +341,8 @@ func TestTemplateFullValues(t *testing.T) {
 		"trainer-pod-template-file": {"/etc/lcft-operator/trainer/pod-template.yaml"},
 		"trainer-resources-file":    {"/etc/lcft-operator/trainer/resources.yaml"},
 		"zap-log-level":             {"debug"},
+		"max-job-restarts":          {"5"},
+		"unschedulable-after":       {"10m"},
 	}
 	if diff := cmp.Diff(wantFlags, flags); diff != "" {
 		t.Errorf("manager flags (-want +got):\n%s", diff)

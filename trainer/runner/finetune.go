@@ -3,6 +3,8 @@ package runner
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -24,7 +26,7 @@ const (
 )
 
 // ReportFile is the name of a fine-tuning shard's report inside OutputURI.
-func ReportFile(shard int) string { return fmt.Sprintf("report-shard-%d.json", shard) }
+func ReportFile(shard int) string { return runspec.ShardReportFile(shard) }
 
 // cohortUser is an eligible user of a cohort.
 type cohortUser struct {
@@ -137,28 +139,32 @@ func finetune(ctx context.Context, spec *runspec.Spec, shard int, lg *logger, op
 	}
 	rep := reports[0]
 	uri := storage.Join(spec.OutputURI, ReportFile(shard))
-	if err := writeJSON(ctx, uri, rep); err != nil {
+	digest, err := writeJSON(ctx, uri, rep)
+	if err != nil {
 		return nil, err
 	}
 	st := rep.Summary
 	lg.printf("wrote %s", uri)
-	sum := &runspec.Summary{Finetune: &st, ReportURI: uri, DatasetDigest: rep.DatasetDigest, Model: rep.GroupModel.savedModel()}
+	sum := &runspec.Summary{Finetune: &st, ReportURI: uri, ReportDigest: digest, DatasetDigest: rep.DatasetDigest, Model: rep.GroupModel.savedModel()}
 	if rep.UserModels != nil {
 		sum.UserModelsURI = rep.UserModels.URI
 	}
 	return sum, nil
 }
 
-// writeJSON writes v as indented JSON to uri.
-func writeJSON(ctx context.Context, uri string, v any) error {
+// writeJSON writes v as indented JSON to uri and returns the sha256 of the
+// bytes written ("sha256:<hex>").
+func writeJSON(ctx context.Context, uri string, v any) (string, error) {
 	b, err := json.MarshalIndent(v, "", " ")
 	if err != nil {
-		return fmt.Errorf("encoding %s: %w", uri, err)
+		return "", fmt.Errorf("encoding %s: %w", uri, err)
 	}
-	if err := storage.WriteAll(ctx, uri, append(b, '\n')); err != nil {
-		return storageError(err, "writing the report")
+	b = append(b, '\n')
+	if err := storage.WriteAll(ctx, uri, b); err != nil {
+		return "", storageError(err, "writing the report")
 	}
-	return nil
+	sum := sha256.Sum256(b)
+	return fmtDigest(hex.EncodeToString(sum[:])), nil
 }
 
 // CompareStrategies evaluates several label-correction strategies on the

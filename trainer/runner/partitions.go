@@ -93,7 +93,7 @@ func writePartitions(ctx context.Context, dir string, src runspec.Dataset, diges
 		man.Rows += int64(len(rows))
 	}
 	uri := storage.Join(dir, ManifestFile)
-	if err := writeJSON(ctx, uri, man); err != nil {
+	if _, err := writeJSON(ctx, uri, man); err != nil {
 		return "", err
 	}
 	lg.printf("wrote %d partitions (%d rows) and %s", len(man.Files), man.Rows, uri)

@@ -218,7 +218,7 @@ func search(ctx context.Context, spec *runspec.Spec, shard int, lg *logger, opts
 		sum.Search = searchStats(rep, false) // the report keeps the whole surface
 	}
 	rep.Summary = *searchStats(rep, true)
-	if err := writeJSON(ctx, uri, rep); err != nil {
+	if _, err := writeJSON(ctx, uri, rep); err != nil {
 		return nil, err
 	}
 	return sum, nil

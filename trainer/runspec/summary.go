@@ -23,6 +23,10 @@ type Summary struct {
 	Search   *SearchStats   `json:"search,omitempty"`
 	// ReportURI is the full result JSON of this shard.
 	ReportURI string `json:"reportURI,omitempty"`
+	// ReportDigest is the sha256 of the report's bytes ("sha256:<hex>"):
+	// the controller keeps it, and when the shard's pod is gone before it
+	// was read, reads the report instead and checks it against it.
+	ReportDigest string `json:"reportDigest,omitempty"`
 	// DatasetDigest is the sha256 of the dataset the shard read (the same
 	// in every shard of a run).
 	DatasetDigest string `json:"datasetDigest,omitempty"`
@@ -206,3 +210,44 @@ func DecodeSummary(msg string) (*Summary, error) {
 	}
 	return &s, nil
 }
+
+// ShardReport is the part of a fine-tuning shard's report (the JSON at
+// Summary.ReportURI, report-shard-<i>.json) that holds what its summary
+// holds: the controller reads it when the shard's pod is gone before its
+// termination message was read. The trainer's report has these fields
+// under these names (a test of the trainer's runner checks it).
+type ShardReport struct {
+	Shard         int         `json:"shard"`
+	Arch          string      `json:"arch"`
+	DatasetDigest string      `json:"datasetDigest,omitempty"`
+	GroupModel    *SavedModel `json:"groupModel,omitempty"`
+	UserModels    *struct {
+		URI string `json:"uri"`
+	} `json:"userModels,omitempty"`
+	Summary FinetuneStats `json:"summary"`
+}
+
+// DecodeShardReport parses a shard's report.
+func DecodeShardReport(b []byte) (*ShardReport, error) {
+	var r ShardReport
+	if err := json.Unmarshal(b, &r); err != nil {
+		return nil, fmt.Errorf("decoding shard report: %w", err)
+	}
+	return &r, nil
+}
+
+// AsSummary is the summary the shard's pod would have written, with the
+// report's own URI and digest.
+func (r *ShardReport) AsSummary(uri, digest string) *Summary {
+	st := r.Summary
+	s := &Summary{Kind: KindFinetune, Shard: r.Shard, Arch: r.Arch, Finetune: &st, ReportURI: uri, ReportDigest: digest,
+		DatasetDigest: r.DatasetDigest, Model: r.GroupModel}
+	if r.UserModels != nil {
+		s.UserModelsURI = r.UserModels.URI
+	}
+	return s
+}
+
+// ShardReportFile is the name of a fine-tuning shard's report inside the
+// run's output directory.
+func ShardReportFile(shard int) string { return fmt.Sprintf("report-shard-%d.json", shard) }
