@@ -166,10 +166,12 @@ func (r *CorrectionPolicyReconciler) search(ctx context.Context, p *finetunev1al
 		p.Status.Phase = finetunev1alpha1.PhaseReady
 		conds.phase(p.Status.Phase, "SearchComplete", fmt.Sprintf("searched %d label groups", len(p.Status.Groups)))
 		r.event(p, corev1.EventTypeNormal, "SearchComplete", "Completed", "searched %d label groups", len(p.Status.Groups))
+		observeRunEnd("CorrectionPolicy", job, p.Status.Phase)
 	case finetunev1alpha1.PhaseFailed:
 		p.Status.Phase = finetunev1alpha1.PhaseFailed
 		conds.phase(p.Status.Phase, out.reason, out.message)
 		jobsFailed.WithLabelValues("CorrectionPolicy").Inc()
+		observeRunEnd("CorrectionPolicy", job, p.Status.Phase)
 		r.event(p, corev1.EventTypeWarning, out.reason, "Failed", "search failed: %s", out.message)
 	default:
 		p.Status.Phase = out.phase

@@ -173,12 +173,15 @@ func (r *FineTuneCohortReconciler) reconcileRun(ctx context.Context, c *finetune
 		}
 		conds.phase(c.Status.Phase, "RunComplete", msg)
 		recordAUCs(c)
+		observeRunEnd("FineTuneCohort", job, c.Status.Phase)
+		cohortUsers.Add(float64(c.Status.Users))
 		r.event(c, corev1.EventTypeNormal, "RunComplete", "Completed", "%s", msg)
 	case finetunev1alpha1.PhaseFailed:
 		c.Status.CompletionTime = completionTime(job)
 		c.Status.Phase = finetunev1alpha1.PhaseFailed
 		conds.phase(c.Status.Phase, out.reason, out.message)
 		jobsFailed.WithLabelValues("FineTuneCohort").Inc()
+		observeRunEnd("FineTuneCohort", job, c.Status.Phase)
 		r.event(c, corev1.EventTypeWarning, out.reason, "Failed", "%s", out.message)
 	default:
 		c.Status.Phase = out.phase

@@ -99,11 +99,14 @@ func (r *GlobalModelReconciler) reconcileRun(ctx context.Context, gm *finetunev1
 	}
 	switch out.phase {
 	case finetunev1alpha1.PhaseSucceeded:
-		return r.succeeded(gm, spec, out, conds)
+		err := r.succeeded(gm, spec, out, conds)
+		observeRunEnd("GlobalModel", job, gm.Status.Phase)
+		return err
 	case finetunev1alpha1.PhaseFailed:
 		gm.Status.Phase = finetunev1alpha1.PhaseFailed
 		conds.phase(gm.Status.Phase, out.reason, out.message)
 		jobsFailed.WithLabelValues("GlobalModel").Inc()
+		observeRunEnd("GlobalModel", job, gm.Status.Phase)
 		r.event(gm, corev1.EventTypeWarning, out.reason, "Failed", "%s failed: %s", what, out.message)
 	default:
 		gm.Status.Phase = out.phase

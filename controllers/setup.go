@@ -40,6 +40,7 @@ func SetupWithManager(mgr ctrl.Manager, opts Options) error {
 	if err := setupIndexes(mgr); err != nil {
 		return err
 	}
+	runPhases.setReader(mgr.GetCache())
 	recorder := mgr.GetEventRecorder("lcft-operator")
 	if err := (&GlobalModelReconciler{Client: mgr.GetClient(), Options: opts, APIReader: mgr.GetAPIReader(), eventer: eventer{recorder}}).SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("setting up the GlobalModel controller: %w", err)
