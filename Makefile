@@ -77,14 +77,16 @@ bench-controller: bin-module envtest-assets ## Operator time per cohort at 20 an
 ##@ Build
 
 .PHONY: build
-build: ## Build the manager and the trainer.
+build: ## Build the manager, the trainer and the kubectl plugin (bin/kubectl-lcft: put bin/ on PATH for `kubectl lcft`).
 	CGO_ENABLED=0 go build -trimpath -o $(LOCALBIN)/manager .
 	CGO_ENABLED=0 go build -trimpath -o $(LOCALBIN)/lcft-trainer ./trainer/cmd/lcft-trainer
+	CGO_ENABLED=0 go build -trimpath -o $(LOCALBIN)/kubectl-lcft ./cmd/kubectl-lcft
 
 .PHONY: build-arm64
-build-arm64: ## Cross-compile both binaries for linux/arm64.
+build-arm64: ## Cross-compile the manager, the trainer and the kubectl plugin for linux/arm64.
 	CGO_ENABLED=0 GOOS=linux GOARCH=arm64 go build -trimpath -o $(LOCALBIN)/linux-arm64/manager .
 	CGO_ENABLED=0 GOOS=linux GOARCH=arm64 go build -trimpath -o $(LOCALBIN)/linux-arm64/lcft-trainer ./trainer/cmd/lcft-trainer
+	CGO_ENABLED=0 GOOS=linux GOARCH=arm64 go build -trimpath -o $(LOCALBIN)/linux-arm64/kubectl-lcft ./cmd/kubectl-lcft
 
 ##@ Images, local cluster, e2e
 

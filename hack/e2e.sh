@@ -13,6 +13,8 @@
 #   - ctr-high (pool arm64) had its pods scheduled onto the kwok arm64 node,
 #     where nothing runs, and is Failed with reason MissingSummary;
 #   - `kubectl logs` works through the kubelet (manager and a trainer pod);
+#   - `kubectl lcft report ctr-low` (table and JSON) reads the cohort's report
+#     from S3, and `kubectl lcft why ctr-high` shows why it failed;
 #   - a cohort whose Secret is missing waits (Waiting, reason SecretNotFound,
 #     naming the Secret), and runs to Succeeded once the Secret exists;
 #   - a cohort whose Secret has a wrong secret key ends Failed at once with the
@@ -136,6 +138,38 @@ fi
 
 report="$(jp ftc/ctr-low '{.status.reportURI}')"
 [[ "${report}" == s3://lcft-artifacts/* ]] && pass "cohort ctr-low reports under ${report}" || fail "cohort ctr-low reportURI '${report}', want s3://lcft-artifacts/..."
+
+# --- kubectl lcft: a succeeded cohort's report from S3, why a cohort failed -----
+printf '\n=== kubectl lcft\n'
+if CGO_ENABLED=0 go build -o bin/kubectl-lcft ./cmd/kubectl-lcft; then
+  # lcft FILE ARGS...: the plugin as kubectl runs it, with the trainer's S3
+  # credentials in the environment (as a user would export them); output in FILE.
+  lcft() {
+    local file="$1"
+    shift
+    (
+      set -a; . "${s3_dir}/trainer.env"; set +a
+      PATH="${repo_root}/bin:${PATH}" kubectl lcft -n "${DEMO_NAMESPACE}" "$@"
+    ) >"${file}" 2>&1
+  }
+  out="${STATE_DIR}/lcft-report-ctr-low.txt"
+  if lcft "${out}" report ctr-low && grep -q '^MODEL .*LCFT-LOCAL \[95% CI\]' "${out}" && grep -q '^Lift of LCFT over Local' "${out}"; then
+    pass "kubectl lcft report ctr-low: Cloud / Local / LCFT with intervals and the lift per local-CTR bucket"
+  else
+    fail "kubectl lcft report ctr-low: $(tail -5 "${out}")"
+  fi
+  out="${STATE_DIR}/lcft-report-ctr-low.json"
+  users="$(lcft "${out}" report ctr-low -o json && sed -n 's/^ *"users": \([0-9][0-9]*\),$/\1/p' "${out}" | head -1)"
+  [[ "${users:-0}" -gt 0 ]] && pass "kubectl lcft report ctr-low -o json: ${users} users" || fail "kubectl lcft report ctr-low -o json: users '${users}': $(tail -5 "${out}")"
+  out="${STATE_DIR}/lcft-why-ctr-high.txt"
+  if lcft "${out}" why ctr-high && grep -q '^Failed .*MissingSummary' "${out}" && grep -q '^POD ' "${out}"; then
+    pass "kubectl lcft why ctr-high: the Failed condition (MissingSummary) and the Job's pods"
+  else
+    fail "kubectl lcft why ctr-high: $(tail -5 "${out}")"
+  fi
+else
+  fail "building bin/kubectl-lcft"
+fi
 
 # --- the Pooled cohort's group model, scored with predict ------------------------
 printf '\n=== deployable group model\n'
