@@ -1,12 +1,14 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"math"
 	"strings"
 
 	"github.com/spf13/cobra"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/lcft-dev/lcft-operator/trainer/metrics"
 	"github.com/lcft-dev/lcft-operator/trainer/runner"
@@ -56,29 +58,24 @@ func newCompareCommand(o *options) *cobra.Command {
 		Short: "Two runs side by side, with paired bootstrap intervals of B minus A over the users they share",
 		Args:  cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := checkFormat(format); err != nil {
-				return err
-			}
 			if resamples < 1 {
 				return fmt.Errorf("--resamples %d: want at least 1", resamples)
 			}
-			c, ns, err := o.client()
-			if err != nil {
-				return err
-			}
-			a, err := loadCohortReport(cmd.Context(), c, ns, args[0])
-			if err != nil {
-				return err
-			}
-			b, err := loadCohortReport(cmd.Context(), c, ns, args[1])
-			if err != nil {
-				return err
-			}
-			v, err := compareView(a, b, resamples)
-			if err != nil {
-				return err
-			}
-			return write(o.stdout, format, v, v.table)
+			return o.printView(cmd.Context(), format, func(ctx context.Context, c client.Client, ns string) (any, func(io.Writer) error, error) {
+				a, err := loadCohortReport(ctx, c, ns, args[0])
+				if err != nil {
+					return nil, nil, err
+				}
+				b, err := loadCohortReport(ctx, c, ns, args[1])
+				if err != nil {
+					return nil, nil, err
+				}
+				v, err := compareView(a, b, resamples)
+				if err != nil {
+					return nil, nil, err
+				}
+				return v, v.table, nil
+			})
 		},
 	}
 	addFormatFlag(cmd, &format)

@@ -116,6 +116,18 @@ func newNamespace(t *testing.T) string {
 	return ns.Name
 }
 
+// cohortObject is a valid FineTuneCohort with shards shards.
+func cohortObject(ns, name string, shards int32) *finetunev1alpha1.FineTuneCohort {
+	return &finetunev1alpha1.FineTuneCohort{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns},
+		Spec: finetunev1alpha1.FineTuneCohortSpec{
+			GlobalModelRef: finetunev1alpha1.ObjectReference{Name: "gm"},
+			Dataset:        finetunev1alpha1.DatasetSpec{Format: finetunev1alpha1.DatasetMovieLens, URI: "file:///data/ml"},
+			Shards:         shards,
+		},
+	}
+}
+
 // user is one per-user row of a fixture report.
 type user struct {
 	id                 string

@@ -1,10 +1,12 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 
 	"github.com/spf13/cobra"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/lcft-dev/lcft-operator/trainer/report"
 	"github.com/lcft-dev/lcft-operator/trainer/runner"
@@ -66,22 +68,17 @@ func newReportCommand(o *options) *cobra.Command {
 		Short: "Cloud / Local / LCFT with intervals, users up / same / down, lift per local-CTR bucket",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := checkFormat(format); err != nil {
-				return err
-			}
-			c, ns, err := o.client()
-			if err != nil {
-				return err
-			}
-			cr, err := loadCohortReport(cmd.Context(), c, ns, args[0])
-			if err != nil {
-				return err
-			}
-			v, err := reportView(cr, buckets)
-			if err != nil {
-				return err
-			}
-			return write(o.stdout, format, v, v.table)
+			return o.printView(cmd.Context(), format, func(ctx context.Context, c client.Client, ns string) (any, func(io.Writer) error, error) {
+				cr, err := loadCohortReport(ctx, c, ns, args[0])
+				if err != nil {
+					return nil, nil, err
+				}
+				v, err := reportView(cr, buckets)
+				if err != nil {
+					return nil, nil, err
+				}
+				return v, v.table, nil
+			})
 		},
 	}
 	addFormatFlag(cmd, &format)

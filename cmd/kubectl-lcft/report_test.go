@@ -10,7 +10,6 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/yaml"
 
 	finetunev1alpha1 "github.com/lcft-dev/lcft-operator/api/v1alpha1"
@@ -39,14 +38,7 @@ func newCohort(t *testing.T, ns, name string, shards [][]user) *finetunev1alpha1
 	t.Helper()
 	ctx := context.Background()
 	uri := writeReport(t, t.TempDir(), "Auto", shards)
-	c := &finetunev1alpha1.FineTuneCohort{
-		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns},
-		Spec: finetunev1alpha1.FineTuneCohortSpec{
-			GlobalModelRef: finetunev1alpha1.ObjectReference{Name: "gm"},
-			Dataset:        finetunev1alpha1.DatasetSpec{Format: finetunev1alpha1.DatasetMovieLens, URI: "file:///data/ml"},
-			Shards:         int32(len(shards)),
-		},
-	}
+	c := cohortObject(ns, name, int32(len(shards)))
 	if err := k8sClient.Create(ctx, c); err != nil {
 		t.Fatalf("creating cohort %s: %v", name, err)
 	}
@@ -150,13 +142,7 @@ func TestReportErrors(t *testing.T) {
 	needEnv(t)
 	ns := newNamespace(t)
 	ctx := context.Background()
-	pending := &finetunev1alpha1.FineTuneCohort{
-		ObjectMeta: metav1.ObjectMeta{Name: "pending", Namespace: ns},
-		Spec: finetunev1alpha1.FineTuneCohortSpec{
-			GlobalModelRef: finetunev1alpha1.ObjectReference{Name: "gm"},
-			Dataset:        finetunev1alpha1.DatasetSpec{Format: finetunev1alpha1.DatasetMovieLens, URI: "file:///data/ml"},
-		},
-	}
+	pending := cohortObject(ns, "pending", 1)
 	if err := k8sClient.Create(ctx, pending); err != nil {
 		t.Fatal(err)
 	}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"time"
@@ -93,6 +94,23 @@ func (o *options) client() (client.Client, string, error) {
 		return nil, "", fmt.Errorf("connecting to the cluster: %w", err)
 	}
 	return c, ns, nil
+}
+
+// printView connects to the cluster, builds a view with build and prints
+// it in format (-o): the body of the commands that print one view.
+func (o *options) printView(ctx context.Context, format string, build func(ctx context.Context, c client.Client, ns string) (view any, table func(io.Writer) error, err error)) error {
+	if err := checkFormat(format); err != nil {
+		return err
+	}
+	c, ns, err := o.client()
+	if err != nil {
+		return err
+	}
+	v, table, err := build(ctx, c, ns)
+	if err != nil {
+		return err
+	}
+	return write(o.stdout, format, v, table)
 }
 
 // addFormatFlag adds -o/--output table|json|yaml to cmd.

@@ -109,18 +109,13 @@ NAME is looked up as a FineTuneCohort, then a GlobalModel, then a
 CorrectionPolicy; KIND/NAME (ftc/, gm/, cpol/ or the full kind) picks one.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := checkFormat(format); err != nil {
-				return err
-			}
-			c, ns, err := o.client()
-			if err != nil {
-				return err
-			}
-			v, err := why(cmd.Context(), c, ns, args[0], events)
-			if err != nil {
-				return err
-			}
-			return write(o.stdout, format, v, func(w io.Writer) error { return v.table(w, o.clock()) })
+			return o.printView(cmd.Context(), format, func(ctx context.Context, c client.Client, ns string) (any, func(io.Writer) error, error) {
+				v, err := why(ctx, c, ns, args[0], events)
+				if err != nil {
+					return nil, nil, err
+				}
+				return v, func(w io.Writer) error { return v.table(w, o.clock()) }, nil
+			})
 		},
 	}
 	addFormatFlag(cmd, &format)

@@ -31,14 +31,7 @@ func ago(d time.Duration) metav1.Time { return metav1.NewTime(testNow.Add(-d)) }
 func failedRun(t *testing.T, ns string) *batchv1.Job {
 	t.Helper()
 	ctx := context.Background()
-	c := &finetunev1alpha1.FineTuneCohort{
-		ObjectMeta: metav1.ObjectMeta{Name: "stuck", Namespace: ns},
-		Spec: finetunev1alpha1.FineTuneCohortSpec{
-			GlobalModelRef: finetunev1alpha1.ObjectReference{Name: "gm"},
-			Dataset:        finetunev1alpha1.DatasetSpec{Format: finetunev1alpha1.DatasetMovieLens, URI: "file:///data/ml"},
-			Shards:         2,
-		},
-	}
+	c := cohortObject(ns, "stuck", 2)
 	mustCreate(t, c)
 	c.Status.Phase = finetunev1alpha1.PhaseFailed
 	c.Status.JobName = "stuck-run1"
