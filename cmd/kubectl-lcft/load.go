@@ -16,8 +16,8 @@ import (
 type cohortReport struct {
 	Cohort *finetunev1alpha1.FineTuneCohort
 	Result *report.Result
-	// Shards is the number of shards the run has; Read those whose report
-	// exists under the report URI.
+	// Shards is the number of shards the run has (as its reports say); Read
+	// those whose report exists under the report URI.
 	Shards, Read int
 }
 
@@ -54,6 +54,12 @@ func loadCohortReport(ctx context.Context, c client.Client, namespace, name stri
 	}
 	if res.Experiment == nil {
 		return nil, fmt.Errorf("FineTuneCohort %s/%s: %s is a %s result, not a fine-tuning report", namespace, name, uris[0], res.Kind)
+	}
+	// The run's own shard count (a Pooled run has one, whatever spec.shards says).
+	for _, m := range res.Experiment.Models {
+		for _, r := range m.Strategies {
+			shards = max(r.Shards, 1)
+		}
 	}
 	return &cohortReport{Cohort: &ftc, Result: res, Shards: shards, Read: len(uris)}, nil
 }

@@ -160,6 +160,7 @@ func TestReportErrors(t *testing.T) {
 		{[]string{"report", "emptied"}, `FineTuneCohort ` + ns + `/emptied: no report-shard-0.json under ` + empty.Status.ReportURI},
 		{[]string{"report", "emptied", "-o", "wide"}, `-o "wide": want table, json or yaml`},
 		{[]string{"plots", "emptied"}, `plots needs -o DIR`},
+		{[]string{"--context", "nowhere", "report", "emptied"}, `loading the kubeconfig: context was not found for specified context: nowhere`},
 	}
 	for _, tc := range cases {
 		_, _, err := run(t, ns, tc.args...)

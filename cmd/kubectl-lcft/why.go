@@ -185,7 +185,7 @@ func why(ctx context.Context, c client.Client, ns, arg string, maxEvents int) (*
 		return nil, err
 	}
 	v := &WhyView{Kind: t.kind, Namespace: ns, Name: name, Phase: t.phase, Conditions: conditionViews(t.conditions)}
-	subjects := map[string]string{t.kind + "/" + name: t.kind + "/" + name}
+	subjects := map[string]bool{t.kind + "/" + name: true}
 	var job *batchv1.Job
 	if t.jobName != "" {
 		job = &batchv1.Job{}
@@ -198,7 +198,7 @@ func why(ctx context.Context, c client.Client, ns, arg string, maxEvents int) (*
 			return nil, fmt.Errorf("getting Job %s/%s: %w", ns, t.jobName, err)
 		default:
 			v.Job = jobView(job)
-			subjects["Job/"+job.Name] = "Job/" + job.Name
+			subjects["Job/"+job.Name] = true
 		}
 	}
 	if v.Kueue, err = kueueView(ctx, c, ns, job); err != nil {
@@ -213,7 +213,7 @@ func why(ctx context.Context, c client.Client, ns, arg string, maxEvents int) (*
 		for i := range pods.Items {
 			p := &pods.Items[i]
 			v.Pods = append(v.Pods, podView(p))
-			subjects["Pod/"+p.Name] = "Pod/" + p.Name
+			subjects["Pod/"+p.Name] = true
 			if m := lastMessage(p); m != nil && (v.LastMessage == nil || m.FinishedAt.After(v.LastMessage.FinishedAt.Time)) {
 				v.LastMessage = m
 			}
@@ -292,7 +292,7 @@ func lastMessage(p *corev1.Pod) *TrainerMessage {
 
 // recentEvents lists the namespace's events about subjects ("Kind/name"),
 // newest last, at most n.
-func recentEvents(ctx context.Context, c client.Client, ns string, subjects map[string]string, n int) ([]EventView, error) {
+func recentEvents(ctx context.Context, c client.Client, ns string, subjects map[string]bool, n int) ([]EventView, error) {
 	var list corev1.EventList
 	if err := c.List(ctx, &list, client.InNamespace(ns)); err != nil {
 		return nil, fmt.Errorf("listing events in %s: %w", ns, err)
@@ -300,7 +300,7 @@ func recentEvents(ctx context.Context, c client.Client, ns string, subjects map[
 	var out []EventView
 	for _, e := range list.Items {
 		obj := e.InvolvedObject.Kind + "/" + e.InvolvedObject.Name
-		if _, ok := subjects[obj]; !ok {
+		if !subjects[obj] {
 			continue
 		}
 		out = append(out, EventView{Time: eventTime(&e), Type: e.Type, Reason: e.Reason, Object: obj, Count: e.Count, Message: e.Message})
