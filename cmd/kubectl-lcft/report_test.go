@@ -127,7 +127,7 @@ func TestReportTable(t *testing.T) {
 		"FineTuneCohort " + ns + "/ctr-a (Succeeded), report " + c.Status.ReportURI + ", 2 of 2 shard(s)",
 		"",
 		"Lift of LCFT over Local per local-CTR bucket (WideDeep, Auto; global CTR 0.3000)",
-		"LOCAL CTR    USERS  LOCAL    LCFT     LIFT [95% CI]",
+		"LOCAL CTR     USERS  LOCAL    LCFT     LIFT [95% CI]",
 		// Bucket [0, 0.5): u1, u2 ((0.62+0.70)/2 = 0.66, (0.67+0.75)/2 = 0.71);
 		// [0.5, 1]: u3, u4 (0.875, 0.925).
 		"[0.00, 0.50)  2      0.66000  0.71000  +0.05000 [+0.05000, +0.05000] *",
@@ -160,7 +160,7 @@ func TestReportErrors(t *testing.T) {
 		{[]string{"report", "emptied"}, `FineTuneCohort ` + ns + `/emptied: no report-shard-0.json under ` + empty.Status.ReportURI},
 		{[]string{"report", "emptied", "-o", "wide"}, `-o "wide": want table, json or yaml`},
 		{[]string{"plots", "emptied"}, `plots needs -o DIR`},
-		{[]string{"--context", "nowhere", "report", "emptied"}, `loading the kubeconfig: context was not found for specified context: nowhere`},
+		{[]string{"--context", "nowhere", "report", "emptied"}, `loading the kubeconfig: context "nowhere" does not exist`},
 	}
 	for _, tc := range cases {
 		_, _, err := run(t, ns, tc.args...)
