@@ -20,6 +20,12 @@ func testData() v1.DatasetSpec {
 	}
 }
 
+// missingDataset names a file that does not exist: the trainer exits with
+// bad input, and the run fails without retries.
+func missingDataset() v1.DatasetSpec {
+	return v1.DatasetSpec{Format: v1.DatasetSamples, URI: "file:///nonexistent/lcft/samples.csv", Split: v1.SplitSpec{Method: v1.SplitPerUserFraction, TrainFraction: "0.8"}}
+}
+
 func modelObj(ns, name string) *v1.GlobalModel {
 	return &v1.GlobalModel{
 		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},

@@ -268,8 +268,7 @@ func TestUnreadableDatasetFailsWithoutRetry(t *testing.T) {
 	gm := modelObj(ns, "wd")
 	create(t, gm)
 	waitModel(t, gm)
-	missing := v1.DatasetSpec{Format: v1.DatasetSamples, URI: "file:///nonexistent/lcft/samples.csv", Split: v1.SplitSpec{Method: v1.SplitPerUserFraction, TrainFraction: "0.8"}}
-	c := cohortObj(ns, "broken", "wd", withDataset(missing))
+	c := cohortObj(ns, "broken", "wd", withDataset(missingDataset()))
 	create(t, c)
 	waitCohort(t, c, v1.PhaseFailed)
 	cond := meta.FindStatusCondition(c.Status.Conditions, v1.ConditionFailed)

@@ -65,8 +65,7 @@ func TestRunMetrics(t *testing.T) {
 	create(t, gm)
 	waitModel(t, gm)
 	good := cohortObj(ns, "good", "wd")
-	missing := v1.DatasetSpec{Format: v1.DatasetSamples, URI: "file:///nonexistent/lcft/samples.csv", Split: v1.SplitSpec{Method: v1.SplitPerUserFraction, TrainFraction: "0.8"}}
-	broken := cohortObj(ns, "broken", "wd", withDataset(missing))
+	broken := cohortObj(ns, "broken", "wd", withDataset(missingDataset()))
 	create(t, good, broken)
 	waitCohort(t, good, v1.PhaseSucceeded)
 	waitCohort(t, broken, v1.PhaseFailed)

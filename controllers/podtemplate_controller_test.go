@@ -355,8 +355,7 @@ func TestPodIdentityChange(t *testing.T) {
 	create(t, gm)
 	waitModel(t, gm)
 	ok := cohortObj(ns, "ok", "wd")
-	missing := v1.DatasetSpec{Format: v1.DatasetSamples, URI: "file:///nonexistent/lcft/samples.csv", Split: v1.SplitSpec{Method: v1.SplitPerUserFraction, TrainFraction: "0.8"}}
-	broken := cohortObj(ns, "broken", "wd", withDataset(missing))
+	broken := cohortObj(ns, "broken", "wd", withDataset(missingDataset()))
 	create(t, ok, broken)
 	waitCohort(t, ok, v1.PhaseSucceeded)
 	waitCohort(t, broken, v1.PhaseFailed)
