@@ -42,8 +42,9 @@ func (o *options) clock() time.Time {
 
 func newRootCommand(o *options) *cobra.Command {
 	root := &cobra.Command{
-		Use:   "kubectl-lcft",
-		Short: "Reports and diagnosis of the lcft-operator's runs",
+		Use:         "kubectl-lcft",
+		Annotations: map[string]string{cobra.CommandDisplayNameAnnotation: "kubectl lcft"},
+		Short:       "Reports and diagnosis of the lcft-operator's runs",
 		Long: `kubectl lcft reads the results of FineTuneCohorts (Cloud / Local / LCFT with
 paired bootstrap intervals, users up / same / down, lift per local-CTR bucket,
 the paper's pictures) from the artifact store a cohort's status.reportURI
