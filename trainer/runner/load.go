@@ -23,6 +23,13 @@ const (
 	FormatMovieLens = "MovieLens" // URI is a directory with ratings.csv and movies.csv
 	FormatSamples   = "Samples"   // URI is one canonical samples CSV (data.CanonicalHeader)
 	FormatSynthetic = "Synthetic" // generated from Dataset.Synthetic; URI unused
+	// FormatAmazon: URI is a directory with the Amazon reviews and metadata
+	// files (data.AmazonReviewsFile, data.AmazonMetadataFile, each plain or
+	// .gz); negatives are sampled (Dataset.Negatives).
+	FormatAmazon = "Amazon"
+	// FormatImplicit: URI is one implicit-feedback log, CSV or Parquet
+	// (data.ImplicitHeader); negatives are sampled (Dataset.Negatives).
+	FormatImplicit = "Implicit"
 )
 
 // Split methods of runspec.Split.Method.
@@ -168,6 +175,10 @@ func LoadDataset(ctx context.Context, d runspec.Dataset, sel data.Selection) (*d
 			return nil, "", err
 		}
 		return checkLoaded(ds, sel, d.URI, DigestPrefix+sum)
+	case FormatAmazon:
+		return loadAmazon(ctx, d, sel)
+	case FormatImplicit:
+		return loadImplicit(ctx, d, sel)
 	case FormatSynthetic:
 		if d.Synthetic == nil {
 			return nil, "", badInput("dataset format Synthetic needs the synthetic generator's settings")
@@ -188,7 +199,7 @@ func LoadDataset(ctx context.Context, d runspec.Dataset, sel data.Selection) (*d
 		sum := sha256.Sum256(settings)
 		return checkLoaded(ds, sel, "synthetic data", DigestPrefix+hex.EncodeToString(sum[:]))
 	default:
-		return nil, "", badInput("dataset format %q is not one of %s, %s, %s", d.Format, FormatMovieLens, FormatSamples, FormatSynthetic)
+		return nil, "", badInput("dataset format %q is not one of %s, %s, %s, %s, %s", d.Format, FormatMovieLens, FormatSamples, FormatSynthetic, FormatAmazon, FormatImplicit)
 	}
 }
 
@@ -339,7 +350,7 @@ func loadSplit(ctx context.Context, d runspec.Dataset, sel data.Selection, pick 
 	if err != nil {
 		return nil, err
 	}
-	train, test, err := splitDataset(all, d.Split, true)
+	train, test, err := splitDataset(all, DefaultSplit(d), true)
 	if err != nil {
 		return nil, err
 	}

@@ -90,12 +90,15 @@ type Spec struct {
 
 // Dataset locates and splits the samples.
 type Dataset struct {
-	Format            string     `json:"format"` // MovieLens | Samples | Synthetic
+	Format            string     `json:"format"` // MovieLens | Samples | Synthetic | Amazon | Implicit
 	URI               string     `json:"uri,omitempty"`
 	PositiveThreshold float64    `json:"positiveThreshold,omitempty"`
 	HistoryLength     int        `json:"historyLength"`
 	Synthetic         *Synthetic `json:"synthetic,omitempty"`
-	Split             Split      `json:"split"`
+	// Negatives configures the sampled negatives of the implicit-feedback
+	// formats (Amazon, Implicit); nil takes the defaults.
+	Negatives *Negatives `json:"negatives,omitempty"`
+	Split     Split      `json:"split"`
 	// Partitions, when set, is the same dataset partitioned by user (written
 	// by the pretraining of the global model): a shard reads only its own
 	// partitions instead of URI.
@@ -108,6 +111,15 @@ type Partitions struct {
 	ManifestURI string `json:"manifestURI"`
 	// DatasetDigest, when set, must be the manifest's dataset digest.
 	DatasetDigest string `json:"datasetDigest,omitempty"`
+}
+
+// Negatives configures negative sampling for implicit feedback (every
+// logged row a positive).
+type Negatives struct {
+	// PerPositive is the number of negatives per positive; 0 means 5.
+	PerPositive int `json:"perPositive,omitempty"`
+	// Seed of the per-user samplers.
+	Seed uint64 `json:"seed,omitempty"`
 }
 
 // Synthetic configures the generator.

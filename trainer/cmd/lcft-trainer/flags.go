@@ -21,6 +21,8 @@ type dataFlags struct {
 	split         string
 	trainFraction float64
 	splitTime     int64
+	negatives     int
+	negativeSeed  uint64
 	synth         synthFlags
 }
 
@@ -47,13 +49,15 @@ func (s *synthFlags) spec() *runspec.Synthetic {
 }
 
 func (d *dataFlags) register(fs *flag.FlagSet, defaultFormat string) {
-	fs.StringVar(&d.uri, "data", "", "dataset URI: MovieLens directory or canonical samples CSV (unused for Synthetic)")
-	fs.StringVar(&d.format, "format", defaultFormat, "dataset format: MovieLens, Samples or Synthetic")
+	fs.StringVar(&d.uri, "data", "", "dataset URI: MovieLens or Amazon directory, canonical samples or implicit-feedback file (unused for Synthetic)")
+	fs.StringVar(&d.format, "format", defaultFormat, "dataset format: MovieLens, Samples, Synthetic, Amazon or Implicit")
 	fs.Float64Var(&d.threshold, "threshold", 0, "MovieLens: a rating >= threshold is a click (0: 4 stars)")
 	fs.IntVar(&d.historyLen, "history-len", data.DefaultHistoryLen, "cap on each sample's positive and negative histories")
-	fs.StringVar(&d.split, "split", runner.SplitPerUserFraction, "train/test split: PerUserFraction (chronological per user) or Timestamp")
+	fs.StringVar(&d.split, "split", "", "train/test split: PerUserFraction (chronological per user) or Timestamp (default: Timestamp at the paper's time for Amazon, else PerUserFraction)")
 	fs.Float64Var(&d.trainFraction, "train-fraction", runner.DefaultTrainFraction, "PerUserFraction: share of each user's samples for training")
-	fs.Int64Var(&d.splitTime, "split-time", 0, "Timestamp: samples before this Unix time train, the rest test")
+	fs.Int64Var(&d.splitTime, "split-time", 0, "Timestamp: samples before this Unix time train, the rest test (0 for Amazon: 1385078400)")
+	fs.IntVar(&d.negatives, "negatives", data.DefaultNegativesPerPositive, "Amazon, Implicit: negatives sampled per positive")
+	fs.Uint64Var(&d.negativeSeed, "negative-seed", 1, "Amazon, Implicit: seed of the negative sampling")
 	d.synth.register(fs, "synth-")
 }
 
@@ -65,12 +69,21 @@ func (d *dataFlags) dataset() (runspec.Dataset, error) {
 	switch d.format {
 	case runner.FormatSynthetic:
 		ds.Synthetic = d.synth.spec()
+	case runner.FormatAmazon, runner.FormatImplicit:
+		ds.Negatives = &runspec.Negatives{PerPositive: d.negatives, Seed: d.negativeSeed}
+		if d.uri == "" {
+			return ds, badInput("--data is required for format %s", d.format)
+		}
 	case runner.FormatMovieLens, runner.FormatSamples:
 		if d.uri == "" {
 			return ds, badInput("--data is required for format %s", d.format)
 		}
 	default:
-		return ds, badInput("--format %q is not one of MovieLens, Samples, Synthetic", d.format)
+		return ds, badInput("--format %q is not one of MovieLens, Samples, Synthetic, Amazon, Implicit", d.format)
+	}
+	ds.Split = runner.DefaultSplit(ds)
+	if ds.Split.Method == "" {
+		ds.Split.Method = runner.SplitPerUserFraction
 	}
 	return ds, nil
 }

@@ -49,9 +49,13 @@ Commands:
   help        this text
 
 Dataset flags (pretrain, finetune, search, evaluate, experiment):
-  --data URI --format MovieLens|Samples|Synthetic, --split PerUserFraction|Timestamp
+  --data URI --format MovieLens|Samples|Synthetic|Amazon|Implicit, --split PerUserFraction|Timestamp
   MovieLens: URI is a directory with ratings.csv and movies.csv; Samples: one
-  canonical CSV (user,item,categories,label,timestamp). URIs may be paths,
+  canonical CSV (user,item,categories,label,timestamp); Amazon: a directory
+  with reviews_Electronics_5.json and meta_Electronics.json (plain or .gz),
+  split at 1385078400 by default; Implicit: one CSV or Parquet log of
+  positives (user,item,timestamp,categories). Amazon and Implicit sample
+  --negatives N per positive (default 5, seeded by --negative-seed). URIs may be paths,
   file://, mem://, s3://, gs:// or azblob://.
 
 Exit codes:
