@@ -7,6 +7,7 @@ import (
 	"path"
 	"strings"
 
+	"github.com/lcft-dev/lcft-operator/trainer/data"
 	"github.com/lcft-dev/lcft-operator/trainer/runner"
 	"github.com/lcft-dev/lcft-operator/trainer/runspec"
 )
@@ -77,6 +78,9 @@ func datasetLine(d runspec.Dataset) string {
 	}
 	if d.PositiveThreshold != 0 {
 		fmt.Fprintf(&b, ", positive when rating ≥ %g", d.PositiveThreshold)
+	}
+	if n := d.Negatives; n != nil {
+		fmt.Fprintf(&b, ", every row a positive with %d sampled negatives (seed %d)", cmp.Or(n.PerPositive, data.DefaultNegativesPerPositive), n.Seed)
 	}
 	split := cmp.Or(d.Split.Method, runner.SplitPerUserFraction)
 	fmt.Fprintf(&b, "; split %s", split)

@@ -411,3 +411,12 @@ func TestCIBoldWhenExcludingZero(t *testing.T) {
 		t.Errorf("%q", got)
 	}
 }
+
+func TestDatasetLineAmazon(t *testing.T) {
+	d := runspec.Dataset{Format: "Amazon", URI: "/data/amazon", Negatives: &runspec.Negatives{Seed: 3},
+		Split: runspec.Split{Method: runner.SplitTimestamp, Timestamp: 1385078400}}
+	want := "Amazon `/data/amazon`, every row a positive with 5 sampled negatives (seed 3); split Timestamp at Unix time 1385078400"
+	if got := datasetLine(d); got != want {
+		t.Errorf("datasetLine = %q, want %q", got, want)
+	}
+}
