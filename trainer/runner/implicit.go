@@ -3,6 +3,7 @@ package runner
 import (
 	"context"
 	"path"
+	"strings"
 
 	"github.com/lcft-dev/lcft-operator/trainer/data"
 	"github.com/lcft-dev/lcft-operator/trainer/runspec"
@@ -30,7 +31,7 @@ func firstFile(ctx context.Context, dir, what string, names ...string) (string, 
 			return uri, nil
 		}
 	}
-	return "", badInput("the %s directory %s holds none of %v", what, dir, names)
+	return "", badInput("the %s directory %s holds none of %s", what, dir, strings.Join(names, ", "))
 }
 
 // loadAmazon reads the Amazon reviews and metadata files of directory

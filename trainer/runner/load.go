@@ -96,21 +96,7 @@ func combineDigests(names, sums []string) string {
 // movieLensFile finds name.csv or name.parquet in the MovieLens directory
 // dir (CSV first).
 func movieLensFile(ctx context.Context, dir, name string) (string, error) {
-	csvURI := storage.Join(dir, name+".csv")
-	ok, err := storage.Exists(ctx, csvURI)
-	if err != nil {
-		return "", storageError(err, "looking for %s", csvURI)
-	}
-	if ok {
-		return csvURI, nil
-	}
-	pqURI := storage.Join(dir, name+".parquet")
-	if ok, err := storage.Exists(ctx, pqURI); err != nil {
-		return "", storageError(err, "looking for %s", pqURI)
-	} else if ok {
-		return pqURI, nil
-	}
-	return "", badInput("the MovieLens directory %s holds neither %s.csv nor %s.parquet", dir, name, name)
+	return firstFile(ctx, dir, "MovieLens", name+".csv", name+".parquet")
 }
 
 // LoadDataset reads or generates the dataset d describes (not split),
