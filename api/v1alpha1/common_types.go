@@ -6,15 +6,19 @@ import (
 
 // Decimal is a non-negative decimal number written as a string, such as "0.5",
 // "1", "1e-3" (Kubernetes API conventions avoid floats). Range checks are on
-// the fields that use it.
-// +kubebuilder:validation:Pattern=`^([0-9]+(\.[0-9]+)?|\.[0-9]+)([eE][-+]?[0-9]+)?$`
+// the fields that use it. The exponent has at most two digits, so every value
+// that matches the pattern parses to a finite double; each range rule starts
+// with `!self.matches(<the same pattern>) ||`, so a value that fails the
+// pattern ("abc", "1e999") gets the pattern's message and nothing else (not a
+// second "type conversion error" from a rule that parsed it anyway).
+// +kubebuilder:validation:Pattern=`^([0-9]+([.][0-9]+)?|[.][0-9]+)([eE][-+]?[0-9]{1,2})?$`
 // +kubebuilder:validation:MaxLength=32
 type Decimal string
 
 // SignedDecimal is a decimal number that may be negative, such as "-0.25":
 // corrected labels may leave [0, 1] (the paper's example turns positives
 // into 2; SoftNegative gives negatives below 0 for users above the global CTR).
-// +kubebuilder:validation:Pattern=`^-?([0-9]+(\.[0-9]+)?|\.[0-9]+)([eE][-+]?[0-9]+)?$`
+// +kubebuilder:validation:Pattern=`^-?([0-9]+([.][0-9]+)?|[.][0-9]+)([eE][-+]?[0-9]{1,2})?$`
 // +kubebuilder:validation:MaxLength=32
 type SignedDecimal string
 
@@ -134,11 +138,11 @@ type SyntheticDataSpec struct {
 	SamplesPerUser int32 `json:"samplesPerUser,omitempty"`
 	// GlobalCTR is the target share of positives, in (0, 1).
 	// +kubebuilder:default="0.3"
-	// +kubebuilder:validation:XValidation:rule="double(self) > 0.0 && double(self) < 1.0",message="globalCTR must be in (0, 1)"
+	// +kubebuilder:validation:XValidation:rule="!self.matches('^([0-9]+([.][0-9]+)?|[.][0-9]+)([eE][-+]?[0-9]{1,2})?$') || (double(self) > 0.0 && double(self) < 1.0)",message="globalCTR must be in (0, 1)"
 	GlobalCTR Decimal `json:"globalCTR,omitempty"`
 	// Drift in [0, 1]: how far local CTRs spread from the global CTR (0: none; 1: extreme long tail).
 	// +kubebuilder:default="0.6"
-	// +kubebuilder:validation:XValidation:rule="double(self) >= 0.0 && double(self) <= 1.0",message="drift must be in [0, 1]"
+	// +kubebuilder:validation:XValidation:rule="!self.matches('^([0-9]+([.][0-9]+)?|[.][0-9]+)([eE][-+]?[0-9]{1,2})?$') || (double(self) >= 0.0 && double(self) <= 1.0)",message="drift must be in [0, 1]"
 	Drift Decimal `json:"drift,omitempty"`
 	// Seed of the generator: the same seed gives the same data.
 	// +kubebuilder:default=1
@@ -153,7 +157,7 @@ type SplitSpec struct {
 	Method SplitMethod `json:"method,omitempty"`
 	// TrainFraction of each user's samples that go to train, in (0, 1), for PerUserFraction.
 	// +kubebuilder:default="0.8"
-	// +kubebuilder:validation:XValidation:rule="double(self) > 0.0 && double(self) < 1.0",message="trainFraction must be in (0, 1)"
+	// +kubebuilder:validation:XValidation:rule="!self.matches('^([0-9]+([.][0-9]+)?|[.][0-9]+)([eE][-+]?[0-9]{1,2})?$') || (double(self) > 0.0 && double(self) < 1.0)",message="trainFraction must be in (0, 1)"
 	// +optional
 	TrainFraction Decimal `json:"trainFraction,omitempty"`
 	// Timestamp (Unix seconds) for the Timestamp method: earlier samples train, later ones test.
@@ -162,13 +166,13 @@ type SplitSpec struct {
 }
 
 // CTRRange is a half-open interval [min, max) of local CTRs; a max of 1 includes 1.
-// +kubebuilder:validation:XValidation:rule="double(self.min) < double(self.max)",message="ctrRange.min must be less than ctrRange.max"
+// +kubebuilder:validation:XValidation:rule="!self.min.matches('^([0-9]+([.][0-9]+)?|[.][0-9]+)([eE][-+]?[0-9]{1,2})?$') || !self.max.matches('^([0-9]+([.][0-9]+)?|[.][0-9]+)([eE][-+]?[0-9]{1,2})?$') || double(self.min) < double(self.max)",message="ctrRange.min must be less than ctrRange.max"
 type CTRRange struct {
 	// Min local CTR, in [0, 1].
-	// +kubebuilder:validation:XValidation:rule="double(self) >= 0.0 && double(self) <= 1.0",message="min must be in [0, 1]"
+	// +kubebuilder:validation:XValidation:rule="!self.matches('^([0-9]+([.][0-9]+)?|[.][0-9]+)([eE][-+]?[0-9]{1,2})?$') || (double(self) >= 0.0 && double(self) <= 1.0)",message="min must be in [0, 1]"
 	Min Decimal `json:"min"`
 	// Max local CTR, in [0, 1].
-	// +kubebuilder:validation:XValidation:rule="double(self) >= 0.0 && double(self) <= 1.0",message="max must be in [0, 1]"
+	// +kubebuilder:validation:XValidation:rule="!self.matches('^([0-9]+([.][0-9]+)?|[.][0-9]+)([eE][-+]?[0-9]{1,2})?$') || (double(self) >= 0.0 && double(self) <= 1.0)",message="max must be in [0, 1]"
 	Max Decimal `json:"max"`
 }
 

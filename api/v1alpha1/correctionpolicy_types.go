@@ -26,10 +26,10 @@ type LabelGroup struct {
 	// CTRRange of the group's users, [min, max); a max of 1 includes 1.
 	CTRRange CTRRange `json:"ctrRange"`
 	// PositiveLabel replaces label 1; may leave [0, 1] (the paper allows it).
-	// +kubebuilder:validation:XValidation:rule="double(self) >= -100.0 && double(self) <= 100.0",message="positiveLabel must be in [-100, 100]"
+	// +kubebuilder:validation:XValidation:rule="!self.matches('^-?([0-9]+([.][0-9]+)?|[.][0-9]+)([eE][-+]?[0-9]{1,2})?$') || (double(self) >= -100.0 && double(self) <= 100.0)",message="positiveLabel must be in [-100, 100]"
 	PositiveLabel SignedDecimal `json:"positiveLabel"`
 	// NegativeLabel replaces label 0; may leave [0, 1].
-	// +kubebuilder:validation:XValidation:rule="double(self) >= -100.0 && double(self) <= 100.0",message="negativeLabel must be in [-100, 100]"
+	// +kubebuilder:validation:XValidation:rule="!self.matches('^-?([0-9]+([.][0-9]+)?|[.][0-9]+)([eE][-+]?[0-9]{1,2})?$') || (double(self) >= -100.0 && double(self) <= 100.0)",message="negativeLabel must be in [-100, 100]"
 	NegativeLabel SignedDecimal `json:"negativeLabel"`
 }
 
@@ -47,8 +47,8 @@ type LabelSearch struct {
 	// Boundaries of the local-CTR groups, strictly increasing inside (0, 1):
 	// ["0.3", "0.6"] makes [0, 0.3), [0.3, 0.6), [0.6, 1].
 	// +kubebuilder:validation:MaxItems=19
-	// +kubebuilder:validation:XValidation:rule="self.all(b, double(b) > 0.0 && double(b) < 1.0)",message="boundaries must lie strictly inside (0, 1)"
-	// +kubebuilder:validation:XValidation:rule="self.all(a, self.filter(b, double(b) <= double(a)).size() == self.filter(b, double(b) < double(a)).size() + 1)",message="boundaries must be distinct"
+	// +kubebuilder:validation:XValidation:rule="self.all(b, !b.matches('^([0-9]+([.][0-9]+)?|[.][0-9]+)([eE][-+]?[0-9]{1,2})?$') || (double(b) > 0.0 && double(b) < 1.0))",message="boundaries must lie strictly inside (0, 1)"
+	// +kubebuilder:validation:XValidation:rule="!self.all(x, x.matches('^([0-9]+([.][0-9]+)?|[.][0-9]+)([eE][-+]?[0-9]{1,2})?$')) || self.all(a, self.filter(b, double(b) <= double(a)).size() == self.filter(b, double(b) < double(a)).size() + 1)",message="boundaries must be distinct"
 	// +listType=atomic
 	// +optional
 	Boundaries []Decimal `json:"boundaries,omitempty"`
@@ -64,19 +64,19 @@ type LabelSearch struct {
 	// beyond that); a cell under which a user's fine-tuning diverges is
 	// invalid and never chosen.
 	// +kubebuilder:validation:MaxItems=20
-	// +kubebuilder:validation:XValidation:rule="self.all(v, double(v) >= -100.0 && double(v) <= 100.0)",message="positiveLabels must be in [-100, 100]"
+	// +kubebuilder:validation:XValidation:rule="self.all(v, !v.matches('^-?([0-9]+([.][0-9]+)?|[.][0-9]+)([eE][-+]?[0-9]{1,2})?$') || (double(v) >= -100.0 && double(v) <= 100.0))",message="positiveLabels must be in [-100, 100]"
 	// +listType=atomic
 	// +optional
 	PositiveLabels []SignedDecimal `json:"positiveLabels,omitempty"`
 	// NegativeLabels of the grid (see positiveLabels).
 	// +kubebuilder:validation:MaxItems=20
-	// +kubebuilder:validation:XValidation:rule="self.all(v, double(v) >= -100.0 && double(v) <= 100.0)",message="negativeLabels must be in [-100, 100]"
+	// +kubebuilder:validation:XValidation:rule="self.all(v, !v.matches('^-?([0-9]+([.][0-9]+)?|[.][0-9]+)([eE][-+]?[0-9]{1,2})?$') || (double(v) >= -100.0 && double(v) <= 100.0))",message="negativeLabels must be in [-100, 100]"
 	// +listType=atomic
 	// +optional
 	NegativeLabels []SignedDecimal `json:"negativeLabels,omitempty"`
 	// ValidationFraction of each user's training samples (the latest ones) held out to score the grid, in (0, 1).
 	// +kubebuilder:default="0.2"
-	// +kubebuilder:validation:XValidation:rule="double(self) > 0.0 && double(self) < 1.0",message="validationFraction must be in (0, 1)"
+	// +kubebuilder:validation:XValidation:rule="!self.matches('^([0-9]+([.][0-9]+)?|[.][0-9]+)([eE][-+]?[0-9]{1,2})?$') || (double(self) > 0.0 && double(self) < 1.0)",message="validationFraction must be in (0, 1)"
 	// +optional
 	ValidationFraction Decimal `json:"validationFraction,omitempty"`
 	// FineTuning settings used for every grid cell.
@@ -103,7 +103,7 @@ type CorrectionPolicySpec struct {
 	// Users outside every group keep their original labels.
 	// +kubebuilder:validation:MinItems=1
 	// +kubebuilder:validation:MaxItems=20
-	// +kubebuilder:validation:XValidation:rule="self.all(a, self.filter(b, double(a.ctrRange.min) < double(b.ctrRange.max) && double(b.ctrRange.min) < double(a.ctrRange.max)).size() == 1)",message="groups must not overlap"
+	// +kubebuilder:validation:XValidation:rule="!self.all(g, g.ctrRange.min.matches('^([0-9]+([.][0-9]+)?|[.][0-9]+)([eE][-+]?[0-9]{1,2})?$') && g.ctrRange.max.matches('^([0-9]+([.][0-9]+)?|[.][0-9]+)([eE][-+]?[0-9]{1,2})?$')) || self.all(a, self.filter(b, double(a.ctrRange.min) < double(b.ctrRange.max) && double(b.ctrRange.min) < double(a.ctrRange.max)).size() == 1)",message="groups must not overlap"
 	// +listType=atomic
 	// +optional
 	Groups []LabelGroup `json:"groups,omitempty"`

@@ -60,12 +60,12 @@ type FineTuningSpec struct {
 	Optimizer OptimizerName `json:"optimizer,omitempty"`
 	// LearningRate, in (0, 10]: beyond 10 no CTR model trains (the paper pretrains at 1.0 and fine-tunes at 0.01).
 	// +kubebuilder:default="0.01"
-	// +kubebuilder:validation:XValidation:rule="double(self) > 0.0 && double(self) <= 10.0",message="learningRate must be in (0, 10]"
+	// +kubebuilder:validation:XValidation:rule="!self.matches('^([0-9]+([.][0-9]+)?|[.][0-9]+)([eE][-+]?[0-9]{1,2})?$') || (double(self) > 0.0 && double(self) <= 10.0)",message="learningRate must be in (0, 10]"
 	// +optional
 	LearningRate Decimal `json:"learningRate,omitempty"`
 	// LearningRateDecay multiplies the learning rate after each epoch, in (0, 1].
 	// +kubebuilder:default="1"
-	// +kubebuilder:validation:XValidation:rule="double(self) > 0.0 && double(self) <= 1.0",message="learningRateDecay must be in (0, 1]"
+	// +kubebuilder:validation:XValidation:rule="!self.matches('^([0-9]+([.][0-9]+)?|[.][0-9]+)([eE][-+]?[0-9]{1,2})?$') || (double(self) > 0.0 && double(self) <= 1.0)",message="learningRateDecay must be in (0, 1]"
 	// +optional
 	LearningRateDecay Decimal `json:"learningRateDecay,omitempty"`
 	// Epochs over each user's (or the pool's) training samples.

@@ -51,12 +51,12 @@ type PretrainingSpec struct {
 	Optimizer OptimizerName `json:"optimizer,omitempty"`
 	// LearningRate, in (0, 10]: beyond 10 no CTR model trains (the paper pretrains at 1.0 and fine-tunes at 0.01).
 	// +kubebuilder:default="1.0"
-	// +kubebuilder:validation:XValidation:rule="double(self) > 0.0 && double(self) <= 10.0",message="learningRate must be in (0, 10]"
+	// +kubebuilder:validation:XValidation:rule="!self.matches('^([0-9]+([.][0-9]+)?|[.][0-9]+)([eE][-+]?[0-9]{1,2})?$') || (double(self) > 0.0 && double(self) <= 10.0)",message="learningRate must be in (0, 10]"
 	// +optional
 	LearningRate Decimal `json:"learningRate,omitempty"`
 	// LearningRateDecay multiplies the learning rate after each epoch, in (0, 1].
 	// +kubebuilder:default="0.1"
-	// +kubebuilder:validation:XValidation:rule="double(self) > 0.0 && double(self) <= 1.0",message="learningRateDecay must be in (0, 1]"
+	// +kubebuilder:validation:XValidation:rule="!self.matches('^([0-9]+([.][0-9]+)?|[.][0-9]+)([eE][-+]?[0-9]{1,2})?$') || (double(self) > 0.0 && double(self) <= 1.0)",message="learningRateDecay must be in (0, 1]"
 	// +optional
 	LearningRateDecay Decimal `json:"learningRateDecay,omitempty"`
 	// Epochs over the training set.
@@ -87,7 +87,7 @@ type ModelImport struct {
 	// +kubebuilder:validation:Pattern=`^sha256:[a-f0-9]{64}$`
 	Digest string `json:"digest"`
 	// GlobalCTR of the data the model was trained on, in (0, 1).
-	// +kubebuilder:validation:XValidation:rule="double(self) > 0.0 && double(self) < 1.0",message="globalCTR must be in (0, 1)"
+	// +kubebuilder:validation:XValidation:rule="!self.matches('^([0-9]+([.][0-9]+)?|[.][0-9]+)([eE][-+]?[0-9]{1,2})?$') || (double(self) > 0.0 && double(self) < 1.0)",message="globalCTR must be in (0, 1)"
 	GlobalCTR Decimal `json:"globalCTR"`
 }
 

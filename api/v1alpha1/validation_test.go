@@ -456,11 +456,19 @@ func TestPodTemplateIsAcceptedOnAllKinds(t *testing.T) {
 	}
 }
 
-// Every CEL rule of TrainerPodTemplate has a case here; the Go validator
-// (used for the operator's default template) refuses the same templates.
-func TestInvalidPodTemplatesAreRejected(t *testing.T) {
-	needEnv(t)
-	ns := newNamespace(t)
+// podTemplateCase breaks a TrainerPodTemplate; path and rule name the CEL
+// rule it breaks (under spec.podTemplate), empty for OpenAPI limits.
+type podTemplateCase struct {
+	name       string
+	path, rule string
+	mutate     func(*v1.TrainerPodTemplate)
+	want       string // in the API server's message
+}
+
+// podTemplateCases has a case for every CEL rule of TrainerPodTemplate; the
+// Go validator (used for the operator's default template) refuses the same
+// templates.
+func podTemplateCases() []podTemplateCase {
 	vol := func(name string, src corev1.VolumeSource) func(*v1.TrainerPodTemplate) {
 		return func(p *v1.TrainerPodTemplate) {
 			p.Volumes = append(p.Volumes, corev1.Volume{Name: name, VolumeSource: src})
@@ -470,55 +478,56 @@ func TestInvalidPodTemplatesAreRejected(t *testing.T) {
 		return func(p *v1.TrainerPodTemplate) { p.VolumeMounts = append(p.VolumeMounts, m) }
 	}
 	emptyDir := corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}
-	cases := []struct {
-		name   string
-		mutate func(*v1.TrainerPodTemplate)
-		want   string // in the API server's message
-	}{
-		{"label managed-by", func(p *v1.TrainerPodTemplate) { p.Labels[`app.kubernetes.io/managed-by`] = "me" }, "spec.podTemplate.labels: Invalid value"},
-		{"label owner-name", func(p *v1.TrainerPodTemplate) { p.Labels["finetune.lcft.dev/owner-name"] = "other" }, "may not set the operator's labels"},
-		{"annotation run-hash", func(p *v1.TrainerPodTemplate) { p.Annotations["finetune.lcft.dev/run-hash"] = "x" }, "spec.podTemplate.annotations: Invalid value: podTemplate.annotations may not set the operator's"},
-		{"annotation apparmor unconfined", func(p *v1.TrainerPodTemplate) {
+	return []podTemplateCase{
+		{"label managed-by", "labels", "may not set the operator's labels", func(p *v1.TrainerPodTemplate) { p.Labels[`app.kubernetes.io/managed-by`] = "me" }, "spec.podTemplate.labels: Invalid value"},
+		{"label owner-name", "labels", "may not set the operator's labels", func(p *v1.TrainerPodTemplate) { p.Labels["finetune.lcft.dev/owner-name"] = "other" }, "may not set the operator's labels"},
+		{"annotation run-hash", "annotations", "may not set the operator's finetune.lcft.dev", func(p *v1.TrainerPodTemplate) { p.Annotations["finetune.lcft.dev/run-hash"] = "x" }, "spec.podTemplate.annotations: Invalid value: podTemplate.annotations may not set the operator's"},
+		{"annotation apparmor unconfined", "annotations", "AppArmor or seccomp", func(p *v1.TrainerPodTemplate) {
 			p.Annotations["container.apparmor.security.beta.kubernetes.io/trainer"] = "unconfined"
 		}, "may not set AppArmor or seccomp annotations"},
-		{"env LCFT_SHARD_COUNT", func(p *v1.TrainerPodTemplate) {
+		{"env LCFT_SHARD_COUNT", "env", "are reserved for the operator", func(p *v1.TrainerPodTemplate) {
 			p.Env = append(p.Env, corev1.EnvVar{Name: "LCFT_SHARD_COUNT", Value: "9"})
 		}, "spec.podTemplate.env: Invalid value: podTemplate.env names LCFT_*, JOB_COMPLETION_INDEX and GOMEMLIMIT are reserved"},
-		{"env JOB_COMPLETION_INDEX", func(p *v1.TrainerPodTemplate) {
+		{"env JOB_COMPLETION_INDEX", "env", "are reserved for the operator", func(p *v1.TrainerPodTemplate) {
 			p.Env = append(p.Env, corev1.EnvVar{Name: "JOB_COMPLETION_INDEX", Value: "0"})
 		}, "are reserved for the operator"},
-		{"env GOMEMLIMIT", func(p *v1.TrainerPodTemplate) {
+		{"env GOMEMLIMIT", "env", "are reserved for the operator", func(p *v1.TrainerPodTemplate) {
 			p.Env = append(p.Env, corev1.EnvVar{Name: "GOMEMLIMIT", Value: "1GiB"})
 		}, "are reserved for the operator"},
-		{"too many env", func(p *v1.TrainerPodTemplate) {
+		{"too many env", "", "", func(p *v1.TrainerPodTemplate) {
 			for i := range 65 {
 				p.Env = append(p.Env, corev1.EnvVar{Name: "V" + strconv.Itoa(i), Value: "x"})
 			}
 		}, "spec.podTemplate.env: Too many"},
-		{"volume named scratch", vol("scratch", emptyDir), "podTemplate.volumes names run-spec, scratch and pvc-* are reserved"},
-		{"volume named pvc-0", vol("pvc-0", emptyDir), "podTemplate.volumes names run-spec, scratch and pvc-* are reserved"},
-		{"hostPath volume", vol("host", corev1.VolumeSource{HostPath: &corev1.HostPathVolumeSource{Path: "/var/run"}}), "podTemplate.volumes may not use hostPath"},
-		{"nfs volume", vol("share", corev1.VolumeSource{NFS: &corev1.NFSVolumeSource{Server: "nfs", Path: "/x"}}), "podTemplate.volumes may only be configMap, csi, downwardAPI, emptyDir, ephemeral, persistentVolumeClaim, projected or secret"},
-		{"image volume", vol("img", corev1.VolumeSource{Image: &corev1.ImageVolumeSource{Reference: "busybox"}}), "podTemplate.volumes may only be"},
+		{"volume named scratch", "volumes", "are reserved for the operator", vol("scratch", emptyDir), "podTemplate.volumes names run-spec, scratch and pvc-* are reserved"},
+		{"volume named pvc-0", "volumes", "are reserved for the operator", vol("pvc-0", emptyDir), "podTemplate.volumes names run-spec, scratch and pvc-* are reserved"},
+		{"hostPath volume", "volumes", "may not use hostPath", vol("host", corev1.VolumeSource{HostPath: &corev1.HostPathVolumeSource{Path: "/var/run"}}), "podTemplate.volumes may not use hostPath"},
+		{"nfs volume", "volumes", "may only be configMap", vol("share", corev1.VolumeSource{NFS: &corev1.NFSVolumeSource{Server: "nfs", Path: "/x"}}), "podTemplate.volumes may only be configMap, csi, downwardAPI, emptyDir, ephemeral, persistentVolumeClaim, projected or secret"},
+		{"image volume", "volumes", "may only be configMap", vol("img", corev1.VolumeSource{Image: &corev1.ImageVolumeSource{Reference: "busybox"}}), "podTemplate.volumes may only be"},
 		// exactly-one-source cannot see a forbidden type beside an allowed one: the type rule does.
-		{"nfs beside a secret", vol("mixed", corev1.VolumeSource{
+		{"nfs beside a secret", "volumes", "may only be configMap", vol("mixed", corev1.VolumeSource{
 			Secret: &corev1.SecretVolumeSource{SecretName: "s"}, NFS: &corev1.NFSVolumeSource{Server: "nfs", Path: "/x"},
 		}), "podTemplate.volumes may only be configMap, csi"},
-		{"volume with two sources", vol("two", corev1.VolumeSource{
+		{"volume with two sources", "volumes", "each volume needs exactly one source", vol("two", corev1.VolumeSource{
 			EmptyDir: &corev1.EmptyDirVolumeSource{}, Secret: &corev1.SecretVolumeSource{SecretName: "s"},
 		}), "each volume needs exactly one source"},
-		{"relative mount path", mount(corev1.VolumeMount{Name: "data", MountPath: "data"}), "mountPath must be an absolute path without '..'"},
-		{"mount path with ..", mount(corev1.VolumeMount{Name: "data", MountPath: "/data/../etc/lcft"}), "mountPath must be an absolute path without '..'"},
-		{"mount at /tmp", mount(corev1.VolumeMount{Name: "data", MountPath: "/tmp"}), "podTemplate.volumeMounts may not mount at /, /dev/termination-log, or at or below /etc/lcft, /tmp and /mnt/pvc"},
-		{"mount below /etc/lcft", mount(corev1.VolumeMount{Name: "data", MountPath: "/etc/lcft/spec.json"}), "may not mount at /, /dev/termination-log, or at or below"},
-		{"mount below /mnt/pvc", mount(corev1.VolumeMount{Name: "data", MountPath: "/mnt/pvc/datasets"}), "may not mount at /, /dev/termination-log, or at or below"},
-		{"mount of the run spec", mount(corev1.VolumeMount{Name: "run-spec", MountPath: "/spec"}), "may not mount the operator's volumes (run-spec, scratch, pvc-*)"},
-		{"bidirectional mount", mount(corev1.VolumeMount{Name: "data", MountPath: "/shared", MountPropagation: ptr.To(corev1.MountPropagationBidirectional)}), "mountPropagation Bidirectional needs a privileged container"},
-		{"runAsUser 0", func(p *v1.TrainerPodTemplate) { p.SecurityContext.RunAsUser = ptr.To[int64](0) }, "spec.podTemplate.securityContext.runAsUser: Invalid value: 0: podTemplate.securityContext.runAsUser may not be 0"},
-		{"runAsNonRoot false", func(p *v1.TrainerPodTemplate) { p.SecurityContext.RunAsNonRoot = ptr.To(false) }, "spec.podTemplate.securityContext.runAsNonRoot: Invalid value: false: podTemplate.securityContext.runAsNonRoot may not be false"},
-		{"service account name not a DNS name", func(p *v1.TrainerPodTemplate) { p.ServiceAccountName = "Trainer_SA" }, "spec.podTemplate.serviceAccountName"},
+		{"relative mount path", "volumeMounts", "must be an absolute path", mount(corev1.VolumeMount{Name: "data", MountPath: "data"}), "mountPath must be an absolute path without '..'"},
+		{"mount path with ..", "volumeMounts", "must be an absolute path", mount(corev1.VolumeMount{Name: "data", MountPath: "/data/../etc/lcft"}), "mountPath must be an absolute path without '..'"},
+		{"mount at /tmp", "volumeMounts", "may not mount at /,", mount(corev1.VolumeMount{Name: "data", MountPath: "/tmp"}), "podTemplate.volumeMounts may not mount at /, /dev/termination-log, or at or below /etc/lcft, /tmp and /mnt/pvc"},
+		{"mount below /etc/lcft", "volumeMounts", "may not mount at /,", mount(corev1.VolumeMount{Name: "data", MountPath: "/etc/lcft/spec.json"}), "may not mount at /, /dev/termination-log, or at or below"},
+		{"mount below /mnt/pvc", "volumeMounts", "may not mount at /,", mount(corev1.VolumeMount{Name: "data", MountPath: "/mnt/pvc/datasets"}), "may not mount at /, /dev/termination-log, or at or below"},
+		{"mount of the run spec", "volumeMounts", "may not mount the operator's volumes", mount(corev1.VolumeMount{Name: "run-spec", MountPath: "/spec"}), "may not mount the operator's volumes (run-spec, scratch, pvc-*)"},
+		{"bidirectional mount", "volumeMounts", "mountPropagation Bidirectional", mount(corev1.VolumeMount{Name: "data", MountPath: "/shared", MountPropagation: ptr.To(corev1.MountPropagationBidirectional)}), "mountPropagation Bidirectional needs a privileged container"},
+		{"runAsUser 0", "securityContext.runAsUser", "may not be 0", func(p *v1.TrainerPodTemplate) { p.SecurityContext.RunAsUser = ptr.To[int64](0) }, "spec.podTemplate.securityContext.runAsUser: Invalid value: 0: podTemplate.securityContext.runAsUser may not be 0"},
+		{"runAsNonRoot false", "securityContext.runAsNonRoot", "may not be false", func(p *v1.TrainerPodTemplate) { p.SecurityContext.RunAsNonRoot = ptr.To(false) }, "spec.podTemplate.securityContext.runAsNonRoot: Invalid value: false: podTemplate.securityContext.runAsNonRoot may not be false"},
+		{"service account name not a DNS name", "", "", func(p *v1.TrainerPodTemplate) { p.ServiceAccountName = "Trainer_SA" }, "spec.podTemplate.serviceAccountName"},
 	}
-	for _, tc := range cases {
+}
+
+func TestInvalidPodTemplatesAreRejected(t *testing.T) {
+	needEnv(t)
+	ns := newNamespace(t)
+	for _, tc := range podTemplateCases() {
 		t.Run(tc.name, func(t *testing.T) {
 			tmpl := validPodTemplate()
 			tc.mutate(tmpl)
