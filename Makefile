@@ -13,6 +13,7 @@ CONTROLLER_GEN ?= $(LOCALBIN)/controller-gen-$(CONTROLLER_TOOLS_VERSION)
 KUSTOMIZE ?= $(LOCALBIN)/kustomize-$(KUSTOMIZE_VERSION)
 HELM ?= $(LOCALBIN)/helm-$(HELM_VERSION)
 GO_TEST_FLAGS ?=
+FUZZTIME ?= 10s
 
 .PHONY: all
 all: build
@@ -53,6 +54,10 @@ envtest-assets: ## Build kube-apiserver and etcd from source into bin/k8s/$(K8S_
 test: bin-module envtest-assets vet $(HELM) ## Run every test (unit, gradient checks, envtest, Helm chart).
 	KUBEBUILDER_ASSETS="$$(K8S_VERSION=$(K8S_VERSION) hack/envtest-assets.sh)" HELM="$(HELM)" \
 		go test $(GO_TEST_FLAGS) ./... 2>&1 | tee $(LOCALBIN)/test.log
+
+.PHONY: fuzz
+fuzz: bin-module ## Run every Go fuzz target (FuzzXxx) for FUZZTIME each (default 10s); seeds in testdata/fuzz.
+	FUZZTIME=$(FUZZTIME) hack/fuzz.sh
 
 .PHONY: verify-chart
 verify-chart: ## Fail when the chart's CRD/RBAC copies differ from config/.

@@ -217,13 +217,17 @@ type Search struct {
 	MinSamples         int       `json:"minSamples"`
 }
 
-// Decode reads and validates a spec.
+// Decode reads and validates a spec: one JSON object, no unknown fields,
+// nothing after it.
 func Decode(r io.Reader) (*Spec, error) {
 	dec := json.NewDecoder(r)
 	dec.DisallowUnknownFields()
 	var s Spec
 	if err := dec.Decode(&s); err != nil {
 		return nil, fmt.Errorf("decoding run spec: %w", err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, errors.New("decoding run spec: data after the spec's JSON object")
 	}
 	if err := s.Validate(); err != nil {
 		return nil, err

@@ -202,11 +202,19 @@ func (s *Summary) Encode() ([]byte, error) {
 	return b, nil
 }
 
-// DecodeSummary parses a termination message.
+// DecodeSummary parses a termination message and validates it (Validate).
+// A message over MaxSummaryBytes is refused: Kubernetes would have cut it,
+// so it did not come whole from a trainer.
 func DecodeSummary(msg string) (*Summary, error) {
+	if len(msg) > MaxSummaryBytes {
+		return nil, fmt.Errorf("decoding shard summary: %d bytes, over the %d-byte termination message limit", len(msg), MaxSummaryBytes)
+	}
 	var s Summary
 	if err := json.Unmarshal([]byte(msg), &s); err != nil {
 		return nil, fmt.Errorf("decoding shard summary: %w", err)
+	}
+	if err := s.Validate(); err != nil {
+		return nil, err
 	}
 	return &s, nil
 }
