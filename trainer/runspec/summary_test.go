@@ -32,7 +32,7 @@ func validSummaries() map[string]*Summary {
 				Cells: [][3]float64{{1, 0, 0.69}, {2, 0, 0.71}, {50, -50, 0}}, Diverged: [][2]float64{{50, -50}}},
 			{Min: 0.3, Max: 1, Users: 20, Positive: 1, Negative: 0.2, AUC: 0.66, IdentityAUC: 0.65},
 		}}},
-		"failed shard": {Kind: KindFinetune, Shard: 1, Arch: "amd64", Error: "reading s3://b/data: access denied"},
+		"failed shard":                   {Kind: KindFinetune, Shard: 1, Arch: "amd64", Error: "reading s3://b/data: access denied"},
 		"failed before reading the spec": {Shard: 0, Arch: "amd64", Error: "run needs --spec FILE"},
 	}
 }
