@@ -308,9 +308,12 @@ func TestManagerRestartMakesNoSecondJob(t *testing.T) {
 	}
 	waitCohort(t, c, v1.PhaseRunning)
 
+	stopLog := managerLog.capture()
 	stop() // the manager dies mid-flight
 	startManager(t)
-	time.Sleep(2 * time.Second) // let the new manager reconcile the running cohort
+	// The new manager has seen the running cohort (and its Job) before the Job may finish.
+	waitReconciled(t, managerLog.String, "finetunecohort", client.ObjectKeyFromObject(c))
+	stopLog()
 	cluster.release("restart-")
 	waitCohort(t, c, v1.PhaseSucceeded)
 	if jobs := jobsOf(t, ns, "restart"); len(jobs) != 1 {
@@ -380,10 +383,13 @@ func TestDeletingAModelInUseWaitsForItsCohorts(t *testing.T) {
 	c := cohortObj(ns, "user", "wd")
 	create(t, gm, c)
 	waitCohort(t, c, v1.PhaseSucceeded)
+	stopLog := managerLog.capture()
 	if err := k8sClient.Delete(ctx, gm); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(time.Second)
+	// The manager has handled the deletion and kept the model for its cohort.
+	waitReconciled(t, managerLog.String, "globalmodel", client.ObjectKeyFromObject(gm))
+	stopLog()
 	if err := k8sClient.Get(ctx, client.ObjectKeyFromObject(gm), gm); err != nil {
 		t.Fatalf("the model in use was deleted: %v", err)
 	}

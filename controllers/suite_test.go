@@ -3,9 +3,11 @@ package controllers
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -15,6 +17,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/wait"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	"k8s.io/utils/ptr"
@@ -26,6 +29,7 @@ import (
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	finetunev1alpha1 "github.com/lcft-dev/lcft-operator/api/v1alpha1"
+	"github.com/lcft-dev/lcft-operator/internal/testassets"
 )
 
 // The controller tests run the real reconcilers against a real kube-apiserver
@@ -39,11 +43,14 @@ var (
 	testScheme   = runtime.NewScheme()
 	k8sClient    client.Client
 	artifactRoot string
+	// envErr says why envtest did not start; needEnv fails (or, under
+	// -short, skips) the envtest tests with it.
+	envErr error
 )
 
 func TestMain(m *testing.M) {
-	if os.Getenv("KUBEBUILDER_ASSETS") == "" {
-		os.Stderr.WriteString("KUBEBUILDER_ASSETS is unset: the envtest tests skip (run `make test`)\n")
+	if _, envErr = testassets.EnvtestDir(); envErr != nil {
+		// The unit tests, which need no API server, still run.
 		os.Exit(m.Run())
 	}
 	// The manager logs to stderr at zapLevel and, at every level, into
@@ -106,6 +113,13 @@ func (l *logCapture) capturing() bool {
 	return l.on
 }
 
+// String is what was captured so far.
+func (l *logCapture) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.String()
+}
+
 // capture starts capturing; the returned func stops and returns the log.
 func (l *logCapture) capture() (stop func() string) {
 	l.mu.Lock()
@@ -131,7 +145,7 @@ func zapLevel() zapcore.Level {
 func needEnv(t *testing.T) {
 	t.Helper()
 	if restConfig == nil {
-		t.Skip("no envtest assets (KUBEBUILDER_ASSETS unset)")
+		testassets.Require(t, envErr)
 	}
 }
 
@@ -187,18 +201,43 @@ func newNamespace(t *testing.T) string {
 	return ns.Name
 }
 
-// eventually polls cond until it holds or the timeout passes.
+// eventually polls cond every 100 ms until it holds or the timeout passes.
 func eventually(t *testing.T, timeout time.Duration, what string, cond func() (bool, error)) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
 	var lastErr error
-	for time.Now().Before(deadline) {
+	err := wait.PollUntilContextTimeout(context.Background(), 100*time.Millisecond, timeout, true, func(context.Context) (bool, error) {
 		ok, err := cond()
-		if ok {
-			return
-		}
 		lastErr = err
-		time.Sleep(100 * time.Millisecond)
+		return ok, nil
+	})
+	if err != nil {
+		t.Fatalf("timed out after %s waiting for %s (last error: %v)", timeout, what, lastErr)
 	}
-	t.Fatalf("timed out after %s waiting for %s (last error: %v)", timeout, what, lastErr)
+}
+
+// waitReconciled waits until the running manager has finished a reconcile
+// of the object key of kind (the controller's name: finetunecohort,
+// globalmodel, correctionpolicy) while log captures the manager's log
+// (managerLog.capture): controller-runtime logs "Reconcile successful" at
+// V(5) after each reconcile that returned no error, and the capture keeps
+// every level.
+func waitReconciled(t *testing.T, log func() string, kind string, key client.ObjectKey) {
+	t.Helper()
+	eventually(t, runTimeout, fmt.Sprintf("a reconcile of %s %s", kind, key), func() (bool, error) {
+		for _, line := range strings.Split(log(), "\n") {
+			var entry struct {
+				Msg        string `json:"M"`
+				Controller string `json:"controller"`
+				Namespace  string `json:"namespace"`
+				Name       string `json:"name"`
+			}
+			if json.Unmarshal([]byte(line), &entry) != nil {
+				continue
+			}
+			if entry.Msg == "Reconcile successful" && entry.Controller == kind && entry.Namespace == key.Namespace && entry.Name == key.Name {
+				return true, nil
+			}
+		}
+		return false, nil
+	})
 }

@@ -21,6 +21,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	v1 "github.com/lcft-dev/lcft-operator/api/v1alpha1"
+	"github.com/lcft-dev/lcft-operator/internal/testassets"
 )
 
 // The tests of this file run against a real kube-apiserver and etcd
@@ -30,12 +31,14 @@ import (
 var (
 	k8sClient client.Client
 	testEnv   *envtest.Environment
+	// envErr says why envtest did not start; needEnv fails (or, under
+	// -short, skips) the envtest tests with it.
+	envErr error
 )
 
 func TestMain(m *testing.M) {
-	if os.Getenv("KUBEBUILDER_ASSETS") == "" {
-		// make test sets it; a bare go test on a machine without assets skips.
-		os.Stderr.WriteString("KUBEBUILDER_ASSETS is unset: run `make test` (it builds the assets)\n")
+	if _, envErr = testassets.EnvtestDir(); envErr != nil {
+		// The tests that need no API server still run.
 		os.Exit(m.Run())
 	}
 	testEnv = &envtest.Environment{
@@ -63,7 +66,7 @@ func TestMain(m *testing.M) {
 func needEnv(t *testing.T) {
 	t.Helper()
 	if k8sClient == nil {
-		t.Skip("no envtest assets (KUBEBUILDER_ASSETS unset)")
+		testassets.Require(t, envErr)
 	}
 }
 
@@ -367,14 +370,11 @@ func TestSamplesAreAccepted(t *testing.T) {
 
 // TestExplainPlacement checks that `kubectl explain ftc.spec.placement`
 // teaches every field: the API server publishes a description for each, and
-// kubectl (when the machine has it) prints them.
+// kubectl prints them.
 func TestExplainPlacement(t *testing.T) {
 	needEnv(t)
 	fields := []string{"pool", "nodeSelector", "tolerations", "affinity", "resources", "priorityClassName"}
-	kubectl, err := exec.LookPath("kubectl")
-	if err != nil {
-		t.Skip("kubectl is not installed")
-	}
+	kubectl := testassets.Kubectl(t)
 	user, err := testEnv.AddUser(envtest.User{Name: "explain", Groups: []string{"system:masters"}}, nil)
 	if err != nil {
 		t.Fatalf("adding user: %v", err)

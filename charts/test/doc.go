@@ -4,6 +4,8 @@
 // values schema, the chart's copies of the generated CRDs and RBAC rules, and
 // a real helm install into an envtest API server ($KUBEBUILDER_ASSETS).
 //
-// Without $HELM the helm tests skip; without $KUBEBUILDER_ASSETS the install
-// test skips. The copy checks need neither.
+// Without $HELM the helm tests fail, and without $KUBEBUILDER_ASSETS the
+// install test fails, naming what is missing and the make target that
+// provides it (internal/testassets); under `go test -short` they skip. The
+// copy checks need neither.
 package charttest

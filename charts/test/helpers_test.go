@@ -18,6 +18,8 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"sigs.k8s.io/yaml"
+
+	"github.com/lcft-dev/lcft-operator/internal/testassets"
 )
 
 const (
@@ -53,21 +55,10 @@ func repoRoot(t testing.TB) string {
 func chartDir(t testing.TB) string { return filepath.Join(repoRoot(t), "charts", "lcft-operator") }
 
 // helmBinary is $HELM (absolute, or relative to the repository root); the
-// test skips when it is unset or not there.
+// test fails when it is unset or not there (skips under -short).
 func helmBinary(t testing.TB) string {
 	t.Helper()
-	h := os.Getenv("HELM")
-	if h == "" {
-		t.Skip("HELM is unset: `make test` sets it (HELM=bin/helm-<version>, built from the Go module proxy)")
-	}
-	if !filepath.IsAbs(h) && strings.ContainsRune(h, filepath.Separator) {
-		h = filepath.Join(repoRoot(t), h)
-	}
-	path, err := exec.LookPath(h)
-	if err != nil {
-		t.Skipf("HELM=%s: helm binary not found: %v", os.Getenv("HELM"), err)
-	}
-	return path
+	return testassets.Helm(t, repoRoot(t))
 }
 
 // helmResult is one helm run.

@@ -20,11 +20,14 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/wait"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	"sigs.k8s.io/yaml"
+
+	"github.com/lcft-dev/lcft-operator/internal/testassets"
 )
 
 // TestHelmInstall installs the chart with helm into a real kube-apiserver
@@ -35,10 +38,8 @@ import (
 // envtest runs no controllers, so no pod runs: the Deployment is checked as
 // an object, and its pod template is submitted with dry-run.
 func TestHelmInstall(t *testing.T) {
-	helmBinary(t) // skip early without helm
-	if os.Getenv("KUBEBUILDER_ASSETS") == "" {
-		t.Skip("KUBEBUILDER_ASSETS is unset: `make test` builds the envtest assets and sets it")
-	}
+	helmBinary(t) // stop early without helm
+	testassets.Envtest(t)
 	env := &envtest.Environment{} // no CRDDirectoryPaths: helm installs them
 	cfg, err := env.Start()
 	if err != nil {
@@ -297,14 +298,11 @@ func installServiceMonitorCRD(ctx context.Context, t *testing.T, c client.Client
 	if err := c.Create(ctx, crd); err != nil {
 		t.Fatalf("creating the ServiceMonitor CRD: %v", err)
 	}
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		if err := c.Get(ctx, client.ObjectKeyFromObject(crd), crd); err == nil && crdCondition(crd, apiextensionsv1.Established) {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the ServiceMonitor CRD is not established: %+v", crd.Status.Conditions)
-		}
-		time.Sleep(100 * time.Millisecond)
+	err := wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {
+		err := c.Get(ctx, client.ObjectKeyFromObject(crd), crd)
+		return err == nil && crdCondition(crd, apiextensionsv1.Established), nil
+	})
+	if err != nil {
+		t.Fatalf("the ServiceMonitor CRD is not established: %+v", crd.Status.Conditions)
 	}
 }
