@@ -179,10 +179,8 @@ func ctrRangeExamples() []celExample {
 		{"CorrectionPolicy", "spec.groups[].ctrRange", "spec.groups[0].ctrRange", false, func(ns string, r v1.CTRRange) client.Object {
 			return hardPolicy(ns, hardGroup(r.Min, r.Max))
 		}},
-		{"CorrectionPolicy", "status.groups[].ctrRange", "status.groups[0].ctrRange", true, func(ns string, r v1.CTRRange) client.Object {
-			p := hardPolicy(ns, hardGroup("0", "1"))
-			p.Status.Groups = []v1.ResolvedLabelGroup{{CTRRange: r, PositiveLabel: "1", NegativeLabel: "0"}}
-			return p
+		{"CorrectionPolicy", "status.groups[].ctrRange", "status.groups[0].ctrRange", true, func(ns string, _ v1.CTRRange) client.Object {
+			return hardPolicy(ns, hardGroup("0", "1")) // status is written by the change (create ignores it)
 		}},
 	}
 	bad := []struct {
@@ -202,8 +200,10 @@ func ctrRangeExamples() []celExample {
 				e.make = func(ns string) client.Object { return build(ns, r) }
 			} else {
 				e.status = true
-				e.before = func(ns string) client.Object { return build(ns, v1.CTRRange{Min: "0", Max: "1"}) }
-				e.change = func(o client.Object) { o.(*v1.CorrectionPolicy).Status.Groups[0].CTRRange = r }
+				e.before = func(ns string) client.Object { return build(ns, r) }
+				e.change = func(o client.Object) {
+					o.(*v1.CorrectionPolicy).Status.Groups = []v1.ResolvedLabelGroup{{CTRRange: r, PositiveLabel: "1", NegativeLabel: "0"}}
+				}
 			}
 			out = append(out, e)
 		}

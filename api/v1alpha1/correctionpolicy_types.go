@@ -182,6 +182,10 @@ type CorrectionPolicyStatus struct {
 	// +optional
 	Restarts int32 `json:"restarts,omitempty"`
 	// Groups is the resolved Hard table (explicit or searched).
+	// At most 20, like spec.groups and the groups a search makes (19
+	// boundaries or 20 quantiles): the bound keeps the CEL rules of
+	// ctrRange within the API server's cost budget.
+	// +kubebuilder:validation:MaxItems=20
 	// +listType=atomic
 	// +optional
 	Groups []ResolvedLabelGroup `json:"groups,omitempty"`
