@@ -43,12 +43,17 @@ func run() error {
 		poolMapFile   string
 		podTemplate   string
 		resourcesFile string
+		watchNS       string
+		metricsCert   string
 	)
 	flag.StringVar(&metricsAddr, "metrics-bind-address", ":8443",
 		"Address of the metrics endpoint; \"0\" disables it.")
 	flag.BoolVar(&metricsSecure, "metrics-secure", true,
 		"Serve metrics over HTTPS with Kubernetes authentication and authorization (TokenReview/SubjectAccessReview). "+
 			"Set to false only behind another protection.")
+	flag.StringVar(&metricsCert, "metrics-cert-dir", "",
+		"Directory with tls.crt and tls.key for the secure metrics endpoint (reloaded when they change); "+
+			"empty: a self-signed certificate, which scrapers can only skip verifying.")
 	flag.StringVar(&probeAddr, "health-probe-bind-address", ":8081", "Address of the /healthz and /readyz probes.")
 	flag.BoolVar(&leaderElect, "leader-elect", false,
 		"Elect a leader so that only one replica of the manager reconciles at a time.")
@@ -75,6 +80,9 @@ func run() error {
 		"How many times a run's Job deleted before it finished is made again; past it the run fails (reason JobRestartLimitExceeded).")
 	flag.DurationVar(&opts.UnschedulableAfter, "unschedulable-after", controllers.DefaultUnschedulableAfter,
 		"How long a run's pods may wait for a node before the cohort's Unschedulable condition says so.")
+	flag.StringVar(&watchNS, "watch-namespaces", "",
+		"Namespaces to watch, separated by commas; empty: every namespace (a ClusterRole). "+
+			"With a list, the manager needs the manager Role in each of them only (the chart's watchNamespaces).")
 	zapOpts := zap.Options{Development: false}
 	zapOpts.BindFlags(flag.CommandLine)
 	flag.Parse()
@@ -86,6 +94,10 @@ func run() error {
 	opts.MaxJobRestarts = ptr.To(int32(*maxJobRestarts))
 	if opts.UnschedulableAfter <= 0 {
 		return fmt.Errorf("--unschedulable-after %s is not positive", opts.UnschedulableAfter)
+	}
+	namespaces, err := controllers.ParseNamespaces(watchNS)
+	if err != nil {
+		return err
 	}
 	pools, err := controllers.LoadPoolMap(poolMap, poolMapFile)
 	if err != nil {
@@ -111,6 +123,9 @@ func run() error {
 		BindAddress:   metricsAddr,
 		SecureServing: metricsSecure,
 		TLSOpts:       tlsOpts,
+		CertDir:       metricsCert,
+		CertName:      "tls.crt",
+		KeyName:       "tls.key",
 	}
 	if metricsSecure {
 		metricsOpts.FilterProvider = filters.WithAuthenticationAndAuthorization
@@ -126,7 +141,7 @@ func run() error {
 		HealthProbeBindAddress: probeAddr,
 		LeaderElection:         leaderElect,
 		LeaderElectionID:       "lcft-operator.finetune.lcft.dev",
-		Cache:                  controllers.CacheOptions(),
+		Cache:                  controllers.CacheOptions(namespaces...),
 	})
 	if err != nil {
 		return fmt.Errorf("creating manager: %w", err)
@@ -140,7 +155,7 @@ func run() error {
 	if err := mgr.AddReadyzCheck("readyz", healthz.Ping); err != nil {
 		return fmt.Errorf("adding ready check: %w", err)
 	}
-	ctrl.Log.WithName("setup").Info("starting manager", "trainerImage", opts.TrainerImage)
+	ctrl.Log.WithName("setup").Info("starting manager", "trainerImage", opts.TrainerImage, "watchNamespaces", namespaces)
 	if err := mgr.Start(ctrl.SetupSignalHandler()); err != nil {
 		return fmt.Errorf("running manager: %w", err)
 	}

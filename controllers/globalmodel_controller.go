@@ -26,12 +26,15 @@ type GlobalModelReconciler struct {
 	eventer
 }
 
-// +kubebuilder:rbac:groups=finetune.lcft.dev,resources=globalmodels;correctionpolicies;finetunecohorts,verbs=get;list;watch;update;patch
-// +kubebuilder:rbac:groups=finetune.lcft.dev,resources=globalmodels/status;correctionpolicies/status;finetunecohorts/status,verbs=get;update;patch
+// The manager's RBAC: only the verbs its client calls use (README, "RBAC",
+// says why each). Reads of the three kinds, ConfigMaps, Pods and Secrets go
+// through the cache (list, watch); the live Job is read around it (get).
+// +kubebuilder:rbac:groups=finetune.lcft.dev,resources=globalmodels;correctionpolicies;finetunecohorts,verbs=list;watch;patch
+// +kubebuilder:rbac:groups=finetune.lcft.dev,resources=globalmodels/status;correctionpolicies/status;finetunecohorts/status,verbs=patch
 // +kubebuilder:rbac:groups=finetune.lcft.dev,resources=globalmodels/finalizers;correctionpolicies/finalizers;finetunecohorts/finalizers,verbs=update
 // +kubebuilder:rbac:groups=batch,resources=jobs,verbs=get;list;watch;create;patch;delete
-// +kubebuilder:rbac:groups="",resources=configmaps,verbs=get;list;watch;create;patch;delete
-// +kubebuilder:rbac:groups="",resources=pods,verbs=get;list;watch
+// +kubebuilder:rbac:groups="",resources=configmaps,verbs=list;watch;create;patch;delete
+// +kubebuilder:rbac:groups="",resources=pods,verbs=list;watch
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 
 func (r *GlobalModelReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {

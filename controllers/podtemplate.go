@@ -10,6 +10,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
 
 	finetunev1alpha1 "github.com/lcft-dev/lcft-operator/api/v1alpha1"
 )
@@ -151,12 +152,20 @@ func mergeSecurityContext(def, obj *finetunev1alpha1.TrainerSecurityContext) *fi
 }
 
 // applyPodStorage adds the template's volumes and mounts to the pod. They
-// are part of the run's identity: a file:// dataset reads through them.
+// are part of the run's identity: a file:// dataset reads through them. An
+// emptyDir without a sizeLimit gets the scratch space's, so that no volume
+// of a trainer pod can fill the node's disk.
 func applyPodStorage(pod *corev1.PodSpec, t *finetunev1alpha1.TrainerPodTemplate) {
 	if t == nil {
 		return
 	}
-	pod.Volumes = append(pod.Volumes, t.Volumes...)
+	for _, v := range t.Volumes {
+		if v.EmptyDir != nil && v.EmptyDir.SizeLimit == nil {
+			v = *v.DeepCopy()
+			v.EmptyDir.SizeLimit = ptr.To(scratchSizeLimit.DeepCopy())
+		}
+		pod.Volumes = append(pod.Volumes, v)
+	}
 	c := &pod.Containers[0]
 	c.VolumeMounts = append(c.VolumeMounts, t.VolumeMounts...)
 }

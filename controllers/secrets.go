@@ -23,9 +23,9 @@ import (
 // never holds Secret data, and a transform drops their annotations too
 // (kubectl apply keeps the whole Secret, data included, in one).
 //
-// RBAC cannot grant metadata alone: get, list and watch on secrets is the
-// least that a metadata watch needs.
-// +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch
+// RBAC cannot grant metadata alone: list and watch on secrets is the least
+// that a metadata watch needs (the reads go through the cache: no get).
+// +kubebuilder:rbac:groups="",resources=secrets,verbs=list;watch
 
 // ReasonSecretNotFound is the Waiting reason of an object whose pod template
 // references a Secret that does not exist (yet) in its namespace.

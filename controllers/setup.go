@@ -2,10 +2,12 @@ package controllers
 
 import (
 	"fmt"
+	"strings"
 
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/util/validation"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -13,10 +15,12 @@ import (
 
 // CacheOptions restricts the manager's cache of Jobs, Pods and ConfigMaps to
 // the ones the operator created, so it never holds every pod of the cluster,
-// and keeps Secrets (watched by metadata only) down to their names.
-func CacheOptions() cache.Options {
+// and keeps Secrets (watched by metadata only) down to their names. With
+// namespaces (--watch-namespaces), the manager watches those namespaces
+// only and needs Roles there instead of a ClusterRole; none means all.
+func CacheOptions(namespaces ...string) cache.Options {
 	byManaged := cache.ByObject{Label: labels.SelectorFromSet(labels.Set{ManagedByLabel: ManagedByValue})}
-	return cache.Options{
+	opts := cache.Options{
 		ByObject: map[client.Object]cache.ByObject{
 			&batchv1.Job{}:      byManaged,
 			&corev1.Pod{}:       byManaged,
@@ -24,6 +28,32 @@ func CacheOptions() cache.Options {
 			&corev1.Secret{}:    {Transform: stripSecret},
 		},
 	}
+	if len(namespaces) > 0 {
+		opts.DefaultNamespaces = map[string]cache.Config{}
+		for _, ns := range namespaces {
+			opts.DefaultNamespaces[ns] = cache.Config{}
+		}
+	}
+	return opts
+}
+
+// ParseNamespaces reads --watch-namespaces: namespace names separated by
+// commas; empty means every namespace.
+func ParseNamespaces(s string) ([]string, error) {
+	var out []string
+	seen := map[string]bool{}
+	for _, ns := range strings.Split(s, ",") {
+		ns = strings.TrimSpace(ns)
+		if ns == "" || seen[ns] {
+			continue
+		}
+		if errs := validation.IsDNS1123Label(ns); len(errs) > 0 {
+			return nil, fmt.Errorf("--watch-namespaces: %q is not a namespace name: %s", ns, strings.Join(errs, "; "))
+		}
+		seen[ns] = true
+		out = append(out, ns)
+	}
+	return out, nil
 }
 
 // SetupWithManager registers the field indexes and the three controllers.

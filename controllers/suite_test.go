@@ -22,6 +22,7 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/config"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
@@ -161,10 +162,16 @@ func startManager(t *testing.T) (stop func()) {
 // it returns the manager too.
 func startManagerWith(t *testing.T, change func(*Options)) (ctrl.Manager, func()) {
 	t.Helper()
-	mgr, err := ctrl.NewManager(restConfig, ctrl.Options{
+	return startManagerOn(t, restConfig, CacheOptions(), change)
+}
+
+// startManagerOn is startManagerWith as the user of cfg, with cacheOpts.
+func startManagerOn(t *testing.T, cfg *rest.Config, cacheOpts cache.Options, change func(*Options)) (ctrl.Manager, func()) {
+	t.Helper()
+	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:     testScheme,
 		Metrics:    metricsserver.Options{BindAddress: "0"},
-		Cache:      CacheOptions(),
+		Cache:      cacheOpts,
 		Controller: config.Controller{SkipNameValidation: ptr.To(true)}, // one manager per test
 	})
 	if err != nil {
