@@ -99,9 +99,11 @@ func TestTemplateDefaults(t *testing.T) {
 	}
 	slices.Sort(got)
 	want := []string{
+		"ClusterRole/lcft-operator-editor",
 		"ClusterRole/lcft-operator-manager",
 		"ClusterRole/lcft-operator-metrics-auth",
 		"ClusterRole/lcft-operator-metrics-reader",
+		"ClusterRole/lcft-operator-viewer",
 		"ClusterRoleBinding/lcft-operator-manager",
 		"ClusterRoleBinding/lcft-operator-metrics-auth",
 		"Deployment/lcft-operator",
@@ -260,7 +262,7 @@ func TestTemplateRBAC(t *testing.T) {
 	r.one(t, "Role", "lcft-operator-leader-election", &le)
 	wantLE := []rbacv1.PolicyRule{
 		{APIGroups: []string{"coordination.k8s.io"}, Resources: []string{"leases"},
-			Verbs: []string{"get", "list", "watch", "create", "update", "patch", "delete"}},
+			Verbs: []string{"get", "create", "update"}},
 		{APIGroups: []string{""}, Resources: []string{"events"}, Verbs: []string{"create", "patch"}},
 		{APIGroups: []string{"events.k8s.io"}, Resources: []string{"events"}, Verbs: []string{"create", "patch"}},
 	}
@@ -278,7 +280,7 @@ func TestTemplateRBAC(t *testing.T) {
 	}
 
 	// Least privilege: no wildcard anywhere, no escalation verbs, and
-	// Secrets read-only (get/list/watch: the operator watches their metadata
+	// Secrets read-only (list/watch: the operator watches their metadata
 	// to wait for the ones pod templates reference; it never writes them).
 	readOnly := []string{"get", "list", "watch"}
 	for _, kind := range []string{"ClusterRole", "Role"} {
@@ -334,6 +336,8 @@ func TestTemplateFullValues(t *testing.T) {
 		"leader-elect":              {"true"},
 		"metrics-bind-address":      {":18443"},
 		"metrics-secure":            {"true"},
+		"metrics-cert-dir":          {"/etc/lcft-operator/metrics-certs"},
+		"watch-namespaces":          {"team-a,team-b"},
 		"health-probe-bind-address": {":18081"},
 		"trainer-image":             {"registry.example.com/lcft/lcft-trainer@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"},
 		"artifact-uri":              {"pvc://lcft-artifacts/runs"},

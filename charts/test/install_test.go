@@ -231,7 +231,7 @@ func TestHelmInstall(t *testing.T) {
 	// optional ServiceMonitor is created.
 	installServiceMonitorCRD(ctx, t, c)
 	out = helm("upgrade", releaseName, chartDir(t), "--namespace", namespace, "--reuse-values",
-		"--set", "serviceMonitor.enabled=true", "--timeout", "2m")
+		"--set", "serviceMonitor.enabled=true", "--set", "metrics.certSecret=lcft-operator-metrics-tls", "--timeout", "2m")
 	if !strings.Contains(out, "STATUS: deployed") || !strings.Contains(out, "REVISION: 2") {
 		t.Errorf("helm upgrade output:\n%s", out)
 	}

@@ -82,6 +82,37 @@ Whether the trainer ConfigMap (default pod template, default resources) is rende
 {{- end }}
 
 {{/*
+Whether the metrics certificate Secret is mounted (secure metrics with certSecret).
+*/}}
+{{- define "lcft-operator.metricsCert" -}}
+{{- if and .Values.metrics.enabled .Values.metrics.secure .Values.metrics.certSecret }}true{{- end }}
+{{- end }}
+
+{{/*
+The ServiceMonitor's tlsConfig: verified against tlsConfig.ca or the ca.crt
+of metrics.certSecret, for tlsConfig.serverName or the metrics Service's
+DNS name; insecureSkipVerify only when set explicitly.
+*/}}
+{{- define "lcft-operator.serviceMonitorTLS" -}}
+{{- $tls := .Values.serviceMonitor.tlsConfig }}
+{{- if $tls.insecureSkipVerify }}
+insecureSkipVerify: true
+{{- else }}
+{{- $ca := $tls.ca }}
+{{- if and (not $ca) .Values.metrics.certSecret }}
+{{- $ca = dict "secret" (dict "name" .Values.metrics.certSecret "key" "ca.crt") }}
+{{- end }}
+{{- if not $ca }}
+{{- fail "serviceMonitor verifies the metrics certificate: set metrics.certSecret (a TLS Secret with ca.crt, e.g. from cert-manager) or serviceMonitor.tlsConfig.ca, or set serviceMonitor.tlsConfig.insecureSkipVerify=true explicitly" }}
+{{- end }}
+ca:
+  {{- toYaml $ca | nindent 2 }}
+serverName: {{ default (printf "%s-metrics.%s.svc" (include "lcft-operator.fullname" .) .Release.Namespace) $tls.serverName }}
+insecureSkipVerify: false
+{{- end }}
+{{- end }}
+
+{{/*
 Cross-value checks that values.schema.json cannot express.
 */}}
 {{- define "lcft-operator.validate" -}}
