@@ -89,8 +89,10 @@ kind: Namespace
 metadata:
   name: ${DEMO_NAMESPACE}
   labels:
-    # The trainer's pods must pass "restricted".
+    # The trainer's pods must pass "restricted" (hack/e2e.sh checks it is enforced).
     pod-security.kubernetes.io/enforce: restricted
+    pod-security.kubernetes.io/enforce-version: latest
+    pod-security.kubernetes.io/warn: restricted
 EOF
 
 step "object store: dataset to s3://lcft-data, Secret lcft-s3-credentials"

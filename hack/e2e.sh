@@ -128,6 +128,15 @@ fi
 [[ "$(kubectl get node "${ARM_NODE_NAME}" -o 'jsonpath={.metadata.labels.kubernetes\.io/arch}')" == arm64 ]] &&
   pass "node ${ARM_NODE_NAME} is labelled kubernetes.io/arch=arm64" || fail "node ${ARM_NODE_NAME} arch label"
 
+# The trainer pods ran in a namespace that enforces Pod Security "restricted":
+# the label is there, and the API server refuses a pod that breaks it.
+[[ "$(kubectl get namespace "${DEMO_NAMESPACE}" -o 'jsonpath={.metadata.labels.pod-security\.kubernetes\.io/enforce}')" == restricted ]] &&
+  pass "namespace ${DEMO_NAMESPACE} is labelled pod-security.kubernetes.io/enforce=restricted" ||
+  fail "namespace ${DEMO_NAMESPACE} does not enforce Pod Security restricted"
+psa_out="$(k run psa-probe --image=busybox --restart=Never --dry-run=server --privileged 2>&1 || true)"
+[[ "${psa_out}" == *"violates PodSecurity"* ]] && pass "Pod Security admission refuses a privileged pod in ${DEMO_NAMESPACE}" ||
+  fail "a privileged pod was not refused in ${DEMO_NAMESPACE}: ${psa_out}"
+
 mgr_logs="$(kubectl -n "${OPERATOR_NAMESPACE}" logs deploy/lcft-operator --tail 5 2>&1)"
 [[ -n "${mgr_logs}" && "${mgr_logs}" != *"error:"* ]] && pass "kubectl logs of the manager" || fail "kubectl logs of the manager: ${mgr_logs}"
 trainer_pod="$(job_pods ctr-low | awk 'NR == 1 {print $1}')"

@@ -53,7 +53,7 @@ spec:
           readOnlyRootFilesystem: true
           capabilities: {drop: [ALL]}
         volumeMounts: [{name: tmp, mountPath: /tmp}]
-      volumes: [{name: tmp, emptyDir: {}}]
+      volumes: [{name: tmp, emptyDir: {sizeLimit: 64Mi}}]
 YAML
 log "created Indexed Job ${ns}/hello (2 completions)"
 kubectl -n "${ns}" wait --for=condition=Complete job/hello --timeout=120s >/dev/null
