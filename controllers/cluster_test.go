@@ -15,7 +15,6 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -60,12 +59,15 @@ func newFakeCluster(t *testing.T, ns string, opts ...func(*fakeCluster)) *fakeCl
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		// A cluster's controllers act every 100 ms until the test ends.
-		wait.UntilWithContext(ctx, func(ctx context.Context) {
+		for ctx.Err() == nil {
 			if err := f.step(ctx); err != nil && ctx.Err() == nil {
 				t.Logf("fake cluster: %v", err)
 			}
-		}, 100*time.Millisecond)
+			select { // a cluster's controllers act every 100 ms until the test ends
+			case <-ctx.Done():
+			case <-time.After(100 * time.Millisecond):
+			}
+		}
 	}()
 	t.Cleanup(func() { cancel(); <-done })
 	return f
