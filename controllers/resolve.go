@@ -37,7 +37,19 @@ func parse[T ~string](d *decimals, field string, v T, fallback float64) float64 
 func (d *decimals) err() error { return errors.Join(d.errs...) }
 
 // formatDecimal writes a float as a Decimal with up to 6 significant digits.
+// The Decimal pattern allows two-digit exponents: a magnitude below 1e-99
+// is written 0 and one beyond 9.99999e99 (infinities too) is cut to it, so
+// the API server never refuses a status write over a number's spelling.
 func formatDecimal(f float64) finetunev1alpha1.Decimal {
+	const largest = 9.99999e99
+	switch {
+	case math.Abs(f) < 1e-99:
+		f = 0
+	case f > largest:
+		f = largest
+	case f < -largest:
+		f = -largest
+	}
 	return finetunev1alpha1.Decimal(strconv.FormatFloat(f, 'g', 6, 64))
 }
 
