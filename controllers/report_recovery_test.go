@@ -28,7 +28,7 @@ func succeededPod(idx, summary string) corev1.Pod {
 
 // A shard keeps the digest its pod said after the pod is gone.
 func TestRecordShards(t *testing.T) {
-	pod1 := succeededPod("1", `{"kind":"finetune","shard":1,"arch":"arm64","reportDigest":"sha256:b"}`)
+	pod1 := succeededPod("1", `{"kind":"finetune","shard":1,"arch":"arm64","reportDigest":"sha256:b","finetune":{}}`)
 	recorded := []v1.ShardPlacement{{Index: 0, Node: "old", Arch: "amd64", ReportDigest: "sha256:a"}, {Index: 1}}
 	got := recordShards(recorded, []corev1.Pod{pod1}, 2)
 	want := []v1.ShardPlacement{{Index: 0, Node: "old", Arch: "amd64", ReportDigest: "sha256:a"}, {Index: 1, Node: "n", Arch: "arm64", ReportDigest: "sha256:b"}}
