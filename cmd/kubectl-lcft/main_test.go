@@ -20,6 +20,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
 	finetunev1alpha1 "github.com/lcft-dev/lcft-operator/api/v1alpha1"
+	"github.com/lcft-dev/lcft-operator/internal/testassets"
 	"github.com/lcft-dev/lcft-operator/trainer/runner"
 	"github.com/lcft-dev/lcft-operator/trainer/runspec"
 	"github.com/lcft-dev/lcft-operator/trainer/storage"
@@ -33,15 +34,17 @@ var (
 	restConfig *rest.Config
 	kubeconfig string
 	testEnv    *envtest.Environment
+	// envErr says why envtest did not start; needEnv fails (or, under
+	// -short, skips) the envtest tests with it.
+	envErr error
 )
 
 // testNow is the clock of the tables' ages.
 var testNow = time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
 
 func TestMain(m *testing.M) {
-	if os.Getenv("KUBEBUILDER_ASSETS") == "" {
-		os.Stderr.WriteString("KUBEBUILDER_ASSETS is unset: the envtest tests skip (run `make test`)\n")
-		os.Exit(m.Run())
+	if _, envErr = testassets.EnvtestDir(); envErr != nil {
+		os.Exit(m.Run()) // the tests that need no API server still run
 	}
 	os.Exit(runWithEnvtest(m))
 }
@@ -92,7 +95,7 @@ func runWithEnvtest(m *testing.M) int {
 func needEnv(t *testing.T) {
 	t.Helper()
 	if k8sClient == nil {
-		t.Skip("no envtest assets (KUBEBUILDER_ASSETS unset)")
+		testassets.Require(t, envErr)
 	}
 }
 
