@@ -45,6 +45,7 @@ func run() error {
 		resourcesFile string
 		watchNS       string
 		metricsCert   string
+		tuning        = controllers.DefaultTuning()
 	)
 	flag.StringVar(&metricsAddr, "metrics-bind-address", ":8443",
 		"Address of the metrics endpoint; \"0\" disables it.")
@@ -83,10 +84,14 @@ func run() error {
 	flag.StringVar(&watchNS, "watch-namespaces", "",
 		"Namespaces to watch, separated by commas; empty: every namespace (a ClusterRole). "+
 			"With a list, the manager needs the manager Role in each of them only (the chart's watchNamespaces).")
+	tuning.BindFlags(flag.CommandLine)
 	zapOpts := zap.Options{Development: false}
 	zapOpts.BindFlags(flag.CommandLine)
 	flag.Parse()
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&zapOpts)))
+	if err := tuning.Validate(); err != nil {
+		return err
+	}
 
 	if *maxJobRestarts < 0 || *maxJobRestarts > math.MaxInt32 {
 		return fmt.Errorf("--max-job-restarts %d is not in [0, %d]", *maxJobRestarts, math.MaxInt32)
@@ -135,14 +140,16 @@ func run() error {
 	if err != nil {
 		return fmt.Errorf("loading kubeconfig: %w", err)
 	}
-	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
+	mgrOpts := ctrl.Options{
 		Scheme:                 scheme,
 		Metrics:                metricsOpts,
 		HealthProbeBindAddress: probeAddr,
 		LeaderElection:         leaderElect,
 		LeaderElectionID:       "lcft-operator.finetune.lcft.dev",
 		Cache:                  controllers.CacheOptions(namespaces...),
-	})
+	}
+	tuning.Apply(cfg, &mgrOpts)
+	mgr, err := ctrl.NewManager(cfg, mgrOpts)
 	if err != nil {
 		return fmt.Errorf("creating manager: %w", err)
 	}
@@ -155,7 +162,8 @@ func run() error {
 	if err := mgr.AddReadyzCheck("readyz", healthz.Ping); err != nil {
 		return fmt.Errorf("adding ready check: %w", err)
 	}
-	ctrl.Log.WithName("setup").Info("starting manager", "trainerImage", opts.TrainerImage, "watchNamespaces", namespaces)
+	ctrl.Log.WithName("setup").Info("starting manager", "trainerImage", opts.TrainerImage,
+		"watchNamespaces", namespaces, "maxConcurrentReconciles", tuning.MaxConcurrentReconciles, "kubeAPIQPS", tuning.KubeAPIQPS)
 	if err := mgr.Start(ctrl.SetupSignalHandler()); err != nil {
 		return fmt.Errorf("running manager: %w", err)
 	}

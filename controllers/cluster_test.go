@@ -43,10 +43,8 @@ type fakeCluster struct {
 	// waits for finish(); pending holds those Jobs' final status.
 	unfinished map[string]bool
 	pending    map[types.UID]finalStatus
-	// canned, when set, answers every fine-tuning shard at once instead of
-	// running the trainer: the controller-scale benchmark measures the
-	// operator, not the trainer.
-	canned func(spec *runspec.Spec, idx int) (int, string)
+	// stop ends the fake cluster and waits for it (also at the test's end).
+	stop func()
 }
 
 func newFakeCluster(t *testing.T, ns string, opts ...func(*fakeCluster)) *fakeCluster {
@@ -69,7 +67,9 @@ func newFakeCluster(t *testing.T, ns string, opts ...func(*fakeCluster)) *fakeCl
 			}
 		}
 	}()
-	t.Cleanup(func() { cancel(); <-done })
+	var once sync.Once
+	f.stop = func() { once.Do(func() { cancel(); <-done }) }
+	t.Cleanup(f.stop)
 	return f
 }
 
@@ -224,8 +224,6 @@ func (f *fakeCluster) runJob(ctx context.Context, job *batchv1.Job) error {
 			case f.matches(f.flaky, job.Name) && attempt == 0:
 				code, msg = runspec.ExitFailure, "connection reset by peer (a transient failure)"
 			case f.isSilent(job.Name):
-			case f.canned != nil && spec.Kind == runspec.KindFinetune:
-				code, msg = f.canned(spec, idx)
 			default:
 				code, msg = runShard(ctx, spec, idx)
 			}

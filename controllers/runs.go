@@ -171,7 +171,7 @@ func (k runner) reader() client.Reader {
 // deleteStaleRuns removes the Jobs and ConfigMaps of the owner's earlier runs
 // (another spec): a new generation replaces the old run.
 func (k runner) deleteStaleRuns(ctx context.Context, r run, hash string) error {
-	selector := client.MatchingLabels{ManagedByLabel: ManagedByValue, OwnerKindLabel: r.ownerKind, OwnerNameLabel: truncateLabel(r.owner.GetName())}
+	selector := client.MatchingFields{controllerUIDIndex: string(r.owner.GetUID())}
 	var jobs batchv1.JobList
 	if err := k.List(ctx, &jobs, client.InNamespace(r.owner.GetNamespace()), selector); err != nil {
 		return fmt.Errorf("listing Jobs: %w", err)

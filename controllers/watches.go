@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 
+	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -24,7 +26,19 @@ const (
 	// podTemplateSecretIndex indexes each kind by the Secrets its own
 	// spec.podTemplate requires (requiredSecrets).
 	podTemplateSecretIndex = "spec.podTemplate.secrets"
+	// controllerUIDIndex indexes Jobs and ConfigMaps by the UID of their
+	// controller, so an owner finds its runs without scanning every run
+	// in the namespace (a label selector on the cache is a scan).
+	controllerUIDIndex = "metadata.ownerReferences.controller.uid"
 )
+
+// controllerUID is the UID of obj's controller, if it has one.
+func controllerUID(obj client.Object) []string {
+	if ref := metav1.GetControllerOfNoCopy(obj); ref != nil {
+		return []string{string(ref.UID)}
+	}
+	return nil
+}
 
 func setupIndexes(mgr ctrl.Manager) error {
 	ctx := context.Background()
@@ -49,6 +63,11 @@ func setupIndexes(mgr ctrl.Manager) error {
 		return nil
 	}); err != nil {
 		return fmt.Errorf("indexing policies by model: %w", err)
+	}
+	for _, obj := range []client.Object{&batchv1.Job{}, &corev1.ConfigMap{}} {
+		if err := idx.IndexField(ctx, obj, controllerUIDIndex, controllerUID); err != nil {
+			return fmt.Errorf("indexing %T by controller: %w", obj, err)
+		}
 	}
 	type templateOf func(client.Object) *finetunev1alpha1.TrainerPodTemplate
 	for _, k := range []struct {
