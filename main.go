@@ -84,7 +84,15 @@ func run() error {
 	flag.StringVar(&watchNS, "watch-namespaces", "",
 		"Namespaces to watch, separated by commas; empty: every namespace (a ClusterRole). "+
 			"With a list, the manager needs the manager Role in each of them only (the chart's watchNamespaces).")
-	tuning.BindFlags(flag.CommandLine)
+	flag.IntVar(&tuning.MaxConcurrentReconciles, "max-concurrent-reconciles", tuning.MaxConcurrentReconciles,
+		"Workers of each controller: how many objects of a kind are reconciled at once.")
+	flag.Float64Var(&tuning.KubeAPIQPS, "kube-api-qps", tuning.KubeAPIQPS,
+		"Requests per second to the API server, limited on the client side; negative: no client-side limit "+
+			"(the API server's priority and fairness applies).")
+	flag.IntVar(&tuning.KubeAPIBurst, "kube-api-burst", tuning.KubeAPIBurst,
+		"Requests above --kube-api-qps allowed in a burst (used when --kube-api-qps is positive).")
+	flag.StringVar(&tuning.PprofBindAddress, "pprof-bind-address", tuning.PprofBindAddress,
+		"Address of the net/http/pprof endpoints, such as 127.0.0.1:8082; empty or \"0\" disables them.")
 	zapOpts := zap.Options{Development: false}
 	zapOpts.BindFlags(flag.CommandLine)
 	flag.Parse()

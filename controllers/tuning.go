@@ -2,7 +2,6 @@ package controllers
 
 import (
 	"errors"
-	"flag"
 	"fmt"
 
 	"k8s.io/client-go/rest"
@@ -30,20 +29,7 @@ func DefaultTuning() Tuning {
 	return Tuning{MaxConcurrentReconciles: 4, KubeAPIQPS: -1, KubeAPIBurst: 100}
 }
 
-// BindFlags registers the tuning flags, with t's values as defaults.
-func (t *Tuning) BindFlags(fs *flag.FlagSet) {
-	fs.IntVar(&t.MaxConcurrentReconciles, "max-concurrent-reconciles", t.MaxConcurrentReconciles,
-		"Workers of each controller: how many objects of a kind are reconciled at once.")
-	fs.Float64Var(&t.KubeAPIQPS, "kube-api-qps", t.KubeAPIQPS,
-		"Requests per second to the API server, limited on the client side; negative: no client-side limit "+
-			"(the API server's priority and fairness applies).")
-	fs.IntVar(&t.KubeAPIBurst, "kube-api-burst", t.KubeAPIBurst,
-		"Requests above --kube-api-qps allowed in a burst (used when --kube-api-qps is positive).")
-	fs.StringVar(&t.PprofBindAddress, "pprof-bind-address", t.PprofBindAddress,
-		"Address of the net/http/pprof endpoints, such as 127.0.0.1:8082; empty or \"0\" disables them.")
-}
-
-// Validate checks the values the flags gave.
+// Validate checks the values the manager's flags gave.
 func (t Tuning) Validate() error {
 	var errs []error
 	if t.MaxConcurrentReconciles < 1 {
