@@ -19,7 +19,7 @@ var (
 	jobCreationLatency = prometheus.NewHistogram(prometheus.HistogramOpts{
 		Name:    "lcft_cohort_job_creation_latency_seconds",
 		Help:    "Time from a FineTuneCohort's creation to the creation of its Job (waiting for dependencies included).",
-		Buckets: prometheus.ExponentialBuckets(0.05, 2, 14),
+		Buckets: prometheus.ExponentialBuckets(0.05, 1.5, 24), // 0.05 s to 9 min in steps of 1.5x
 	})
 	cohortAUC = prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Name: "lcft_cohort_auc",

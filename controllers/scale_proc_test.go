@@ -242,19 +242,31 @@ type sample struct {
 
 // scrape reads the manager's metrics.
 func scrape(ctx context.Context, url string) ([]sample, error) {
+	raw, err := httpGet(ctx, url)
+	if err != nil {
+		return nil, err
+	}
+	return parseMetrics(strings.NewReader(string(raw)))
+}
+
+func httpGet(ctx context.Context, url string) ([]byte, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
 		return nil, err
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		return nil, fmt.Errorf("scraping %s: %w", url, err)
+		return nil, fmt.Errorf("getting %s: %w", url, err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("scraping %s: %s", url, resp.Status)
+		return nil, fmt.Errorf("getting %s: %s", url, resp.Status)
 	}
-	return parseMetrics(resp.Body)
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return nil, fmt.Errorf("reading %s: %w", url, err)
+	}
+	return b, nil
 }
 
 // parseMetrics reads the samples of the Prometheus text format (label values
@@ -346,4 +358,54 @@ func histogramQuantile(samples []sample, name string, q float64) (float64, float
 		lower, below = b.le, b.count
 	}
 	return lower, total
+}
+
+// requestCounts is apiserver_request_total summed by verb, resource,
+// subresource and code.
+type requestCounts map[string]float64
+
+// apiserverRequests reads the API server's request counters.
+func apiserverRequests(ctx context.Context, rc rest.Interface) (requestCounts, error) {
+	raw, err := rc.Get().AbsPath("/metrics").DoRaw(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("reading the API server's metrics: %w", err)
+	}
+	samples, err := parseMetrics(strings.NewReader(string(raw)))
+	if err != nil {
+		return nil, err
+	}
+	out := requestCounts{}
+	for _, s := range samples {
+		if s.name != "apiserver_request_total" {
+			continue
+		}
+		l := s.labels
+		key := l["verb"] + " " + l["resource"]
+		if l["subresource"] != "" {
+			key += "/" + l["subresource"]
+		}
+		out[key+" "+l["code"]] += s.value
+	}
+	return out, nil
+}
+
+// perCohort lists the requests made between before and after at least
+// once per ten cohorts, as counts per cohort, most first.
+func perCohort(before, after requestCounts, n int) string {
+	type kv struct {
+		k string
+		v float64
+	}
+	var rows []kv
+	for k, v := range after {
+		if d := (v - before[k]) / float64(n); d >= 0.1 {
+			rows = append(rows, kv{k, d})
+		}
+	}
+	sort.Slice(rows, func(i, j int) bool { return rows[i].v > rows[j].v || rows[i].v == rows[j].v && rows[i].k < rows[j].k })
+	parts := make([]string, len(rows))
+	for i, r := range rows {
+		parts[i] = fmt.Sprintf("%s %.2f", r.k, r.v)
+	}
+	return strings.Join(parts, ", ")
 }

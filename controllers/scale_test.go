@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -143,6 +144,7 @@ type runResult struct {
 	controlPlane time.Duration // kube-apiserver + etcd
 	manager      procUsage     // operator runs: CPU during the run, RSS at its end
 	reconciles   float64       // operator runs: cohort reconciles per cohort
+	requests     string        // API requests per cohort by verb, resource and code
 	load         string
 }
 
@@ -153,7 +155,8 @@ func (r runResult) line(what string) string {
 		s += fmt.Sprintf(", %.2f s, %.2f s (metric); manager CPU %.1f s, RSS %.0f MiB (peak %.0f MiB), %.1f reconciles/cohort",
 			r.metricP50, r.metricP99, r.manager.cpu.Seconds(), mib(r.manager.rssKiB), mib(r.manager.peakKiB), r.reconciles)
 	}
-	return s + fmt.Sprintf("; driver CPU %.1f s, apiserver+etcd CPU %.1f s; load %s", r.driverCPU.Seconds(), r.controlPlane.Seconds(), r.load)
+	return s + fmt.Sprintf("; driver CPU %.1f s, apiserver+etcd CPU %.1f s; load %s\n  API requests per cohort: %s",
+		r.driverCPU.Seconds(), r.controlPlane.Seconds(), r.load, r.requests)
 }
 
 // prepare makes two namespaces, each with a Ready model "wd" and policy
@@ -202,7 +205,7 @@ func (b *scaleBench) runCeiling(ns string, n int) runResult {
 			}
 		})
 	}
-	res := b.measure(ns, n, func(c *v1.FineTuneCohort) { queue <- c }, func() { close(queue); wg.Wait() })
+	res := b.measure(ns, n, "", func(c *v1.FineTuneCohort) { queue <- c }, func() { close(queue); wg.Wait() })
 	b.clean(ns)
 	return res
 }
@@ -255,23 +258,29 @@ func (b *scaleBench) runOperator(ns string, n int) runResult {
 	if err != nil {
 		t.Fatal(err)
 	}
-	res := b.measure(ns, n, nil, func() {})
+	res := b.measure(ns, n, b.pprofURL(), nil, func() {})
 	m.alive(t)
 	after, err := readProc(m.pid())
 	if err != nil {
 		t.Fatal(err)
 	}
+	b.heapProfile(ctx, ns, b.pprofURL())
 	res.manager = procUsage{cpu: after.cpu - before.cpu, rssKiB: after.rssKiB, peakKiB: after.peakKiB}
-	s, err := scrape(ctx, m.metrics)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var count float64
-	res.metricP50, count = histogramQuantile(s, "lcft_cohort_job_creation_latency_seconds", 0.5)
+	// The operator observes the latency right after its create returned,
+	// which may be after the watch saw the Job.
+	var s []sample
+	eventually(t, time.Minute, fmt.Sprintf("the operator's histogram to count %d Jobs", n), func() (bool, error) {
+		if s, err = scrape(ctx, m.metrics); err != nil {
+			return false, err
+		}
+		_, count := histogramQuantile(s, "lcft_cohort_job_creation_latency_seconds", 0.5)
+		if int(count) > n {
+			t.Fatalf("the operator's histogram counts %g Jobs created, want %d (one per cohort)", count, n)
+		}
+		return int(count) == n, fmt.Errorf("%g", count)
+	})
+	res.metricP50, _ = histogramQuantile(s, "lcft_cohort_job_creation_latency_seconds", 0.5)
 	res.metricP99, _ = histogramQuantile(s, "lcft_cohort_job_creation_latency_seconds", 0.99)
-	if int(count) != n {
-		t.Errorf("the operator's histogram counts %g Jobs created, want %d (one per cohort)", count, n)
-	}
 	res.reconciles = metricValue(s, "controller_runtime_reconcile_total", map[string]string{"controller": "finetunecohort", "result": "success"}) / float64(n)
 	if errs := metricValue(s, "controller_runtime_reconcile_errors_total", map[string]string{"controller": "finetunecohort"}); errs > 0 {
 		t.Logf("operator: %g cohort reconciles returned an error (requeued)", errs)
@@ -284,18 +293,24 @@ func (b *scaleBench) runOperator(ns string, n int) runResult {
 // measure creates n cohorts in ns with b.creators clients, passing each to
 // created, and times until a Job of every cohort exists; done runs after the
 // last cohort was created.
-func (b *scaleBench) measure(ns string, n int, created func(*v1.FineTuneCohort), done func()) runResult {
+func (b *scaleBench) measure(ns string, n int, pprofURL string, created func(*v1.FineTuneCohort), done func()) runResult {
 	t, ctx := b.t, context.Background()
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	w := watchCohortJobs(t, ctx, b.clientset, ns, n)
 	cpu0, cp0 := selfCPU(), mustControlPlaneCPU(t)
+	req0, err := apiserverRequests(ctx, b.clientset.Discovery().RESTClient())
+	if err != nil {
+		t.Fatal(err)
+	}
 	createdAt := make([]time.Time, n)
 	next := make(chan int, n)
 	for i := range n {
 		next <- i
 	}
 	close(next)
+	stopProfile := b.profile(ctx, ns, pprofURL)
+	defer stopProfile()
 	start := time.Now()
 	var wg sync.WaitGroup
 	for range b.creators {
@@ -319,7 +334,13 @@ func (b *scaleBench) measure(ns string, n int, created func(*v1.FineTuneCohort),
 		t.FailNow()
 	}
 	seen := w.wait(t, b.timeout)
+	stopProfile()
 	res := runResult{n: n, driverCPU: selfCPU() - cpu0, controlPlane: mustControlPlaneCPU(t) - cp0, load: loadAverage()}
+	req1, err := apiserverRequests(ctx, b.clientset.Discovery().RESTClient())
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.requests = perCohort(req0, req1, n)
 	lat := make([]time.Duration, 0, n)
 	var last time.Time
 	for i := range n {
@@ -451,4 +472,64 @@ func (w *cohortJobs) wait(t *testing.T, timeout time.Duration) map[string]time.T
 		t.Fatalf("Jobs of %d of %d cohorts after %s (error: %v)", len(w.seen), w.want, timeout, w.err)
 	}
 	return w.seen
+}
+
+// profile writes CPU profiles of the API server and, with pprofURL (the
+// manager's --pprof-bind-address), of the manager during a run into
+// $LCFT_BENCH_PROFILE_DIR/<namespace>-{apiserver,manager}.pprof, when that
+// is set; the returned func waits for them.
+func (b *scaleBench) profile(ctx context.Context, ns, pprofURL string) func() {
+	dir := os.Getenv("LCFT_BENCH_PROFILE_DIR")
+	if dir == "" {
+		return func() {}
+	}
+	seconds := strconv.Itoa(envInt(b.t, "LCFT_BENCH_PROFILE_SECONDS", 10))
+	var wg sync.WaitGroup
+	save := func(name string, raw []byte, err error) {
+		if err == nil {
+			err = os.WriteFile(filepath.Join(dir, ns+"-"+name+".pprof"), raw, 0o644)
+		}
+		if err != nil {
+			b.t.Logf("profiling the %s: %v", name, err)
+		}
+	}
+	wg.Go(func() {
+		raw, err := b.clientset.Discovery().RESTClient().Get().AbsPath("/debug/pprof/profile").
+			Param("seconds", seconds).Timeout(10 * time.Minute).DoRaw(ctx)
+		save("apiserver", raw, err)
+	})
+	if pprofURL != "" {
+		wg.Go(func() {
+			raw, err := httpGet(ctx, pprofURL+"/debug/pprof/profile?seconds="+seconds)
+			save("manager", raw, err)
+		})
+	}
+	var once sync.Once
+	return func() { once.Do(wg.Wait) }
+}
+
+// heapProfile writes the manager's heap profile, when profiling.
+func (b *scaleBench) heapProfile(ctx context.Context, ns, pprofURL string) {
+	dir := os.Getenv("LCFT_BENCH_PROFILE_DIR")
+	if dir == "" || pprofURL == "" {
+		return
+	}
+	raw, err := httpGet(ctx, pprofURL+"/debug/pprof/heap")
+	if err == nil {
+		err = os.WriteFile(filepath.Join(dir, ns+"-manager-heap.pprof"), raw, 0o644)
+	}
+	if err != nil {
+		b.t.Logf("the manager's heap profile: %v", err)
+	}
+}
+
+// pprofURL is the base URL of the manager's pprof endpoints, if its flags
+// enable them.
+func (b *scaleBench) pprofURL() string {
+	for _, a := range b.managerArgs {
+		if addr, ok := strings.CutPrefix(a, "--pprof-bind-address="); ok && addr != "" && addr != "0" {
+			return "http://" + addr
+		}
+	}
+	return ""
 }

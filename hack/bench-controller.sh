@@ -21,4 +21,4 @@ mkdir -p bin
 go build -o bin/manager .
 KUBEBUILDER_ASSETS="$(hack/envtest-assets.sh)" LCFT_BENCH_COHORTS="${1:-1000,5000}" LCFT_BENCH_MANAGER="$PWD/bin/manager" \
   go test ./controllers -run '^TestControllerScale$' -count=1 -v -timeout 120m 2>&1 |
-  grep -E --line-buffered '^(controller scale|ceiling|operator|\||ok|FAIL|---|panic)|scale_test.go|scale_proc_test.go'
+  grep -E --line-buffered '^(controller scale|ceiling|operator|  API|\||ok|FAIL|---|panic)|scale_test.go|scale_proc_test.go'
