@@ -15,12 +15,15 @@ import (
 
 // CacheOptions restricts the manager's cache of Jobs, Pods and ConfigMaps to
 // the ones the operator created, so it never holds every pod of the cluster,
-// and keeps Secrets (watched by metadata only) down to their names. With
-// namespaces (--watch-namespaces), the manager watches those namespaces
-// only and needs Roles there instead of a ClusterRole; none means all.
+// and keeps them without what the controllers never read (trimCached);
+// Secrets (watched by metadata only) are kept down to their names, and no
+// cached object holds its managed fields. With namespaces
+// (--watch-namespaces), the manager watches those namespaces only and needs
+// Roles there instead of a ClusterRole; none means all.
 func CacheOptions(namespaces ...string) cache.Options {
-	byManaged := cache.ByObject{Label: labels.SelectorFromSet(labels.Set{ManagedByLabel: ManagedByValue})}
+	byManaged := cache.ByObject{Label: labels.SelectorFromSet(labels.Set{ManagedByLabel: ManagedByValue}), Transform: trimCached}
 	opts := cache.Options{
+		DefaultTransform: cache.TransformStripManagedFields(),
 		ByObject: map[client.Object]cache.ByObject{
 			&batchv1.Job{}:      byManaged,
 			&corev1.Pod{}:       byManaged,
