@@ -8,8 +8,8 @@ import (
 
 // trimCached keeps of the Jobs, Pods and ConfigMaps in the manager's cache
 // only what the controllers read, which at thousands of cohorts is most of
-// the manager's memory: no managed fields, no pod template in a Job (its
-// labels, annotations, owner, completions, suspend and status stay), no pod
+// the manager's memory: no managed fields, of a Job's spec only completions,
+// parallelism and suspend (its metadata and status stay whole), no pod
 // spec but the node name, no ConfigMap data (the run spec is written, never
 // read back). Such objects are changed with patches, never with an Update
 // of the cached copy, which would send the trimmed fields as empty.
@@ -19,7 +19,7 @@ func trimCached(obj any) (any, error) {
 	}
 	switch o := obj.(type) {
 	case *batchv1.Job:
-		o.Spec.Template = corev1.PodTemplateSpec{}
+		o.Spec = batchv1.JobSpec{Completions: o.Spec.Completions, Parallelism: o.Spec.Parallelism, Suspend: o.Spec.Suspend}
 	case *corev1.Pod:
 		o.Spec = corev1.PodSpec{NodeName: o.Spec.NodeName}
 	case *corev1.ConfigMap:

@@ -32,9 +32,11 @@ func TestTrimCached(t *testing.T) {
 	}{
 		{
 			name: "job keeps what ensure and observe read",
-			in: &batchv1.Job{ObjectMeta: meta(), Spec: batchv1.JobSpec{Completions: ptr.To[int32](2), Suspend: ptr.To(true),
-				Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"a": "b"}}, Spec: podSpec}}, Status: jobStatus},
-			want: &batchv1.Job{ObjectMeta: kept(), Spec: batchv1.JobSpec{Completions: ptr.To[int32](2), Suspend: ptr.To(true)}, Status: jobStatus},
+			in: &batchv1.Job{ObjectMeta: meta(), Spec: batchv1.JobSpec{Completions: ptr.To[int32](2), Parallelism: ptr.To[int32](1), Suspend: ptr.To(true),
+				BackoffLimit: ptr.To[int32](3), Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"a": "b"}},
+				PodFailurePolicy: &batchv1.PodFailurePolicy{Rules: []batchv1.PodFailurePolicyRule{{Action: batchv1.PodFailurePolicyActionFailJob}}},
+				Template:         corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"a": "b"}}, Spec: podSpec}}, Status: jobStatus},
+			want: &batchv1.Job{ObjectMeta: kept(), Spec: batchv1.JobSpec{Completions: ptr.To[int32](2), Parallelism: ptr.To[int32](1), Suspend: ptr.To(true)}, Status: jobStatus},
 		},
 		{
 			name: "pod keeps its node and status",
