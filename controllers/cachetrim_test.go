@@ -26,22 +26,21 @@ func TestTrimCached(t *testing.T) {
 	status := corev1.PodStatus{Phase: corev1.PodSucceeded, ContainerStatuses: []corev1.ContainerStatus{{Name: trainerContainer,
 		State: corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{Message: `{"shard":0}`}}}}}
 	jobStatus := batchv1.JobStatus{Succeeded: 2, Conditions: []batchv1.JobCondition{{Type: batchv1.JobComplete, Status: corev1.ConditionTrue}}}
+	jobSpec := batchv1.JobSpec{Completions: ptr.To[int32](2), Suspend: ptr.To(true),
+		Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"a": "b"}}, Spec: podSpec}}
 	cases := []struct {
 		name     string
 		in, want client.Object
 	}{
 		{
-			name: "job keeps what ensure and observe read",
-			in: &batchv1.Job{ObjectMeta: meta(), Spec: batchv1.JobSpec{Completions: ptr.To[int32](2), Parallelism: ptr.To[int32](1), Suspend: ptr.To(true),
-				BackoffLimit: ptr.To[int32](3), Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"a": "b"}},
-				PodFailurePolicy: &batchv1.PodFailurePolicy{Rules: []batchv1.PodFailurePolicyRule{{Action: batchv1.PodFailurePolicyActionFailJob}}},
-				Template:         corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"a": "b"}}, Spec: podSpec}}, Status: jobStatus},
-			want: &batchv1.Job{ObjectMeta: kept(), Spec: batchv1.JobSpec{Completions: ptr.To[int32](2), Parallelism: ptr.To[int32](1), Suspend: ptr.To(true)}, Status: jobStatus},
+			name: "job keeps all but its managed fields",
+			in:   &batchv1.Job{ObjectMeta: meta(), Spec: jobSpec, Status: jobStatus},
+			want: &batchv1.Job{ObjectMeta: kept(), Spec: jobSpec, Status: jobStatus},
 		},
 		{
-			name: "pod keeps its node and status",
+			name: "pod keeps all but its managed fields",
 			in:   &corev1.Pod{ObjectMeta: meta(), Spec: podSpec, Status: status},
-			want: &corev1.Pod{ObjectMeta: kept(), Spec: corev1.PodSpec{NodeName: "node-a"}, Status: status},
+			want: &corev1.Pod{ObjectMeta: kept(), Spec: podSpec, Status: status},
 		},
 		{
 			name: "config map keeps no data",
