@@ -171,9 +171,8 @@ func (k runner) reader() client.Reader {
 // deleteStaleRuns removes the Jobs and ConfigMaps of the owner's earlier runs
 // (another spec): a new generation replaces the old run.
 func (k runner) deleteStaleRuns(ctx context.Context, r run, hash string) error {
-	selector := client.MatchingFields{controllerUIDIndex: string(r.owner.GetUID())}
 	var jobs batchv1.JobList
-	if err := k.List(ctx, &jobs, client.InNamespace(r.owner.GetNamespace()), selector); err != nil {
+	if err := listControlled(ctx, k.Client, &jobs, r.owner, r.ownerKind); err != nil {
 		return fmt.Errorf("listing Jobs: %w", err)
 	}
 	for i := range jobs.Items {
@@ -186,7 +185,7 @@ func (k runner) deleteStaleRuns(ctx context.Context, r run, hash string) error {
 		}
 	}
 	var cms corev1.ConfigMapList
-	if err := k.List(ctx, &cms, client.InNamespace(r.owner.GetNamespace()), selector); err != nil {
+	if err := listControlled(ctx, k.Client, &cms, r.owner, r.ownerKind); err != nil {
 		return fmt.Errorf("listing ConfigMaps: %w", err)
 	}
 	for i := range cms.Items {

@@ -6,6 +6,7 @@ import (
 
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -31,6 +32,19 @@ const (
 	// in the namespace (a label selector on the cache is a scan).
 	controllerUIDIndex = "metadata.ownerReferences.controller.uid"
 )
+
+// listControlled lists into list the objects of owner's namespace that
+// owner controls, through the controller-UID index of the manager's cache.
+// A client without that cache (the API server refuses the field) lists by
+// the operator's owner labels instead.
+func listControlled(ctx context.Context, c client.Reader, list client.ObjectList, owner client.Object, ownerKind string) error {
+	ns := client.InNamespace(owner.GetNamespace())
+	err := c.List(ctx, list, ns, client.MatchingFields{controllerUIDIndex: string(owner.GetUID())})
+	if apierrors.IsBadRequest(err) {
+		err = c.List(ctx, list, ns, client.MatchingLabels{ManagedByLabel: ManagedByValue, OwnerKindLabel: ownerKind, OwnerNameLabel: truncateLabel(owner.GetName())})
+	}
+	return err
+}
 
 // controllerUID is the UID of obj's controller, if it has one.
 func controllerUID(obj client.Object) []string {
