@@ -173,8 +173,9 @@ func (r *FineTuneCohortReconciler) reconcileRun(ctx context.Context, c *finetune
 		}
 		conds.phase(c.Status.Phase, "RunComplete", msg)
 		recordAUCs(c)
-		observeRunEnd("FineTuneCohort", job, c.Status.Phase)
-		cohortUsers.Add(float64(c.Status.Users))
+		if observeRunEnd("FineTuneCohort", job, c.Status.Phase) {
+			cohortUsers.Add(float64(c.Status.Users))
+		}
 		r.event(c, corev1.EventTypeNormal, "RunComplete", "Completed", "%s", msg)
 	case finetunev1alpha1.PhaseFailed:
 		c.Status.CompletionTime = completionTime(job)

@@ -2,6 +2,7 @@ package controllers
 
 import (
 	"context"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -9,6 +10,7 @@ import (
 	batchv1 "k8s.io/api/batch/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
 
@@ -70,17 +72,56 @@ func init() {
 }
 
 // observeRunEnd records the duration of a finished run (its Job's start
-// to its completion time) with the phase it ended in.
-func observeRunEnd(kind string, job *batchv1.Job, phase finetunev1alpha1.Phase) {
+// to its completion time) with the phase it ended in, once per Job: a
+// reconcile that reads its object from a cache still behind the last status
+// write sees the same end again, and must not count it twice. It reports
+// whether this call recorded the end.
+func observeRunEnd(kind string, job *batchv1.Job, phase finetunev1alpha1.Phase) bool {
+	if !endedRuns.first(job.UID) {
+		return false
+	}
 	end := completionTime(job)
 	if job.Status.StartTime == nil || end == nil {
-		return
+		return true
 	}
 	result := "failed"
 	if phase == finetunev1alpha1.PhaseSucceeded || phase == finetunev1alpha1.PhaseReady {
 		result = "succeeded"
 	}
 	runDuration.WithLabelValues(kind, result).Observe(end.Sub(job.Status.StartTime.Time).Seconds())
+	return true
+}
+
+// endedRuns remembers the UIDs of the last runs whose end was recorded.
+var endedRuns = recentSet{size: 4096}
+
+// recentSet is a bounded set of UIDs: adding to a full set forgets the
+// oldest. Stale cache reads come seconds after the write they lag, so the
+// last few thousand ends are enough.
+type recentSet struct {
+	mu    sync.Mutex
+	size  int
+	seen  map[types.UID]struct{}
+	order []types.UID
+}
+
+// first adds uid and reports whether it was not in the set.
+func (s *recentSet) first(uid types.UID) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.seen[uid]; ok {
+		return false
+	}
+	if s.seen == nil {
+		s.seen = make(map[types.UID]struct{}, s.size)
+	}
+	if len(s.order) == s.size {
+		delete(s.seen, s.order[0])
+		s.order = s.order[1:]
+	}
+	s.seen[uid] = struct{}{}
+	s.order = append(s.order, uid)
+	return true
 }
 
 // phaseCollector reports lcft_runs from the reader (the manager's cache)
