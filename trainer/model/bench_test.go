@@ -1,6 +1,7 @@
 package model
 
 import (
+	"fmt"
 	"math/rand/v2"
 	"testing"
 	"time"
@@ -173,4 +174,59 @@ func BenchmarkFineTuneUserFreshFork(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "users/s")
+}
+
+// peerShape is the configuration of the comparison with PyTorch (issue 12):
+// Wide&Deep, embeddings of 8, MLP 200-80, trained with SGD at lr 0.01.
+var peerShape = Config{Arch: ArchWideDeep, EmbeddingDim: 8, HiddenUnits: []int{200, 80}, Seed: 1}
+
+// BenchmarkFineTuneUserSGD: one user's fine-tuning in the peer's shape on a
+// reused replica: Reset, one epoch over 128 samples in batches of 32 with
+// SGD, predictions on 32 test samples. LCFT_KERNELS=generic measures the
+// pure-Go kernels.
+func BenchmarkFineTuneUserSGD(b *testing.B) {
+	m := mustNew(b, peerShape, benchSchema)
+	r, err := m.Fork()
+	if err != nil {
+		b.Fatal(err)
+	}
+	opt := mustSGD(b, 0.01)
+	s, y := userSamples(160)
+	z := make([]float32, 32)
+	b.ReportAllocs()
+	for b.Loop() {
+		r.Reset()
+		for lo := 0; lo < 128; lo += 32 {
+			if _, err := r.TrainStep(s[lo:lo+32], y[lo:lo+32], opt); err != nil {
+				b.Fatal(err)
+			}
+		}
+		if err := r.Predict(s[128:], z); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "users/s")
+}
+
+// BenchmarkTrainStepSGD: a training step in the peer's shape at batch 32
+// and 1024.
+func BenchmarkTrainStepSGD(b *testing.B) {
+	for _, n := range []int{32, 1024} {
+		b.Run(fmt.Sprintf("batch%d", n), func(b *testing.B) {
+			m := mustNew(b, peerShape, benchSchema)
+			opt := mustSGD(b, 0.01)
+			batch := randomSamples(rand.New(rand.NewPCG(1, 2)), benchSchema, 4*n)
+			y := labelsOf(batch)
+			b.ReportAllocs()
+			i := 0
+			for b.Loop() {
+				lo := (i % 4) * n
+				if _, err := m.TrainStep(batch[lo:lo+n], y[lo:lo+n], opt); err != nil {
+					b.Fatal(err)
+				}
+				i++
+			}
+			b.ReportMetric(float64(n*b.N)/b.Elapsed().Seconds(), "samples/s")
+		})
+	}
 }
