@@ -70,6 +70,10 @@ bench: ## Trainer throughput as ratios against a peer in the same run (hack/benc
 bench-peer: ## The trainer against PyTorch+OpenBLAS on one core, interleaved, and on 1 vs 2 cores (installs python3-torch; hack/bench-peer.sh).
 	hack/bench-peer.sh
 
+.PHONY: bench-kernels
+bench-kernels: ## Per-user fine-tuning and training steps, SIMD kernels vs pure Go, interleaved, CPU time (hack/bench-kernels.sh).
+	hack/bench-kernels.sh
+
 .PHONY: bench-controller
 bench-controller: bin-module envtest-assets ## Operator time per cohort at 20 and 200 cohorts on envtest, and their ratio.
 	hack/bench-controller.sh
