@@ -76,4 +76,3 @@ func (m *Model) Merge(reps []*Replica) error {
 	}
 	return nil
 }
-
