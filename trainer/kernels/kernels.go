@@ -9,12 +9,14 @@
 // occupies (r-1)*ld+c elements. Products run on the calling goroutine and do
 // not allocate.
 //
-// Two implementations exist: a portable pure-Go one ("generic") and, on
-// amd64 CPUs with AVX2 and FMA, Go assembly micro-kernels ("avx2"). The
-// SIMD one is chosen at start-up when the CPU has it; the environment
-// variable LCFT_KERNELS=generic, or building with the tag purego, selects
-// the generic one. Results of the two agree to float32 rounding (fused
-// multiply-adds and summation order differ), not bit for bit.
+// Three implementations exist: a portable pure-Go one ("generic"), Go
+// assembly micro-kernels for amd64 CPUs with AVX2 and FMA ("avx2", with
+// masked loads and stores on edge tiles) and for arm64 ("neon", NEON tiles
+// of 4×16 and 4×4, edges in Go). The SIMD one is chosen at start-up when the
+// CPU has it; the environment variable LCFT_KERNELS=generic, or building
+// with the tag purego, selects the generic one. Results of the two agree to
+// float32 rounding (fused multiply-adds and summation order differ), not
+// bit for bit.
 package kernels
 
 import "os"
@@ -52,7 +54,7 @@ func choose(env string) *impl {
 	return &genericImpl
 }
 
-// Implementation returns the name of the kernels in use: "avx2" or
+// Implementation returns the name of the kernels in use: "avx2", "neon" or
 // "generic".
 func Implementation() string { return active.name }
 

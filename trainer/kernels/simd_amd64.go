@@ -26,13 +26,6 @@ func simdImpl() *impl {
 	return nil
 }
 
-// Flags of bcast4x16 and bcast1x16.
-const (
-	flagAcc  = 1 << iota // start from C instead of 0
-	flagBias             // add the row vector e to every row
-	flagReLU             // max(·, 0) before storing
-)
-
 // bcast4x16 computes a tile of up to 4×16 of C from k rank-1 updates: for
 // p < k, C[r][j] += A(r, p)·B[p][j], where A(r, p) is at a + r*rs + p*ps
 // (elements) and B's rows are ldb elements apart. Only the first w (1..16)
@@ -58,46 +51,19 @@ func axpyAsm(alpha float32, x, y *float32, n int)
 //go:noescape
 func dotAsm(x, y *float32, n int) float32
 
-// nnFlags returns the kernel flags for a bias and relu.
-func nnFlags(bias []float32, relu bool) int {
-	f := 0
-	if bias != nil {
-		f |= flagBias
-	}
-	if relu {
-		f |= flagReLU
-	}
-	return f
-}
-
 func gemmNNAVX2(m, n, k int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int, bias []float32, relu bool) {
 	if k == 0 {
 		gemmNNGeneric(m, n, k, a, lda, b, ldb, c, ldc, bias, relu)
 		return
 	}
 	if n == 1 && ldb == 1 {
-		// One output column: a dot product per row (the MLP's output
-		// unit); a 16-wide tile would compute 15 lanes of padding.
-		bcol := b[:k]
-		for i := range m {
-			v := dotAsm(&a[i*lda], &bcol[0], k)
-			if bias != nil {
-				v += bias[0]
-			}
-			if relu && v < 0 {
-				v = 0
-			}
-			c[i*ldc] = v
-		}
+		gemmNNColumn(m, k, a, lda, b, c, ldc, bias, relu, dotAVX2)
 		return
 	}
 	flags := nnFlags(bias, relu)
-	var biasp *float32
 	for j := 0; j < n; j += 16 {
 		w := min(16, n-j)
-		if bias != nil {
-			biasp = &bias[j]
-		}
+		biasp := biasAt(bias, j)
 		i := 0
 		for ; i+4 <= m; i += 4 {
 			bcast4x16(k, &a[i*lda], lda, 1, &b[j], ldb, &c[i*ldc+j], ldc, biasp, flags, w)
@@ -113,12 +79,7 @@ func gemmTNAVX2(m, n, k int, a []float32, lda int, b []float32, ldb int, c []flo
 		return
 	}
 	if n == 1 && ldc == 1 {
-		// One column of C (the gradient of the MLP's output weights):
-		// C += Σp B[p][0]·A[p], an axpy per row of A.
-		ccol := c[:m]
-		for p := range k {
-			axpyAsm(b[p*ldb], &a[p*lda], &ccol[0], m)
-		}
+		gemmTNColumn(m, k, a, lda, b, ldb, c, axpyAVX2)
 		return
 	}
 	for j := 0; j < n; j += 16 {
@@ -139,21 +100,7 @@ func gemmNTAVX2(m, n, k int, a []float32, lda int, b []float32, ldb int, c []flo
 		return
 	}
 	if k == 1 && ldb == 1 {
-		// An outer product (the input gradient of the MLP's output
-		// unit): C[i] = A[i][0]·B[:, 0], B's column contiguous.
-		bcol := b[:n]
-		for i := range m {
-			crow := c[i*ldc : i*ldc+n]
-			clear(crow)
-			axpyAsm(a[i*lda], &bcol[0], &crow[0], n)
-			if mask != nil {
-				for j, v := range mask[i*ldm : i*ldm+n] {
-					if v <= 0 {
-						crow[j] = 0
-					}
-				}
-			}
-		}
+		gemmNTOuter(m, n, a, lda, b, c, ldc, mask, ldm, axpyAVX2)
 		return
 	}
 	n4 := n &^ 3
