@@ -132,3 +132,12 @@ func axpyAVX2(alpha float32, x, y []float32) {
 func dotAVX2(x, y []float32) float32 {
 	return dotAsm(unsafe.SliceData(x), unsafe.SliceData(y), len(x))
 }
+
+// peakFMA runs n iterations of 10 independent 8-lane fused multiply-adds
+// (160 FLOPs each) on registers.
+//
+//go:noescape
+func peakFMA(n int)
+
+// peakFLOPsPerIter is the float32 FLOPs of one peakFMA iteration.
+const peakFLOPsPerIter = 160
