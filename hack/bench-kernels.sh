@@ -60,5 +60,5 @@ echo "kernels (GFLOP/s of wall time, one run each; PeakFMA: register-only FMAs, 
 (cd trainer/kernels && GOMAXPROCS=1 "../../${bin}/kernels.test" -test.run '^$' -test.bench '^Benchmark(Gemm|PeakFMA)' \
   -test.benchtime 0.3s -test.cpu 1 | awk '/^Benchmark/ { for (k = 3; k < NF; k++) if ($(k+1) == "GFLOP/s" || $(k+1) == "GFLOP/cpu-s") printf "  %-40s %8s %s\n", $1, $k, $(k+1) }')
 echo "model FLOPs: Wide&Deep dim 8 (MLP 40-200-80-1) costs 144480 FLOPs per sample in a training step"
-echo "  (forward 2x24080, weight and input gradients 2x that); GFLOP per CPU second = 144480 x samples / cpu-ns"
+echo "  (forward 2x24080, weight and input gradients 2x that); GFLOP per CPU second = 144480 x batch / (cpu-ns per step)"
 echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
