@@ -107,17 +107,31 @@ func GemmNT(m, n, k int, a []float32, lda int, b []float32, ldb int, c []float32
 
 // Axpy sets y += alpha*x over len(y) elements; len(x) ≥ len(y).
 func Axpy(alpha float32, x, y []float32) {
-	if len(y) == 0 {
+	if len(y) < smallVector {
+		x = x[:len(y)]
+		for i, v := range x {
+			y[i] += alpha * v
+		}
 		return
 	}
 	active.axpy(alpha, x[:len(y)], y)
 }
 
+// smallVector is the length below which Axpy and Dot loop in Go: for an
+// embedding row of 8 values the call into a SIMD kernel costs more than
+// it saves.
+const smallVector = 16
+
 // Dot returns the inner product of x and y over len(x) elements; len(y) ≥
 // len(x).
 func Dot(x, y []float32) float32 {
-	if len(x) == 0 {
-		return 0
+	if len(x) < smallVector {
+		y = y[:len(x)]
+		var s float32
+		for i, v := range x {
+			s += v * y[i]
+		}
+		return s
 	}
 	return active.dot(x, y[:len(x)])
 }

@@ -344,6 +344,7 @@ TEXT ·dot2x4(SB), NOSPLIT, $0-80
 	VMOVUPS 64(DX)(R10*4), Y15
 	MOVQ    b+24(FP), DX
 	SHRQ    $3, CX
+	NEGQ    R10 // k mod 8: without a tail, skip the masked step
 
 	CMPQ R15, $2
 	JNE  d1start
@@ -369,6 +370,8 @@ d2loop:
 	ADDQ        $32, AX
 	DECQ        CX
 	JNZ         d2loop
+	TESTQ       R10, R10
+	JZ          d2sum
 
 d2tail:
 	VMASKMOVPS  (SI)(AX*1), Y15, Y8
@@ -386,6 +389,7 @@ d2tail:
 	VFMADD231PS Y11, Y8, Y3
 	VFMADD231PS Y11, Y9, Y7
 
+d2sum:
 	HSUM4(Y0, Y1, Y2, Y3, Y8, X0, X8)
 	HSUM4(Y4, Y5, Y6, Y7, Y8, X4, X9)
 	TESTQ R13, R13
@@ -417,6 +421,8 @@ d1loop:
 	ADDQ        $32, AX
 	DECQ        CX
 	JNZ         d1loop
+	TESTQ       R10, R10
+	JZ          d1sum
 
 d1tail:
 	VMASKMOVPS  (SI)(AX*1), Y15, Y8
@@ -429,6 +435,7 @@ d1tail:
 	VMASKMOVPS  (BX)(AX*1), Y15, Y11
 	VFMADD231PS Y11, Y8, Y3
 
+d1sum:
 	HSUM4(Y0, Y1, Y2, Y3, Y8, X0, X8)
 	TESTQ R13, R13
 	JZ    d1store

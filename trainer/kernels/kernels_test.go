@@ -233,3 +233,24 @@ func TestNaNThroughReLU(t *testing.T) {
 		}
 	}
 }
+
+// TestExportedVectors: Axpy and Dot, whose short vectors loop in Go and long
+// ones go to the implementation in use, agree with the generic kernels.
+func TestExportedVectors(t *testing.T) {
+	rng := rand.New(rand.NewPCG(11, 12))
+	for n := range 40 {
+		x, _ := matrix(rng, 1, n+1, 0)
+		y, _ := matrix(rng, 1, n+1, 0)
+		want := append([]float32(nil), y...)
+		got := append([]float32(nil), y...)
+		axpyGeneric(-1.5, x[:n], want[:n])
+		Axpy(-1.5, x, got[:n])
+		if err := closeTo(got, want, 1); err != nil {
+			t.Errorf("Axpy n=%d: %v", n, err)
+		}
+		d := Dot(x[:n], y)
+		if err := closeTo([]float32{d}, []float32{dotGeneric(x[:n], y[:n])}, n); err != nil {
+			t.Errorf("Dot n=%d: %v", n, err)
+		}
+	}
+}
