@@ -61,8 +61,8 @@ GLOBL maskTab<>(SB), RODATA|NOPTR, $128
 	VFMADD231PS  Y12, Y15, Y6; \
 	VFMADD231PS  Y13, Y15, Y7
 
-// func bcast4x16(k int, a *float32, rs, ps int, b *float32, ldb int, c *float32, ldc int, bias *float32, flags, w int)
-TEXT ·bcast4x16(SB), NOSPLIT, $0-88
+// func bcast4x16(k int, a *float32, rs, ps int, b *float32, ldb int, c *float32, ldc int, bias *float32, flags, w, ldm int)
+TEXT ·bcast4x16(SB), NOSPLIT, $0-96
 	MOVQ k+0(FP), CX
 	MOVQ a+8(FP), SI
 	MOVQ rs+16(FP), R8
@@ -170,7 +170,7 @@ b4epilogue:
 
 b4relu:
 	TESTQ $4, R13
-	JZ    b4store
+	JZ    b4mask
 	VXORPS Y12, Y12, Y12
 	VMAXPS Y0, Y12, Y0
 	VMAXPS Y1, Y12, Y1
@@ -180,6 +180,41 @@ b4relu:
 	VMAXPS Y5, Y12, Y5
 	VMAXPS Y6, Y12, Y6
 	VMAXPS Y7, Y12, Y7
+
+b4mask:
+	// ReLU mask: C stays where mask > 0 or NaN (NLE_UQ), else 0; the mask
+	// pointer comes in bias, its stride in ldm.
+	TESTQ $8, R13
+	JZ    b4store
+	MOVQ  ldm+88(FP), R9
+	SHLQ  $2, R9
+	LEAQ  (R12)(R9*2), R14
+	ADDQ  R9, R14
+	VXORPS Y12, Y12, Y12
+	VMASKMOVPS (R12), Y10, Y13
+	VCMPPS     $0x06, Y12, Y13, Y13
+	VANDPS     Y13, Y0, Y0
+	VMASKMOVPS 32(R12), Y11, Y13
+	VCMPPS     $0x06, Y12, Y13, Y13
+	VANDPS     Y13, Y1, Y1
+	VMASKMOVPS (R12)(R9*1), Y10, Y13
+	VCMPPS     $0x06, Y12, Y13, Y13
+	VANDPS     Y13, Y2, Y2
+	VMASKMOVPS 32(R12)(R9*1), Y11, Y13
+	VCMPPS     $0x06, Y12, Y13, Y13
+	VANDPS     Y13, Y3, Y3
+	VMASKMOVPS (R12)(R9*2), Y10, Y13
+	VCMPPS     $0x06, Y12, Y13, Y13
+	VANDPS     Y13, Y4, Y4
+	VMASKMOVPS 32(R12)(R9*2), Y11, Y13
+	VCMPPS     $0x06, Y12, Y13, Y13
+	VANDPS     Y13, Y5, Y5
+	VMASKMOVPS (R14), Y10, Y13
+	VCMPPS     $0x06, Y12, Y13, Y13
+	VANDPS     Y13, Y6, Y6
+	VMASKMOVPS 32(R14), Y11, Y13
+	VCMPPS     $0x06, Y12, Y13, Y13
+	VANDPS     Y13, Y7, Y7
 
 b4store:
 	CMPQ AX, $16
@@ -284,10 +319,21 @@ b1epilogue:
 
 b1relu:
 	TESTQ $4, R13
-	JZ    b1store
+	JZ    b1mask
 	VXORPS Y12, Y12, Y12
 	VMAXPS Y0, Y12, Y0
 	VMAXPS Y1, Y12, Y1
+
+b1mask:
+	TESTQ $8, R13
+	JZ    b1store
+	VXORPS     Y12, Y12, Y12
+	VMASKMOVPS (R12), Y10, Y13
+	VCMPPS     $0x06, Y12, Y13, Y13
+	VANDPS     Y13, Y0, Y0
+	VMASKMOVPS 32(R12), Y11, Y13
+	VCMPPS     $0x06, Y12, Y13, Y13
+	VANDPS     Y13, Y1, Y1
 
 b1store:
 	VMASKMOVPS Y0, Y10, (DI)

@@ -7,6 +7,7 @@ const (
 	flagAcc  = 1 << iota // start from C instead of 0
 	flagBias             // add the row vector bias to every row
 	flagReLU             // set negative values to 0 before storing
+	flagMask             // zero C where the mask (passed as bias) is ≤ 0 (amd64)
 )
 
 // nnFlags returns the kernel flags for a bias and relu.

@@ -29,10 +29,11 @@ func simdImpl() *impl {
 // bcast4x16 computes a tile of up to 4×16 of C from k rank-1 updates: for
 // p < k, C[r][j] += A(r, p)·B[p][j], where A(r, p) is at a + r*rs + p*ps
 // (elements) and B's rows are ldb elements apart. Only the first w (1..16)
-// columns are read or written. flags as above; bias has w values.
+// columns are read or written. flags as in simd.go; bias has w values, or
+// with flagMask is the mask tile (rows ldm elements apart).
 //
 //go:noescape
-func bcast4x16(k int, a *float32, rs, ps int, b *float32, ldb int, c *float32, ldc int, bias *float32, flags, w int)
+func bcast4x16(k int, a *float32, rs, ps int, b *float32, ldb int, c *float32, ldc int, bias *float32, flags, w, ldm int)
 
 // bcast1x16 is bcast4x16 for one row of C.
 //
@@ -66,7 +67,7 @@ func gemmNNAVX2(m, n, k int, a []float32, lda int, b []float32, ldb int, c []flo
 		biasp := biasAt(bias, j)
 		i := 0
 		for ; i+4 <= m; i += 4 {
-			bcast4x16(k, &a[i*lda], lda, 1, &b[j], ldb, &c[i*ldc+j], ldc, biasp, flags, w)
+			bcast4x16(k, &a[i*lda], lda, 1, &b[j], ldb, &c[i*ldc+j], ldc, biasp, flags, w, 0)
 		}
 		for ; i < m; i++ {
 			bcast1x16(k, &a[i*lda], 1, &b[j], ldb, &c[i*ldc+j], biasp, flags, w)
@@ -86,7 +87,7 @@ func gemmTNAVX2(m, n, k int, a []float32, lda int, b []float32, ldb int, c []flo
 		w := min(16, n-j)
 		i := 0
 		for ; i+4 <= m; i += 4 {
-			bcast4x16(k, &a[i], 1, lda, &b[j], ldb, &c[i*ldc+j], ldc, nil, flagAcc, w)
+			bcast4x16(k, &a[i], 1, lda, &b[j], ldb, &c[i*ldc+j], ldc, nil, flagAcc, w, 0)
 		}
 		for ; i < m; i++ {
 			bcast1x16(k, &a[i], lda, &b[j], ldb, &c[i*ldc+j], nil, flagAcc, w)
@@ -100,7 +101,7 @@ func gemmNTAVX2(m, n, k int, a []float32, lda int, b []float32, ldb int, c []flo
 		return
 	}
 	if k == 1 && ldb == 1 {
-		gemmNTOuter(m, n, a, lda, b, c, ldc, mask, ldm, axpyAVX2)
+		gemmNTOuterAVX2(m, n, a, lda, b, c, ldc, mask, ldm)
 		return
 	}
 	n4 := n &^ 3
@@ -141,3 +142,29 @@ func peakFMA(n int)
 
 // peakFLOPsPerIter is the float32 FLOPs of one peakFMA iteration.
 const peakFLOPsPerIter = 160
+
+// gemmNTOuterAVX2 is GemmNT for k == 1 and ldb == 1, the input gradient of
+// the MLP's output unit: C = A[:, 0]·B[:, 0]ᵀ, an NN product with one
+// inner step (B's column as a row), the mask fused in the tiles.
+func gemmNTOuterAVX2(m, n int, a []float32, lda int, b, c []float32, ldc int, mask []float32, ldm int) {
+	flags := 0
+	if mask != nil {
+		flags = flagMask
+	}
+	maskAt := func(i, j int) *float32 {
+		if mask == nil {
+			return nil
+		}
+		return &mask[i*ldm+j]
+	}
+	for j := 0; j < n; j += 16 {
+		w := min(16, n-j)
+		i := 0
+		for ; i+4 <= m; i += 4 {
+			bcast4x16(1, &a[i*lda], lda, 1, &b[j], n, &c[i*ldc+j], ldc, maskAt(i, j), flags, w, ldm)
+		}
+		for ; i < m; i++ {
+			bcast1x16(1, &a[i*lda], 1, &b[j], n, &c[i*ldc+j], maskAt(i, j), flags, w)
+		}
+	}
+}
