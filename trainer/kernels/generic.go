@@ -44,6 +44,11 @@ func gemmTNGeneric(m, n, k int, a []float32, lda int, b []float32, ldb int, c []
 }
 
 func gemmNTGeneric(m, n, k int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int, mask []float32, ldm int) {
+	gemmNTDots(m, n, k, a, lda, b, ldb, c, ldc, mask, ldm, dotGeneric)
+}
+
+// gemmNTDots computes GemmNT with one dot product per element of C.
+func gemmNTDots(m, n, k int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int, mask []float32, ldm int, dot func(x, y []float32) float32) {
 	for i := range m {
 		crow := c[i*ldc : i*ldc+n]
 		if k == 0 {
@@ -51,7 +56,7 @@ func gemmNTGeneric(m, n, k int, a []float32, lda int, b []float32, ldb int, c []
 		} else {
 			arow := a[i*lda : i*lda+k]
 			for j := range crow {
-				crow[j] = dotGeneric(arow, b[j*ldb:j*ldb+k])
+				crow[j] = dot(arow, b[j*ldb:j*ldb+k])
 			}
 		}
 		if mask != nil {

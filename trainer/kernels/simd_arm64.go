@@ -103,28 +103,11 @@ func gemmTNNEON(m, n, k int, a []float32, lda int, b []float32, ldb int, c []flo
 }
 
 func gemmNTNEON(m, n, k int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int, mask []float32, ldm int) {
-	if k == 0 {
-		gemmNTGeneric(m, n, k, a, lda, b, ldb, c, ldc, mask, ldm)
-		return
-	}
 	if k == 1 && ldb == 1 {
 		gemmNTOuter(m, n, a, lda, b, c, ldc, mask, ldm, axpyNEON)
 		return
 	}
-	for i := range m {
-		arow := a[i*lda : i*lda+k]
-		crow := c[i*ldc : i*ldc+n]
-		for j := range crow {
-			crow[j] = dotNEON(arow, b[j*ldb:j*ldb+k])
-		}
-		if mask != nil {
-			for j, v := range mask[i*ldm : i*ldm+n] {
-				if v <= 0 {
-					crow[j] = 0
-				}
-			}
-		}
-	}
+	gemmNTDots(m, n, k, a, lda, b, ldb, c, ldc, mask, ldm, dotNEON)
 }
 
 func axpyNEON(alpha float32, x, y []float32) {

@@ -89,15 +89,21 @@ func userSamples(n int) ([]data.Sample, []float32) {
 // replica: Reset, one epoch over 128 samples in batches of 32 with Adam,
 // predictions on 32 test samples.
 func BenchmarkFineTuneUser(b *testing.B) {
-	m := mustNew(b, benchWideDeep, benchSchema)
+	benchFineTuneUser(b, benchWideDeep, mustAdam(b, 0.001))
+}
+
+// benchFineTuneUser fine-tunes one user per iteration as described above
+// with cfg and opt, reporting users/s and the CPU time per user.
+func benchFineTuneUser(b *testing.B, cfg Config, opt optim.Optimizer) {
+	m := mustNew(b, cfg, benchSchema)
 	r, err := m.Fork()
 	if err != nil {
 		b.Fatal(err)
 	}
-	opt := mustAdam(b, 0.001)
 	s, y := userSamples(160)
 	z := make([]float32, 32)
 	b.ReportAllocs()
+	cpu0 := cpuTime(b)
 	for b.Loop() {
 		r.Reset()
 		for lo := 0; lo < 128; lo += 32 {
@@ -110,6 +116,7 @@ func BenchmarkFineTuneUser(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "users/s")
+	b.ReportMetric(float64(cpuTime(b)-cpu0)/float64(b.N), "cpu-ns/op")
 }
 
 // BenchmarkReplicaReset: Reset alone, after fine-tuning on 128 samples as
@@ -181,35 +188,9 @@ func BenchmarkFineTuneUserFreshFork(b *testing.B) {
 // Wide&Deep, embeddings of 8, MLP 200-80, trained with SGD at lr 0.01.
 var peerShape = Config{Arch: ArchWideDeep, EmbeddingDim: 8, HiddenUnits: []int{200, 80}, Seed: 1}
 
-// BenchmarkFineTuneUserSGD: one user's fine-tuning in the peer's shape on a
-// reused replica: Reset, one epoch over 128 samples in batches of 32 with
-// SGD, predictions on 32 test samples. LCFT_KERNELS=generic measures the
-// pure-Go kernels.
-func BenchmarkFineTuneUserSGD(b *testing.B) {
-	m := mustNew(b, peerShape, benchSchema)
-	r, err := m.Fork()
-	if err != nil {
-		b.Fatal(err)
-	}
-	opt := mustSGD(b, 0.01)
-	s, y := userSamples(160)
-	z := make([]float32, 32)
-	b.ReportAllocs()
-	cpu0 := cpuTime(b)
-	for b.Loop() {
-		r.Reset()
-		for lo := 0; lo < 128; lo += 32 {
-			if _, err := r.TrainStep(s[lo:lo+32], y[lo:lo+32], opt); err != nil {
-				b.Fatal(err)
-			}
-		}
-		if err := r.Predict(s[128:], z); err != nil {
-			b.Fatal(err)
-		}
-	}
-	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "users/s")
-	b.ReportMetric(float64(cpuTime(b)-cpu0)/float64(b.N), "cpu-ns/op")
-}
+// BenchmarkFineTuneUserSGD: BenchmarkFineTuneUser in the peer's shape, with
+// SGD. LCFT_KERNELS=generic measures the pure-Go kernels.
+func BenchmarkFineTuneUserSGD(b *testing.B) { benchFineTuneUser(b, peerShape, mustSGD(b, 0.01)) }
 
 // BenchmarkTrainStepSGD: a training step in the peer's shape at batch 32
 // and 1024.
