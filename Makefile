@@ -75,6 +75,10 @@ bench: ## Trainer throughput as ratios against a peer in the same run (hack/benc
 bench-peer: ## The trainer against PyTorch+OpenBLAS on one core, interleaved, and on 1 vs 2 cores (installs python3-torch; hack/bench-peer.sh).
 	hack/bench-peer.sh
 
+.PHONY: bench-kernels
+bench-kernels: ## Per-user fine-tuning and training steps, SIMD kernels vs pure Go, interleaved, CPU time (hack/bench-kernels.sh).
+	hack/bench-kernels.sh
+
 .PHONY: bench-controller
 bench-controller: bin-module envtest-assets ## The operator at 1,000 and 5,000 cohorts on envtest against a plain client's ceiling: time until every Job exists, create-to-Job p50/p99, manager RSS and CPU.
 	hack/bench-controller.sh

@@ -4,6 +4,7 @@ import (
 	"math"
 
 	"github.com/lcft-dev/lcft-operator/trainer/data"
+	"github.com/lcft-dev/lcft-operator/trainer/kernels"
 )
 
 // attnHidden is the width of the hidden layer of DIN's activation unit, as
@@ -171,9 +172,9 @@ func (u *attention) forward(w *attnWork, batch []data.Sample, x []float32, ld, o
 			r++
 		}
 	}
-	gemm(false, false, n, A, d, 1, w.ec, d, w.q, A, 0, w.c, A)
+	kernels.GemmNN(n, A, d, w.ec, d, w.q, A, w.c, A, nil, false)
 	hid := w.hid[:R*A]
-	gemm(false, false, R, A, 2*d, 1, w.v, 2*d, w.m, A, 0, hid, A)
+	kernels.GemmNN(R, A, 2*d, w.v, 2*d, w.m, A, hid, A, nil, false)
 	b1, w2, b2 := u.b1.data[:A], u.w2.data[:A], u.b2.data[0]
 	r = 0
 	for i := range batch {
@@ -237,8 +238,10 @@ func (u *attention) backward(w *attnWork, batch []data.Sample, dx []float32, ld,
 	}
 	u.b2.grad[0] += gb2
 	// dm = vᵀ·dpre, dq = e_cᵀ·dc; dw1 = [dm_a; dq; dm_a - dq; dm_d].
-	gemm(true, false, 2*d, A, R, 1, w.v, 2*d, dhid, A, 0, w.dm, A)
-	gemm(true, false, d, A, n, 1, w.ec, d, w.dc, A, 0, w.dq, A)
+	clear(w.dm[:2*d*A])
+	clear(w.dq[:d*A])
+	kernels.GemmTN(2*d, A, R, w.v, 2*d, dhid, A, w.dm, A)
+	kernels.GemmTN(d, A, n, w.ec, d, w.dc, A, w.dq, A)
 	gw := u.w1.grad
 	ga, gb, gc, gd := gw[:d*A], gw[d*A:2*d*A], gw[2*d*A:3*d*A], gw[3*d*A:4*d*A]
 	for j := range d * A {
@@ -250,8 +253,8 @@ func (u *attention) backward(w *attnWork, batch []data.Sample, dx []float32, ld,
 	add(gd, w.dm[d*A:])
 	// dv = dpre·mᵀ, de_c (the part through c) = dc·qᵀ.
 	dv := w.dv[:R*2*d]
-	gemm(false, true, R, 2*d, A, 1, dhid, A, w.m, A, 0, dv, 2*d)
-	gemm(false, true, n, d, A, 1, w.dc, A, w.q, A, 0, w.dec, d)
+	kernels.GemmNT(R, 2*d, A, dhid, A, w.m, A, dv, 2*d, nil, 0)
+	kernels.GemmNT(n, d, A, w.dc, A, w.q, A, w.dec, d, nil, 0)
 	// v = [e_h, e_h ⊙ e_c], plus the pooling's scale*a_h*g for e_h.
 	// gradRow's slice is valid until the next call: e_c's gradient is
 	// accumulated in dec, then added once per sample.

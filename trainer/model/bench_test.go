@@ -1,7 +1,9 @@
 package model
 
 import (
+	"fmt"
 	"math/rand/v2"
+	"syscall"
 	"testing"
 	"time"
 
@@ -87,15 +89,21 @@ func userSamples(n int) ([]data.Sample, []float32) {
 // replica: Reset, one epoch over 128 samples in batches of 32 with Adam,
 // predictions on 32 test samples.
 func BenchmarkFineTuneUser(b *testing.B) {
-	m := mustNew(b, benchWideDeep, benchSchema)
+	benchFineTuneUser(b, benchWideDeep, mustAdam(b, 0.001))
+}
+
+// benchFineTuneUser fine-tunes one user per iteration as described above
+// with cfg and opt, reporting users/s and the CPU time per user.
+func benchFineTuneUser(b *testing.B, cfg Config, opt optim.Optimizer) {
+	m := mustNew(b, cfg, benchSchema)
 	r, err := m.Fork()
 	if err != nil {
 		b.Fatal(err)
 	}
-	opt := mustAdam(b, 0.001)
 	s, y := userSamples(160)
 	z := make([]float32, 32)
 	b.ReportAllocs()
+	cpu0 := cpuTime(b)
 	for b.Loop() {
 		r.Reset()
 		for lo := 0; lo < 128; lo += 32 {
@@ -108,6 +116,7 @@ func BenchmarkFineTuneUser(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "users/s")
+	b.ReportMetric(float64(cpuTime(b)-cpu0)/float64(b.N), "cpu-ns/op")
 }
 
 // BenchmarkReplicaReset: Reset alone, after fine-tuning on 128 samples as
@@ -173,4 +182,47 @@ func BenchmarkFineTuneUserFreshFork(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "users/s")
+}
+
+// peerShape is the configuration of the comparison with PyTorch (issue 12):
+// Wide&Deep, embeddings of 8, MLP 200-80, trained with SGD at lr 0.01.
+var peerShape = Config{Arch: ArchWideDeep, EmbeddingDim: 8, HiddenUnits: []int{200, 80}, Seed: 1}
+
+// BenchmarkFineTuneUserSGD: BenchmarkFineTuneUser in the peer's shape, with
+// SGD. LCFT_KERNELS=generic measures the pure-Go kernels.
+func BenchmarkFineTuneUserSGD(b *testing.B) { benchFineTuneUser(b, peerShape, mustSGD(b, 0.01)) }
+
+// BenchmarkTrainStepSGD: a training step in the peer's shape at batch 32
+// and 1024.
+func BenchmarkTrainStepSGD(b *testing.B) {
+	for _, n := range []int{32, 1024} {
+		b.Run(fmt.Sprintf("batch%d", n), func(b *testing.B) {
+			m := mustNew(b, peerShape, benchSchema)
+			opt := mustSGD(b, 0.01)
+			batch := randomSamples(rand.New(rand.NewPCG(1, 2)), benchSchema, 4*n)
+			y := labelsOf(batch)
+			b.ReportAllocs()
+			cpu0 := cpuTime(b)
+			i := 0
+			for b.Loop() {
+				lo := (i % 4) * n
+				if _, err := m.TrainStep(batch[lo:lo+n], y[lo:lo+n], opt); err != nil {
+					b.Fatal(err)
+				}
+				i++
+			}
+			b.ReportMetric(float64(n*b.N)/b.Elapsed().Seconds(), "samples/s")
+			b.ReportMetric(float64(cpuTime(b)-cpu0)/float64(b.N), "cpu-ns/op")
+		})
+	}
+}
+
+// cpuTime returns the user and system CPU time of the process so far, in
+// nanoseconds: on a shared machine it is steadier than the wall time.
+func cpuTime(b *testing.B) int64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		b.Fatalf("getrusage: %v", err)
+	}
+	return ru.Utime.Nano() + ru.Stime.Nano()
 }

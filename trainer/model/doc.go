@@ -114,6 +114,7 @@
 // many users. Fine-tuning results depend only on the base, the batches and
 // the optimizer, not on which replica ran them or in what order.
 //
-// Matrix products use gonum's blas32 and run serially: parallelism belongs
-// to the caller (one replica per core).
+// Matrix products and vector updates use package kernels (AVX2+FMA on amd64
+// CPUs that have it, pure Go otherwise) and run serially: parallelism
+// belongs to the caller (one replica per core).
 package model

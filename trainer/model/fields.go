@@ -1,6 +1,9 @@
 package model
 
-import "github.com/lcft-dev/lcft-operator/trainer/data"
+import (
+	"github.com/lcft-dev/lcft-operator/trainer/data"
+	"github.com/lcft-dev/lcft-operator/trainer/kernels"
+)
 
 // numFields is the number of embedded fields: user, item, categories,
 // positive history, negative history.
@@ -94,30 +97,13 @@ func spreadRows(t *table, rows []int32, g []float32) {
 }
 
 // add sets dst += src.
-func add(dst, src []float32) {
-	src = src[:len(dst)]
-	for i, v := range src {
-		dst[i] += v
-	}
-}
+func add(dst, src []float32) { kernels.Axpy(1, src, dst) }
 
 // axpy sets dst += a*src.
-func axpy(a float32, src, dst []float32) {
-	src = src[:len(dst)]
-	for i, v := range src {
-		dst[i] += a * v
-	}
-}
+func axpy(a float32, src, dst []float32) { kernels.Axpy(a, src, dst) }
 
 // dot returns the inner product of a and b.
-func dot(a, b []float32) float32 {
-	b = b[:len(a)]
-	var s float32
-	for i, v := range a {
-		s += v * b[i]
-	}
-	return s
-}
+func dot(a, b []float32) float32 { return kernels.Dot(a, b) }
 
 // scale sets dst *= a.
 func scale(dst []float32, a float32) {

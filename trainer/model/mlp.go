@@ -3,6 +3,8 @@ package model
 import (
 	"fmt"
 	"math"
+
+	"github.com/lcft-dev/lcft-operator/trainer/kernels"
 )
 
 // mlp is a multi-layer perceptron with ReLU hidden layers and one linear
@@ -44,15 +46,11 @@ func (m *mlp) forward(ws *workspace, n int) {
 	for l, w := range m.w {
 		k, out := m.widths[l], m.widths[l+1]
 		h := ws.h[l][:n*out]
-		gemm(false, false, n, out, k, 1, in, k, w.data, out, 0, h, out)
 		if l < len(m.b) {
-			b := m.b[l].data
-			for i := 0; i < n; i++ {
-				row := h[i*out : i*out+out]
-				for j, v := range row {
-					row[j] = max(v+b[j], 0)
-				}
-			}
+			// h = relu(in·w + b), fused in one pass over h.
+			kernels.GemmNN(n, out, k, in, k, w.data, out, h, out, m.b[l].data, true)
+		} else {
+			kernels.GemmNN(n, out, k, in, k, w.data, out, h, out, nil, false)
 		}
 		in = h
 	}
@@ -79,23 +77,14 @@ func (m *mlp) backward(ws *workspace, n int, dout []float32) {
 		}
 		// dW += inᵀ·dh, unless W is frozen (its gradient would be dropped).
 		if !m.w[l].frozen {
-			gemm(true, false, k, out, n, 1, in, k, dh, out, 1, m.w[l].grad, out)
+			kernels.GemmTN(k, out, n, in, k, dh, out, m.w[l].grad, out)
 		}
-		// d(in) = dh·Wᵀ.
-		var din []float32
+		// d(in) = dh·Wᵀ; for a hidden input, masked by the ReLU that
+		// produced it (zero where in ≤ 0), fused in one pass over d(in).
 		if l > 0 {
-			din = ws.dh[l-1][:n*k]
+			kernels.GemmNT(n, k, out, dh, out, m.w[l].data, out, ws.dh[l-1][:n*k], k, ws.h[l-1][:n*k], k)
 		} else {
-			din = ws.dx[:n*k]
-		}
-		gemm(false, true, n, k, out, 1, dh, out, m.w[l].data, out, 0, din, k)
-		if l > 0 {
-			h := ws.h[l-1][:n*k]
-			for i, v := range h {
-				if v <= 0 {
-					din[i] = 0
-				}
-			}
+			kernels.GemmNT(n, k, out, dh, out, m.w[l].data, out, ws.dx[:n*k], k, nil, 0)
 		}
 	}
 }

@@ -31,6 +31,10 @@ type table struct {
 	gslot   []int32
 	touched []int32
 	grad    []float32
+
+	// mergeCount counts, per row of a base table, the replicas that wrote
+	// the row during a Merge; it is all zeros between merges.
+	mergeCount []int32
 }
 
 // row returns row r for reading.

@@ -1,6 +1,10 @@
 package optim
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/lcft-dev/lcft-operator/trainer/kernels"
+)
 
 // SGD is plain stochastic gradient descent:
 //
@@ -27,9 +31,5 @@ func (*SGD) StateLen() int { return 0 }
 
 // Update applies param -= lr*grad. state and step are unused.
 func (o *SGD) Update(param, grad, _ []float32, _ int) {
-	lr := o.cur
-	grad = grad[:len(param)]
-	for i, g := range grad {
-		param[i] -= lr * g
-	}
+	kernels.Axpy(-o.cur, grad, param)
 }

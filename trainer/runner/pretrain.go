@@ -23,7 +23,7 @@ var Quantiles = []float64{0.1, 0.25, 0.5, 0.75, 0.9}
 
 // pretrain trains the global model on the train split, evaluates its
 // user-level AUC on the test split and saves it to OutputURI/model.lcft.
-func pretrain(ctx context.Context, spec *runspec.Spec, lg *logger) (*runspec.Summary, error) {
+func pretrain(ctx context.Context, spec *runspec.Spec, lg *logger, opts options) (*runspec.Summary, error) {
 	start := time.Now()
 	sp, err := loadSplit(ctx, spec.Dataset, data.Selection{}, nil)
 	if err != nil {
@@ -58,7 +58,7 @@ func pretrain(ctx context.Context, spec *runspec.Spec, lg *logger) (*runspec.Sum
 	lg.printf("pretraining %s (%d parameters) on %d samples of %d users, global CTR %.4f; %s lr %g decay %g, batch %d, %d epochs",
 		mc.Arch, m.NumParams(), len(train.Samples), train.Schema.NumUsers, g, orDefault(spec.Optimization.Optimizer, OptimizerSGD),
 		spec.Optimization.LearningRate, spec.Optimization.LearningRateDecay, spec.Optimization.BatchSize, spec.Optimization.Epochs)
-	if err := trainGlobal(ctx, m, train.Samples, opt, spec.Optimization, lg); err != nil {
+	if err := trainGlobal(ctx, m, train.Samples, opt, spec.Optimization, opts.pretrainWorkers, lg); err != nil {
 		return nil, err
 	}
 	stats, err := dataStats(m, train, test)

@@ -28,6 +28,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
 	"runtime"
 	"sync"
 	"time"
@@ -40,6 +41,9 @@ import (
 type options struct {
 	workers   int // goroutines for per-user work, each with one model replica
 	resamples int // paired bootstrap resamples
+	// pretrainWorkers is the number of data-parallel pretraining workers
+	// (EnvPretrainWorkers); unlike workers it changes the results.
+	pretrainWorkers int
 }
 
 // DefaultBootstrapResamples is the number of paired bootstrap resamples of
@@ -55,8 +59,17 @@ func defaultOptions() options {
 // summary. Kinds: pretrain, verify, finetune, search (see the package
 // documentation and DESIGN.md). On error the summary is nil; ExitCode(err)
 // is the process exit code.
+//
+// The environment variable EnvPretrainWorkers sets the number of
+// data-parallel pretraining workers.
 func Run(ctx context.Context, spec *runspec.Spec, shard int, progress io.Writer) (*runspec.Summary, error) {
-	return run(ctx, spec, shard, progress, defaultOptions())
+	opts := defaultOptions()
+	n, err := pretrainWorkersFromEnv(os.Getenv(EnvPretrainWorkers))
+	if err != nil {
+		return nil, badInput("%w", err)
+	}
+	opts.pretrainWorkers = n
+	return run(ctx, spec, shard, progress, opts)
 }
 
 func run(ctx context.Context, spec *runspec.Spec, shard int, progress io.Writer, opts options) (*runspec.Summary, error) {
@@ -69,15 +82,14 @@ func run(ctx context.Context, spec *runspec.Spec, shard int, progress io.Writer,
 	if shard < 0 || shard >= spec.Shards {
 		return nil, badInput("shard %d is outside [0, %d)", shard, spec.Shards)
 	}
-	if opts.workers < 1 {
-		opts.workers = 1
-	}
+	opts.workers = max(1, opts.workers)
+	opts.pretrainWorkers = max(1, opts.pretrainWorkers)
 	lg := newLogger(progress, fmt.Sprintf("[%s shard %d/%d]", spec.Kind, shard, spec.Shards))
 	var sum *runspec.Summary
 	var err error
 	switch spec.Kind {
 	case runspec.KindPretrain:
-		sum, err = pretrain(ctx, spec, lg)
+		sum, err = pretrain(ctx, spec, lg, opts)
 	case runspec.KindVerify:
 		sum, err = verify(ctx, spec, lg)
 	case runspec.KindFinetune:

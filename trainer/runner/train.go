@@ -87,13 +87,16 @@ const pretrainStream = 0x70726574726169 // "pretrai"
 // of o.BatchSize, opt's learning rate set per epoch. It logs each epoch's
 // mean loss and throughput and fails with bad input if the loss stops being
 // finite (a learning rate too large for the data; retrying cannot help).
-func trainGlobal(ctx context.Context, m *model.Model, samples []data.Sample, opt optim.Optimizer, o runspec.Optimization, lg *logger) error {
-	n := len(samples)
-	order := make([]int, n)
-	for i := range order {
-		order[i] = i
+//
+// With workers > 1 and a stateless optimizer (SGD) it trains data-parallel
+// (trainGlobalParallel); Adam's per-parameter state stays serial.
+func trainGlobal(ctx context.Context, m *model.Model, samples []data.Sample, opt optim.Optimizer, o runspec.Optimization, workers int, lg *logger) error {
+	if workers > 1 && opt.StateLen() == 0 {
+		return trainGlobalParallel(ctx, m, samples, opt, o, workers, lg)
 	}
-	rng := rand.New(rand.NewPCG(o.Seed, pretrainStream))
+	n := len(samples)
+	order := shuffleOrder(n)
+	rng := pretrainRNG(o.Seed)
 	batch := make([]data.Sample, 0, o.BatchSize)
 	y := make([]float32, 0, o.BatchSize)
 	for epoch := range o.Epochs {
@@ -129,6 +132,18 @@ func trainGlobal(ctx context.Context, m *model.Model, samples []data.Sample, opt
 	}
 	return nil
 }
+
+// shuffleOrder returns the identity permutation of n, shuffled per epoch.
+func shuffleOrder(n int) []int {
+	order := make([]int, n)
+	for i := range order {
+		order[i] = i
+	}
+	return order
+}
+
+// pretrainRNG is the source of the global model's per-epoch shuffles.
+func pretrainRNG(seed uint64) *rand.Rand { return rand.New(rand.NewPCG(seed, pretrainStream)) }
 
 // tuner fine-tunes one replica on one user's samples at a time. Each worker
 // goroutine owns one; it allocates nothing per user once its buffers have

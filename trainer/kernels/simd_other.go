@@ -1,0 +1,7 @@
+//go:build !(amd64 || arm64) || purego
+
+package kernels
+
+// simdImpl returns nil: this build has no SIMD kernels (an architecture
+// other than amd64 and arm64, or the purego tag), so the generic ones run.
+func simdImpl() *impl { return nil }
