@@ -60,6 +60,16 @@ func cores(dir string, stdout io.Writer) (*coresResult, error) {
 	}
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
 	res := &coresResult{}
+	// Pretraining is serial unless asked for workers: "auto" gives it one
+	// data-parallel worker per GOMAXPROCS, which is what is measured here.
+	if old, ok := os.LookupEnv(runner.EnvPretrainWorkers); ok {
+		defer os.Setenv(runner.EnvPretrainWorkers, old)
+	} else {
+		defer os.Unsetenv(runner.EnvPretrainWorkers)
+	}
+	if err := os.Setenv(runner.EnvPretrainWorkers, "auto"); err != nil {
+		return nil, err
+	}
 	var pre *runspec.PretrainStats
 	for i, procs := range []int{1, 2, 1, 2} {
 		runtime.GOMAXPROCS(procs)
