@@ -172,18 +172,40 @@ func (m *mdWriter) experiment(e *Experiment, kind string) {
 
 func (m *mdWriter) search(s *runner.SearchReport) {
 	m.printf("- global model: %s (`%s`), global CTR %.4f\n", s.Architecture, s.ModelURI, s.GlobalCTR)
-	m.printf("- fine-tuning: %s; the last %g of each user's training samples validate, the rest fit; users with at least %d fit samples (%d left out)\n",
-		optimization(s.Optimization), cmp.Or(s.ValidationFraction, runner.DefaultValidationFraction), s.MinSamples, s.SkippedUsers)
-	m.printf("- search time: %.1f s\n", s.Seconds)
-	m.printf("\n| local CTR group | users (scored) | mean local CTR | chosen (y+, y−) | chosen from | validation AUC, chosen | identity (Local) | Auto | Cloud | chosen − identity | chosen − Auto |\n|---|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|\n")
-	for _, g := range s.Groups {
-		c := g.Cells[g.Chosen]
-		m.printf("| [%.3f, %.3f) | %d (%d) | %s | (%.3f, %.3f) | %s | %s | %s | %s | %s | %s | %s |\n",
-			g.Min, g.Max, g.Users, g.ScoredUsers, meanCTR(g.MeanLocalCTR), c.Positive, c.Negative, c.Source,
-			auc5(g.AUC, false), auc5(g.IdentityAUC, false), auc5(g.AutoAUC, false), auc5(g.CloudAUC, false),
-			diff(g.AUC, g.IdentityAUC), diff(g.AUC, g.AutoAUC))
+	m.printf("- fine-tuning: %s; %d seed(s) %v, each user's AUC averaged over them; validation on the last %g of each user's train rows, which the global model held out of pretraining; users with at least %d fit rows (%d left out)\n",
+		optimization(s.Optimization), len(s.Seeds), s.Seeds, s.HoldoutFraction, s.MinSamples, s.SkippedUsers)
+	if s.Shards > 1 {
+		m.printf("- shard %d of %d: the choice below is this shard's alone; the search's is runspec.CombineSearch over all shards' summaries\n", s.Shard, s.Shards)
 	}
-	m.printf("\nThe AUCs are user-level on the validation split, the same split that chose the labels: the chosen cell is at least the identity by construction (selection on the validation data; an optimistic estimate).\n")
+	m.printf("- search time: %.1f s\n", s.Seconds)
+	if s.Result == nil {
+		return
+	}
+	m.printf("\n| local CTR group | users (scored) | mean local CTR | choice | why | lift over Auto | lift over Local | best cell | its lift over Auto |\n|---|---:|---:|---|---|---:|---:|---|---:|\n")
+	for _, g := range s.Result.Groups {
+		choice := "Auto"
+		if !g.Auto {
+			choice = fmt.Sprintf("(%.3f, %.3f) %s", g.Chosen.Positive, g.Chosen.Negative, g.Chosen.Source)
+		}
+		best, bestLift := "–", "–"
+		if g.Best >= 0 {
+			c := g.Cells[g.Best]
+			best, bestLift = fmt.Sprintf("(%.3f, %.3f) %s", c.Positive, c.Negative, c.Source), normalCI(c.LiftVsAuto)
+		}
+		m.printf("| [%.3f, %.3f) | %d (%d) | %.3f | %s | %s | %s | %s | %s | %s |\n",
+			g.Min, g.Max, g.Users, g.ScoredUsers, g.MeanLocalCTR, choice, g.Reason, normalCI(g.LiftVsAuto), normalCI(g.LiftVsLocal), best, bestLift)
+	}
+	m.printf("\nLifts are differences of user-level validation AUC (each user's AUC averaged over the seeds, weighted by the user's held-out rows) with 95%% normal intervals of the size-weighted mean; bold when the interval excludes 0. " +
+		"A group leaves Auto only when its best cell's interval over Auto lies above 0. The best cell is selected on the same rows, so its lift is optimistic.\n")
+}
+
+// normalCI is "mean [lo, hi]" of a normal interval, bold when it excludes 0.
+func normalCI(iv runspec.Interval) string {
+	s := fmt.Sprintf("%s [%s, %s]", signed5(iv.Mean), signed5(iv.Lo), signed5(iv.Hi))
+	if iv.Significant() {
+		return "**" + s + "**"
+	}
+	return s
 }
 
 func meanCTR(f runner.Float) string {
