@@ -168,6 +168,51 @@ func (m *mdWriter) experiment(e *Experiment, kind string) {
 	m.printf("\nusers: users with a two-class test set (%d single-class and %d skipped users left out). AUCs are user-level (each user's test AUC weighted by the user's test-set size). "+
 		"CIs: %d-resample paired bootstrap over users; bold when the interval excludes 0. improved / unchanged / degraded: LCFT versus Cloud per user (|ΔAUC| ≤ 1e-9 is unchanged). "+
 		"Strategy None fine-tunes with the original labels, so its LCFT is Local.\n", max(single, 0), max(skipped, 0), resamples)
+	m.seedAveraged(e)
+}
+
+// seedAveraged prints the tables over seeds and the Hard searches' choices.
+func (m *mdWriter) seedAveraged(e *Experiment) {
+	for _, mr := range e.Models {
+		s := mr.Search
+		if s == nil {
+			continue
+		}
+		m.printf("\nHard search, %s seed %d (validation on the pretraining holdout):\n\n| local CTR group | users (scored) | choice | why | lift over Auto | lift over Local | best cell | its lift over Auto |\n|---|---:|---|---|---:|---:|---|---:|\n", mr.Architecture, mr.Seed)
+		for _, g := range s.Groups {
+			choice := "Auto"
+			if !g.Auto {
+				choice = fmt.Sprintf("(%.3f, %.3f) %s", g.Chosen.Positive, g.Chosen.Negative, g.Chosen.Source)
+			}
+			best, bestLift := "–", "–"
+			if g.Best >= 0 {
+				c := g.Cells[g.Best]
+				best, bestLift = fmt.Sprintf("(%.3f, %.3f) %s", c.Positive, c.Negative, c.Source), normalCI(c.LiftVsAuto)
+			}
+			m.printf("| [%.3f, %.3f) | %d (%d) | %s | %s | %s | %s | %s | %s |\n", g.Min, g.Max, g.Users, g.ScoredUsers, choice, g.Reason,
+				normalCI(g.LiftVsAuto), normalCI(g.LiftVsLocal), best, bestLift)
+		}
+	}
+	if len(e.SeedAveraged) == 0 {
+		return
+	}
+	m.printf("\nOver seeds %v (each user's AUCs averaged over the seeds, then a paired bootstrap over users; SD: standard deviation over seeds of each seed's difference):\n\n", e.Seeds)
+	m.printf("| model | strategy | users | Cloud | Local | LCFT | LCFT−Local [95%% CI] | SD over seeds | LCFT−Cloud [95%% CI] | SD over seeds |\n|---|---|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+	for _, a := range e.SeedAveraged {
+		m.printf("| %s | %s | %d | %s | %s | %s | %s | %.5f | %s | %.5f |\n", a.Architecture, a.Strategy, a.Users,
+			auc5(a.Cloud, false), auc5(a.Local, false), auc5(a.LCFT, false), ciCell(a.LCFTvsLocal), a.SDLCFTLocal, ciCell(a.LCFTvsCloud), a.SDLCFTCloud)
+	}
+	if len(e.Comparisons) == 0 {
+		return
+	}
+	m.printf("\n| model | comparison (LCFT) | difference [95%% CI] | SD over seeds | per seed |\n|---|---|---:|---:|---|\n")
+	for _, c := range e.Comparisons {
+		var per []string
+		for _, v := range c.PerSeed {
+			per = append(per, signed5(v))
+		}
+		m.printf("| %s | %s − %s | %s | %.5f | %s |\n", c.Architecture, c.A, c.B, ciCell(c.Diff), c.SD, strings.Join(per, ", "))
+	}
 }
 
 func (m *mdWriter) search(s *runner.SearchReport) {

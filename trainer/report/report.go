@@ -49,6 +49,12 @@ type Experiment struct {
 	Cohort      runspec.Cohort       `json:"cohort"`
 	Models      []ModelResult        `json:"models"`
 	WallSeconds float64              `json:"wallSeconds"`
+	// Seeds, with more than one, ran the whole protocol once per seed
+	// (Models holds one result per architecture and seed); SeedAveraged
+	// and Comparisons summarise them (AverageOverSeeds).
+	Seeds        []uint64         `json:"seeds,omitempty"`
+	SeedAveraged []SeedAverage    `json:"seedAveraged,omitempty"`
+	Comparisons  []SeedComparison `json:"comparisons,omitempty"`
 }
 
 // ModelResult is one architecture of an experiment: its pretraining and
@@ -58,6 +64,11 @@ type ModelResult struct {
 	Model        runspec.Model          `json:"model"`
 	Pretrain     *runspec.PretrainStats `json:"pretrain"`
 	Strategies   []*runner.Report       `json:"strategies"`
+	// Seed of this run (pretraining, search and fine-tuning shuffles).
+	Seed uint64 `json:"seed,omitempty"`
+	// Search is the Hard search's result when strategy Hard ran: its
+	// table is what Hard fine-tuned with.
+	Search *runspec.SearchResult `json:"search,omitempty"`
 }
 
 // Result is a decoded input. Fine-tuning reports are presented as an
