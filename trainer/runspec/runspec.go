@@ -99,11 +99,26 @@ type Dataset struct {
 	// formats (Amazon, Implicit); nil takes the defaults.
 	Negatives *Negatives `json:"negatives,omitempty"`
 	Split     Split      `json:"split"`
+	// TestHistories says which rows a test row's histories (the user's
+	// positive and negative items, most recent HistoryLength of each) come
+	// from: EarlierRows (the default) takes every earlier row of the user,
+	// earlier test rows included, as a system serving impressions one by one
+	// would know them; TrainRows freezes every test row's histories at the
+	// end of the user's train rows. Rows are ordered by user, timestamp,
+	// then item id (the tie order within a timestamp). The same rule applies
+	// to a search's held-out rows.
+	TestHistories string `json:"testHistories,omitempty"`
 	// Partitions, when set, is the same dataset partitioned by user (written
 	// by the pretraining of the global model): a shard reads only its own
 	// partitions instead of URI.
 	Partitions *Partitions `json:"partitions,omitempty"`
 }
+
+// Values of Dataset.TestHistories.
+const (
+	TestHistoriesEarlierRows = "EarlierRows"
+	TestHistoriesTrainRows   = "TrainRows"
+)
 
 // Partitions locates a partitioned dataset.
 type Partitions struct {
@@ -305,6 +320,11 @@ func (s *Spec) Validate() error {
 		}
 	default:
 		errs = append(errs, fmt.Errorf("kind %q is not one of pretrain, finetune, search, verify", s.Kind))
+	}
+	switch s.Dataset.TestHistories {
+	case "", TestHistoriesEarlierRows, TestHistoriesTrainRows:
+	default:
+		errs = append(errs, fmt.Errorf("dataset testHistories %q is not one of %s, %s", s.Dataset.TestHistories, TestHistoriesEarlierRows, TestHistoriesTrainRows))
 	}
 	if h := s.Dataset.Split.HoldoutFraction; !(h >= 0 && h <= MaxHoldoutFraction) {
 		errs = append(errs, fmt.Errorf("dataset split holdoutFraction %v is outside [0, %g]", h, MaxHoldoutFraction))

@@ -55,6 +55,8 @@ func TestValidateSearch(t *testing.T) {
 		{"auto group needs no labels", func(s *Spec) {
 			s.Correction = &Correction{Strategy: "Hard", Groups: []LabelGroup{{Min: 0, Max: 1, Positive: math.Inf(1), Auto: true}}}
 		}, ""},
+		{"test histories", func(s *Spec) { s.Dataset.TestHistories = TestHistoriesTrainRows }, ""},
+		{"unknown test histories", func(s *Spec) { s.Dataset.TestHistories = "Future" }, "testHistories \"Future\""},
 		{"init std", func(s *Spec) { s.Model = &Model{Architecture: "LR", EmbeddingInitStd: 2} }, "embeddingInitStd 2 is outside"},
 	}
 	for _, tc := range cases {

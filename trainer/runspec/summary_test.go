@@ -27,8 +27,8 @@ func validSummaries() map[string]*Summary {
 		"pretrain": {Kind: KindPretrain, Shard: 0, Arch: "amd64", Pretrain: &PretrainStats{
 			ArtifactURI: "file:///m/model.lcft", Digest: "sha256:01", GlobalCTR: 0.31, Users: 600, Samples: 36000, CloudAUC: 0.72,
 			Quantiles: [][2]float64{{0.1, 0.05}, {0.5, 0.3}, {0.9, 0.7}}, Seconds: 12.5}},
-		"verify": {Kind: KindVerify, Arch: "amd64", Pretrain: &PretrainStats{ArtifactURI: "file:///m/model.lcft", Digest: "sha256:02", GlobalCTR: 0.3}},
-		"search": {Kind: KindSearch, Arch: "arm64", Search: randomSearch(20, 0, 1, nil)},
+		"verify":                         {Kind: KindVerify, Arch: "amd64", Pretrain: &PretrainStats{ArtifactURI: "file:///m/model.lcft", Digest: "sha256:02", GlobalCTR: 0.3}},
+		"search":                         {Kind: KindSearch, Arch: "arm64", Search: randomSearch(20, 0, 1, nil)},
 		"failed shard":                   {Kind: KindFinetune, Shard: 1, Arch: "amd64", Error: "reading s3://b/data: access denied"},
 		"failed before reading the spec": {Shard: 0, Arch: "amd64", Error: "run needs --spec FILE"},
 	}
