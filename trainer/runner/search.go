@@ -119,6 +119,9 @@ func search(ctx context.Context, spec *runspec.Spec, shard int, lg *logger, opts
 	if err != nil {
 		return nil, err
 	}
+	if spec.Dataset.TestHistories == runspec.TestHistoriesTrainRows {
+		data.FreezeHistories(valid) // held-out rows see the fit rows only, as test rows see the train rows
+	}
 	if want := spec.GlobalModel.HoldoutSamples; want > 0 && int64(len(valid.Samples)) != want {
 		return nil, badInput("the search's train split holds out %d rows, the global model held out %d: not the data the model was pretrained on, so the held-out rows may have been trained on",
 			len(valid.Samples), want)

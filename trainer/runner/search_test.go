@@ -220,3 +220,26 @@ func TestFillSearchSeedsAndChoice(t *testing.T) {
 		t.Error("a diverged cell has a report AUC")
 	}
 }
+
+// TestTestHistoriesTrainRows: freezing test histories at the end of the
+// train rows changes what the model sees on the test split, and so the
+// Cloud AUC, while the default keeps earlier test rows in the histories.
+func TestTestHistoriesTrainRows(t *testing.T) {
+	ctx := context.Background()
+	ds := synthDataset(100, 30, 0.5, 8)
+	p := mustPretrain(t, pretrainSpec(ds, "WideDeep", "mem://histories/model", 8))
+	aucs := map[string]float64{}
+	for _, h := range []string{runspec.TestHistoriesEarlierRows, runspec.TestHistoriesTrainRows} {
+		d := ds
+		d.TestHistories = h
+		ev, err := Evaluate(ctx, &runspec.Spec{Dataset: d, GlobalModel: &runspec.ModelArtifact{URI: p.ArtifactURI, Digest: p.Digest}}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		aucs[h] = float64(ev.AUC)
+	}
+	if aucs[runspec.TestHistoriesEarlierRows] != p.CloudAUC || aucs[runspec.TestHistoriesTrainRows] == p.CloudAUC {
+		t.Errorf("Cloud AUC %v at pretraining, %v with EarlierRows (want equal), %v with TrainRows (want different)",
+			p.CloudAUC, aucs[runspec.TestHistoriesEarlierRows], aucs[runspec.TestHistoriesTrainRows])
+	}
+}

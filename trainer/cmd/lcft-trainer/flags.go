@@ -24,6 +24,7 @@ type dataFlags struct {
 	negatives     int
 	negativeSeed  uint64
 	holdout       float64
+	testHistories string
 	synth         synthFlags
 }
 
@@ -60,12 +61,13 @@ func (d *dataFlags) register(fs *flag.FlagSet, defaultFormat string) {
 	fs.IntVar(&d.negatives, "negatives", data.DefaultNegativesPerPositive, "Amazon, Implicit: negatives sampled per positive")
 	fs.Uint64Var(&d.negativeSeed, "negative-seed", 1, "Amazon, Implicit: seed of the negative sampling")
 	fs.Float64Var(&d.holdout, "holdout-fraction", 0, "pretrain: hold the last floor(n*f) of each user's n train rows out of the model's training; search and finetune: the fraction the model was pretrained with")
+	fs.StringVar(&d.testHistories, "test-histories", runspec.TestHistoriesEarlierRows, "which rows a test row's histories come from: EarlierRows (the user's earlier rows, earlier test rows included) or TrainRows (the user's train rows only)")
 	d.synth.register(fs, "synth-")
 }
 
 func (d *dataFlags) dataset() (runspec.Dataset, error) {
 	ds := runspec.Dataset{
-		Format: d.format, URI: d.uri, PositiveThreshold: d.threshold, HistoryLength: d.historyLen,
+		Format: d.format, URI: d.uri, PositiveThreshold: d.threshold, HistoryLength: d.historyLen, TestHistories: d.testHistories,
 		Split: runspec.Split{Method: d.split, TrainFraction: d.trainFraction, Timestamp: d.splitTime, HoldoutFraction: d.holdout},
 	}
 	switch d.format {
