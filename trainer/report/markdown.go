@@ -219,8 +219,11 @@ func (m *mdWriter) search(s *runner.SearchReport) {
 	m.printf("- global model: %s (`%s`), global CTR %.4f\n", s.Architecture, s.ModelURI, s.GlobalCTR)
 	m.printf("- fine-tuning: %s; %d seed(s) %v, each user's AUC averaged over them; validation on the last %g of each user's train rows, which the global model held out of pretraining; users with at least %d fit rows (%d left out)\n",
 		optimization(s.Optimization), len(s.Seeds), s.Seeds, s.HoldoutFraction, s.MinSamples, s.SkippedUsers)
-	if s.Shards > 1 {
-		m.printf("- shard %d of %d: the choice below is this shard's alone; the search's is runspec.CombineSearch over all shards' summaries\n", s.Shard, s.Shards)
+	switch {
+	case s.Shards > 1 && s.Shard < 0:
+		m.printf("- %d shards combined (runspec.CombineSearch); the settings and time above are the first shard's\n", s.Shards)
+	case s.Shards > 1:
+		m.printf("- shard %d of %d: the choice below is this shard's alone; pass every shard's report to combine them\n", s.Shard, s.Shards)
 	}
 	m.printf("- search time: %.1f s\n", s.Seconds)
 	if s.Result == nil {
