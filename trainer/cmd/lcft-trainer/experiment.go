@@ -182,9 +182,13 @@ func runProtocol(ctx context.Context, ds runspec.Dataset, m modelFlags, arch, wo
 
 func printExperiment(w io.Writer, res *ExperimentResult) {
 	ftOpt := res.FineTuning
-	fmt.Fprintf(w, "dataset %s %s, split %s; fine-tuning %s lr %g, %d epoch(s), batch %d, seed %d\n",
-		res.Dataset.Format, res.Dataset.URI, orDefault(res.Dataset.Split.Method, runner.SplitPerUserFraction),
-		ftOpt.Optimizer, ftOpt.LearningRate, ftOpt.Epochs, ftOpt.BatchSize, ftOpt.Seed)
+	seeds := fmt.Sprintf("seed %d", ftOpt.Seed)
+	if len(res.Seeds) > 1 {
+		seeds = fmt.Sprintf("seeds %v", res.Seeds)
+	}
+	fmt.Fprintf(w, "dataset %s %s, split %s, holdout %g; fine-tuning %s lr %g, %d epoch(s), batch %d, %s\n",
+		res.Dataset.Format, res.Dataset.URI, orDefault(res.Dataset.Split.Method, runner.SplitPerUserFraction), res.Dataset.Split.HoldoutFraction,
+		ftOpt.Optimizer, ftOpt.LearningRate, ftOpt.Epochs, ftOpt.BatchSize, seeds)
 	for _, mr := range res.Models {
 		p := mr.Pretrain
 		fmt.Fprintf(w, "%s seed %d: global CTR %.4f, %d users, %d training samples (%d held out), Cloud AUC %.5f, pretrained in %.1f s\n",
