@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"path"
+	"slices"
 	"strings"
 
 	"github.com/lcft-dev/lcft-operator/trainer/data"
@@ -193,6 +194,7 @@ func (m *mdWriter) seedAveraged(e *Experiment) {
 				normalCI(g.LiftVsAuto), normalCI(g.LiftVsLocal), best, bestLift)
 		}
 	}
+	m.searchSurface(e)
 	if len(e.SeedAveraged) == 0 {
 		return
 	}
@@ -245,6 +247,53 @@ func (m *mdWriter) search(s *runner.SearchReport) {
 	}
 	m.printf("\nLifts are differences of user-level validation AUC (each user's AUC averaged over the seeds, weighted by the user's held-out rows) with 95%% normal intervals of the size-weighted mean; bold when the interval excludes 0. " +
 		"A group leaves Auto only when its best cell's interval over Auto lies above 0. The best cell is selected on the same rows, so its lift is optimistic.\n")
+}
+
+// searchSurface prints the whole grid of each architecture's first Hard
+// search: per cell (row) and group (column), the cell's labels and its mean
+// validation lift over Auto (bold when its interval excludes 0; "div." when
+// fine-tuning diverged under it).
+func (m *mdWriter) searchSurface(e *Experiment) {
+	var seen []string
+	for _, mr := range e.Models {
+		s := mr.Search
+		if s == nil || slices.Contains(seen, mr.Architecture) {
+			continue
+		}
+		seen = append(seen, mr.Architecture)
+		var sources []string
+		for _, g := range s.Groups {
+			for _, c := range g.Cells {
+				if !slices.Contains(sources, c.Source) {
+					sources = append(sources, c.Source)
+				}
+			}
+		}
+		m.printf("\nSearch surface, %s seed %d: each cell's (y+, y−) and mean validation lift over Auto per group\n\n| cell |", mr.Architecture, mr.Seed)
+		for _, g := range s.Groups {
+			m.printf(" [%.3f, %.3f) |", g.Min, g.Max)
+		}
+		m.printf("\n|---|%s\n", strings.Repeat("---:|", len(s.Groups)))
+		for _, src := range sources {
+			m.printf("| %s |", src)
+			for _, g := range s.Groups {
+				i := slices.IndexFunc(g.Cells, func(c runspec.CellResult) bool { return c.Source == src })
+				switch {
+				case i < 0:
+					m.printf(" – |")
+				case g.Cells[i].Diverged > 0:
+					m.printf(" (%.3g, %.3g) div. |", g.Cells[i].Positive, g.Cells[i].Negative)
+				default:
+					lift := signed5(g.Cells[i].LiftVsAuto.Mean)
+					if g.Cells[i].LiftVsAuto.Significant() {
+						lift = "**" + lift + "**"
+					}
+					m.printf(" (%.3g, %.3g) %s |", g.Cells[i].Positive, g.Cells[i].Negative, lift)
+				}
+			}
+			m.printf("\n")
+		}
+	}
 }
 
 // normalCI is "mean [lo, hi]" of a normal interval, bold when it excludes 0.

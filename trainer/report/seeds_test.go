@@ -2,9 +2,11 @@ package report
 
 import (
 	"math"
+	"strings"
 	"testing"
 
 	"github.com/lcft-dev/lcft-operator/trainer/runner"
+	"github.com/lcft-dev/lcft-operator/trainer/runspec"
 )
 
 // TestAverageOverSeeds on hand-made rows: two seeds, three users (one
@@ -45,5 +47,32 @@ func TestAverageOverSeeds(t *testing.T) {
 	// Per seed: seed 1 0.1/4 = 0.025, seed 2 0.
 	if len(comps) != 1 || !near(float64(comps[0].Diff.Mean), 0.0125) || !near(comps[0].PerSeed[0], 0.025) || !near(comps[0].PerSeed[1], 0) {
 		t.Errorf("Hard − Auto: %+v", comps)
+	}
+}
+
+// TestSearchSurfaceMarkdown: the experiment markdown shows each cell of the
+// first search per architecture, by group.
+func TestSearchSurfaceMarkdown(t *testing.T) {
+	cell := func(src string, pos, neg, lift float64, div int64) runspec.CellResult {
+		return runspec.CellResult{GridCell: runspec.GridCell{Positive: pos, Negative: neg, Source: src},
+			LiftVsAuto: runspec.Interval{Mean: lift, Lo: lift - 0.001, Hi: lift + 0.001}, Diverged: div}
+	}
+	e := &Experiment{Models: []ModelResult{{Architecture: "WD", Seed: 1, Search: &runspec.SearchResult{Groups: []runspec.SearchGroupResult{
+		{Min: 0, Max: 0.5, Best: 1, Cells: []runspec.CellResult{cell("identity", 1, 0, -0.002, 0), cell("softNegative×1", 1, 0.25, 0.003, 0)}},
+		{Min: 0.5, Max: 1, Best: 0, Auto: true, Cells: []runspec.CellResult{cell("identity", 1, 0, 0.0005, 0), cell("softPositive×1", 0.8, 0, 0, 2)}},
+	}}}}}
+	var md strings.Builder
+	if err := Markdown(&md, &Result{Kind: KindExperiment, Experiment: e}); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		"| cell | [0.000, 0.500) | [0.500, 1.000) |",
+		"| identity | (1, 0) **−0.00200** | (1, 0) +0.00050 |",
+		"| softNegative×1 | (1, 0.25) **+0.00300** | – |",
+		"| softPositive×1 | – | (0.8, 0) div. |",
+	} {
+		if !strings.Contains(md.String(), want) {
+			t.Errorf("markdown lacks %q:\n%s", want, md.String())
+		}
 	}
 }
