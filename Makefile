@@ -64,7 +64,7 @@ verify-chart: ## Fail when the chart's CRD/RBAC copies differ from config/.
 	hack/chart-crds.sh check
 
 .PHONY: quality
-quality: ## Regenerate hack/quality/ (quality tables, experiment JSONs, pictures) on MovieLens-small and synthetic data (112 s of runs measured on 2 cores at load average about 4).
+quality: ## Regenerate hack/quality/ (quality tables, experiment JSONs, pictures, Hard against Auto over 3 seeds) on MovieLens-small and synthetic data (901 s measured on 2 shared cores at load average about 20).
 	hack/quality.sh
 
 .PHONY: bench
