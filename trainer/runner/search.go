@@ -199,11 +199,11 @@ func search(ctx context.Context, spec *runspec.Spec, shard int, lg *logger, opts
 	for _, gr := range res.Groups {
 		lg.printf("group [%g, %g): %d users (%d scored) on this shard: %s: %s", gr.Min, gr.Max, gr.Users, gr.ScoredUsers, gr.Reason, gr.Message)
 	}
-	digest, err = writeJSON(ctx, uri, rep)
+	reportDigest, err := writeJSON(ctx, uri, rep)
 	if err != nil {
 		return nil, err
 	}
-	sum.ReportDigest = digest
+	sum.ReportDigest = reportDigest
 	return sum, nil
 }
 

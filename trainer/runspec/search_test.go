@@ -127,7 +127,7 @@ func TestSearchSummaryWorstCaseFits(t *testing.T) {
 		st.Groups = append(st.Groups, g)
 	}
 	sum := &Summary{Kind: KindSearch, Shard: 123, Arch: "amd64", ReportURI: "s3://a-bucket-name/some/long/prefix/runs/abcdef0123456789/search-report-shard-123.json",
-		Search: st, DatasetDigest: "sha256:" + strings.Repeat("f", 64), PeakRSSBytes: 1 << 40, CgroupPeakBytes: 1 << 40}
+		Search: st, DatasetDigest: "sha256:" + strings.Repeat("f", 64), ReportDigest: "sha256:" + strings.Repeat("e", 64), PeakRSSBytes: 1 << 40, CgroupPeakBytes: 1 << 40}
 	b, err := sum.Encode()
 	if err != nil {
 		b, _ := json.Marshal(sum)
