@@ -64,7 +64,7 @@ verify-chart: ## Fail when the chart's CRD/RBAC copies differ from config/.
 	hack/chart-crds.sh check
 
 .PHONY: quality
-quality: ## Regenerate hack/quality/ (quality tables, experiment JSONs, pictures) on MovieLens-small and synthetic data (112 s of runs measured on 2 cores at load average about 4).
+quality: ## Regenerate hack/quality/ (quality tables, experiment JSONs, pictures, Hard against Auto over 3 seeds) on MovieLens-small and synthetic data (123 s at load average 5, about 1000 s at load 17 to 32, on 2 shared cores).
 	hack/quality.sh
 
 .PHONY: bench

@@ -3,7 +3,6 @@ package controllers
 import (
 	"context"
 	"fmt"
-	"slices"
 
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -13,6 +12,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 
 	finetunev1alpha1 "github.com/lcft-dev/lcft-operator/api/v1alpha1"
+	"github.com/lcft-dev/lcft-operator/trainer/runspec"
 )
 
 // CorrectionPolicyReconciler resolves a policy into the table cohorts use:
@@ -138,28 +138,28 @@ func (r *CorrectionPolicyReconciler) search(ctx context.Context, p *finetunev1al
 	}
 	switch out.phase {
 	case finetunev1alpha1.PhaseSucceeded:
-		st := out.summaries[0].Search
-		if st == nil || len(st.Groups) == 0 {
+		// Bridge to the sharded search summaries (runspec.CombineSearch);
+		// the status table with intervals and Auto groups comes with the
+		// API change of the search (branch science-api).
+		res, err := runspec.CombineSearch(out.summaries)
+		if err != nil || len(res.Groups) == 0 {
 			p.Status.Phase = finetunev1alpha1.PhaseFailed
-			conds.phase(p.Status.Phase, "MissingSummary", "the search finished without a table in its summary")
+			conds.phase(p.Status.Phase, "MissingSummary", "the search finished without a table in its summaries")
 			return nil
 		}
 		p.Status.Groups = nil
-		for _, g := range st.Groups {
+		for _, g := range res.Groups {
 			rg := finetunev1alpha1.ResolvedLabelGroup{
 				CTRRange:      finetunev1alpha1.CTRRange{Min: formatDecimal(g.Min), Max: formatDecimal(g.Max)},
-				PositiveLabel: formatLabel(g.Positive),
-				NegativeLabel: formatLabel(g.Negative),
+				PositiveLabel: formatLabel(1),
+				NegativeLabel: formatLabel(0),
 				Users:         g.Users,
-				ValidationAUC: formatDecimal(g.AUC),
-				IdentityAUC:   formatDecimal(g.IdentityAUC),
+			}
+			if !g.Auto {
+				rg.PositiveLabel, rg.NegativeLabel = formatLabel(g.Chosen.Positive), formatLabel(g.Chosen.Negative)
 			}
 			for _, c := range g.Cells {
-				cell := finetunev1alpha1.SearchCell{PositiveLabel: formatLabel(c[0]), NegativeLabel: formatLabel(c[1]), ValidationAUC: formatDecimal(c[2])}
-				if slices.Contains(g.Diverged, [2]float64{c[0], c[1]}) {
-					cell.ValidationAUC, cell.Diverged = "", true // invalid, never chosen
-				}
-				rg.Cells = append(rg.Cells, cell)
+				rg.Cells = append(rg.Cells, finetunev1alpha1.SearchCell{PositiveLabel: formatLabel(c.Positive), NegativeLabel: formatLabel(c.Negative), Diverged: c.Diverged > 0})
 			}
 			p.Status.Groups = append(p.Status.Groups, rg)
 		}

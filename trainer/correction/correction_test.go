@@ -162,13 +162,13 @@ func TestNew(t *testing.T) {
 	if _, err := New(Hard, nil); err == nil {
 		t.Error("New(Hard, nil): want error")
 	}
-	if _, err := New(Auto, HardTable{{0, 1, 1, 0}}); err == nil {
+	if _, err := New(Auto, HardTable{{Min: 0, Max: 1, Positive: 1, Negative: 0}}); err == nil {
 		t.Error("New(Auto, table): want error")
 	}
 	if _, err := New("Bogus", nil); err == nil {
 		t.Error("New(Bogus): want error")
 	}
-	if _, err := New(Hard, HardTable{{0.5, 0.2, 1, 0}}); err == nil {
+	if _, err := New(Hard, HardTable{{Min: 0.5, Max: 0.2, Positive: 1, Negative: 0}}); err == nil {
 		t.Error("New(Hard, invalid table): want error")
 	}
 	c, err := New(SoftPositive, nil)

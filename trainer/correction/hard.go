@@ -6,14 +6,16 @@ import (
 )
 
 // Group is one row of a Hard table: users whose local CTR r is in
-// [Min, Max) get labels (Positive, Negative). The group with Max == 1 also
-// holds r == 1. Labels may lie outside [0, 1] (as SoftPositive's can) but
-// must be finite.
+// [Min, Max) get labels (Positive, Negative), or with Auto each user's own
+// Auto labels (AutoLabels(g, r); Positive and Negative ignored). The group
+// with Max == 1 also holds r == 1. Labels may lie outside [0, 1] (as
+// SoftPositive's can) but must be finite.
 type Group struct {
 	Min      float64 `json:"min"`
 	Max      float64 `json:"max"`
 	Positive float64 `json:"positive"`
 	Negative float64 `json:"negative"`
+	Auto     bool    `json:"auto,omitempty"`
 }
 
 // HardTable is the Hard strategy's lookup table: groups sorted by Min, with
@@ -34,7 +36,7 @@ func (t HardTable) Validate() error {
 		if !(g.Min >= 0 && g.Min < g.Max && g.Max <= 1) {
 			return fmt.Errorf("hard-label group %d: range [%v, %v) is not a non-empty interval within [0, 1]", i, g.Min, g.Max)
 		}
-		if !finite(g.Positive) || !finite(g.Negative) {
+		if !g.Auto && (!finite(g.Positive) || !finite(g.Negative)) {
 			return fmt.Errorf("hard-label group %d: labels (%v, %v) are not finite", i, g.Positive, g.Negative)
 		}
 		if i > 0 && g.Min < t[i-1].Max {
@@ -67,8 +69,9 @@ func (t HardTable) Lookup(r float64) (g Group, ok bool) {
 	return Group{}, false
 }
 
-// Correct returns the labels of r's group, or Identity (not applied) when r
-// is in no group. g is validated but not used: the table was tuned for the
+// Correct returns the labels of r's group (Auto's labels for g and r in an
+// Auto group), or Identity (not applied) when r is in no group. Outside
+// Auto groups g is validated but not used: the table was tuned for the
 // global model's g.
 func (t HardTable) Correct(g, r float64) (Labels, bool, error) {
 	if err := checkCTRs(g, r); err != nil {
@@ -80,6 +83,9 @@ func (t HardTable) Correct(g, r float64) (Labels, bool, error) {
 	grp, ok := t.Lookup(r)
 	if !ok {
 		return Identity, false, nil
+	}
+	if grp.Auto {
+		return AutoLabels(g, r)
 	}
 	return result(Labels{Positive: grp.Positive, Negative: grp.Negative})
 }

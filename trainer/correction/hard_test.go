@@ -79,12 +79,37 @@ func TestGroupsFromEdges(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(table) != 3 || table[1] != (Group{0.2, 0.6, 1, 0}) {
+	if len(table) != 3 || table[1] != (Group{Min: 0.2, Max: 0.6, Positive: 1, Negative: 0}) {
 		t.Errorf("GroupsFromEdges = %+v", table)
 	}
 	for _, edges := range [][]float64{{0.5}, {0, 0.5, 0.5, 1}, {0, 1.5}} {
 		if _, err := GroupsFromEdges(edges); err == nil {
 			t.Errorf("GroupsFromEdges(%v): want error", edges)
 		}
+	}
+}
+
+// TestHardAutoGroup: a group marked Auto gives each user Auto's labels for
+// (g, r), whatever labels it carries.
+func TestHardAutoGroup(t *testing.T) {
+	table := HardTable{
+		{Min: 0, Max: 0.2, Positive: 1.5, Negative: 0},
+		{Min: 0.2, Max: 1, Positive: math.NaN(), Auto: true},
+	}
+	if err := table.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range []float64{0.25, 0.4, 0.9, 1} {
+		want, wantApplied, err := AutoLabels(0.3, r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, applied, err := table.Correct(0.3, r)
+		if err != nil || got != want || applied != wantApplied {
+			t.Errorf("Correct(0.3, %v) = %+v, %v, %v; want Auto's %+v, %v", r, got, applied, err, want, wantApplied)
+		}
+	}
+	if got, _, _ := table.Correct(0.3, 0.1); got != (Labels{1.5, 0}) {
+		t.Errorf("the labelled group gave %+v", got)
 	}
 }

@@ -105,3 +105,18 @@ func sortSamples(samples []Sample, parts []uint8) {
 	copy(samples, sorted)
 	copy(parts, sortedParts)
 }
+
+// FreezeHistories gives every sample of a user in ds the histories of the
+// user's first sample in ds: applied to a test split, a test row's
+// histories hold the user's train rows only, not the earlier test rows
+// (whose labels a model would not know yet if it scored the whole test
+// period at once). Samples must be grouped by user, as splits are.
+func FreezeHistories(ds *Dataset) {
+	for _, r := range UserRanges(ds) {
+		first := ds.Samples[r.Start]
+		for i := r.Start + 1; i < r.End; i++ {
+			x := &ds.Samples[i]
+			x.posEnd, x.posLen, x.negEnd, x.negLen = first.posEnd, first.posLen, first.negEnd, first.negLen
+		}
+	}
+}

@@ -81,3 +81,49 @@ func TestSampleSize(t *testing.T) {
 		t.Errorf("Sample is %d bytes, want 40 (20 million samples in 800 MB)", n)
 	}
 }
+
+func TestFreezeHistories(t *testing.T) {
+	ds, err := Generate(SynthConfig{Seed: 3, NumUsers: 20, NumItems: 50, NumCategories: 4, SamplesPerUser: 12, GlobalCTR: 0.4, HistoryLen: 5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	train, test, err := SplitPerUserFraction(ds, 0.5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	moved := 0
+	before := make([][]int32, len(test.Samples))
+	for i := range test.Samples {
+		before[i] = append(test.Samples[i].PosHistory(), test.Samples[i].NegHistory()...)
+	}
+	FreezeHistories(test)
+	trainEnd := map[int32]Sample{}
+	for _, r := range UserRanges(train) {
+		trainEnd[r.User] = train.Samples[r.End-1]
+	}
+	for _, r := range UserRanges(test) {
+		first := test.Samples[r.Start]
+		for i := r.Start; i < r.End; i++ {
+			x := test.Samples[i]
+			if !slices.Equal(x.PosHistory(), first.PosHistory()) || !slices.Equal(x.NegHistory(), first.NegHistory()) {
+				t.Fatalf("user %d: test row %d has other histories than the first test row", r.User, i-r.Start)
+			}
+			if !slices.Equal(append(x.PosHistory(), x.NegHistory()...), before[i]) {
+				moved++
+			}
+		}
+		// The frozen histories end with the user's last train row.
+		if last, ok := trainEnd[r.User]; ok {
+			h := first.NegHistory()
+			if last.Label == 1 {
+				h = first.PosHistory()
+			}
+			if len(h) == 0 || h[len(h)-1] != last.Item {
+				t.Fatalf("user %d: frozen history does not end with the last train item", r.User)
+			}
+		}
+	}
+	if moved == 0 {
+		t.Error("no test row's histories changed: the data has no user with two test rows")
+	}
+}

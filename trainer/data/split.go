@@ -108,17 +108,19 @@ func TrainCount(n int, fraction float64) int {
 	return min(max(k, 1), n-1)
 }
 
-// SplitValidation takes a validation set out of a train set with the same
-// per-user chronological rule as SplitPerUserFraction: the first
-// fitFraction of each user's train samples are kept for fitting, the rest
-// validate. The Hard-label grid search must tune on this split only, never
-// on the test split.
-func SplitValidation(train *Dataset, fitFraction float64) (fit, valid *Dataset, err error) {
-	fit, valid, err = SplitPerUserFraction(train, fitFraction)
-	if err != nil {
-		return nil, nil, fmt.Errorf("validation split: %w", err)
+// SplitLast splits each user's samples in ds into its first n-count(n)
+// and its last count(n) (count clamped to [0, n]), order kept: the
+// pretraining holdout (count = runspec.HoldoutCount) and the Hard search's
+// fit and validation rows. Both share ds's Schema, Vocabulary and features;
+// ds is left as it was.
+func SplitLast(ds *Dataset, count func(n int) int) (first, last *Dataset, err error) {
+	if ds == nil {
+		return nil, nil, errors.New("split last rows: nil dataset")
 	}
-	return fit, valid, nil
+	first, last = splitInto(ds, make([]Sample, len(ds.Samples)), func(_ *Sample, k, n int) bool {
+		return k < n-min(max(count(n), 0), n)
+	})
+	return first, last, nil
 }
 
 // CheckCoverage reports users and items that occur in test samples but in

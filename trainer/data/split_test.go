@@ -78,18 +78,28 @@ func TestSplitPerUserFraction(t *testing.T) {
 		}
 	}
 
-	fit, valid, err := SplitValidation(train, 0.75)
+	// The last floor(n/4) train rows of each user are held out, in order.
+	fit, valid, err := SplitLast(train, func(n int) int { return n / 4 })
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(fit.Samples)+len(valid.Samples) != len(train.Samples) {
-		t.Error("validation split lost samples")
+		t.Error("holdout split lost samples")
 	}
-	if len(valid.Samples) == 0 {
-		t.Error("empty validation split")
+	validRange := make(map[int32]Range)
+	for _, r := range UserRanges(valid) {
+		validRange[r.User] = r
 	}
-	if _, _, err := SplitValidation(train, 1); err == nil {
-		t.Error("validation fraction 1: want error")
+	for _, r := range UserRanges(train) {
+		v := validRange[r.User]
+		if v.Len() != r.Len()/4 {
+			t.Fatalf("user %d: %d held-out rows of %d, want %d", r.User, v.Len(), r.Len(), r.Len()/4)
+		}
+		for j := range v.Len() {
+			if valid.Samples[v.Start+j] != train.Samples[r.End-v.Len()+j] {
+				t.Fatalf("user %d: held-out row %d is not train row %d", r.User, j, r.Len()-v.Len()+j)
+			}
+		}
 	}
 }
 

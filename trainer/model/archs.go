@@ -32,7 +32,7 @@ type wideDeep struct {
 func buildWideDeep(p *params, c Config, s data.Schema) network {
 	// Declaration order is artifact order.
 	lin := newLinear(p, s)
-	emb := newFields(p, s, c.EmbeddingDim)
+	emb := newFields(p, s, c.EmbeddingDim, c.embedStd())
 	deep := newMLP(p, numFields*c.EmbeddingDim, c.HiddenUnits)
 	return &wideDeep{lin: lin, emb: emb, deep: deep}
 }

@@ -32,6 +32,23 @@ type Config struct {
 	HiddenUnits []int `json:"hiddenUnits,omitempty"`
 	// Seed seeds the parameter initialisation.
 	Seed uint64 `json:"seed"`
+	// EmbeddingInitStd is the standard deviation of the N(0, std²)
+	// initialisation of embedding rows; 0 means DefaultEmbeddingInitStd.
+	EmbeddingInitStd float64 `json:"embeddingInitStd,omitempty"`
+}
+
+// DefaultEmbeddingInitStd is Config.EmbeddingInitStd when unset.
+const DefaultEmbeddingInitStd = 0.05
+
+// maxEmbeddingInitStd bounds Config.EmbeddingInitStd.
+const maxEmbeddingInitStd = 1.0
+
+// embedStd is the embedding initialisation std of c.
+func (c Config) embedStd() float32 {
+	if c.EmbeddingInitStd == 0 {
+		return DefaultEmbeddingInitStd
+	}
+	return float32(c.EmbeddingInitStd)
 }
 
 // arch describes one architecture: how to check its Config and how to
@@ -82,6 +99,9 @@ func validate(c Config, s data.Schema) (arch, error) {
 		if f.n <= 0 || f.n > maxRows {
 			return arch{}, fmt.Errorf("model: schema %s must be in [1, %d], got %d", f.name, maxRows, f.n)
 		}
+	}
+	if !(c.EmbeddingInitStd >= 0 && c.EmbeddingInitStd <= maxEmbeddingInitStd) {
+		return arch{}, fmt.Errorf("model: EmbeddingInitStd must be in (0, %g] (0 for %g), got %v", maxEmbeddingInitStd, DefaultEmbeddingInitStd, c.EmbeddingInitStd)
 	}
 	if s.HistoryLen < 0 {
 		return arch{}, fmt.Errorf("model: schema HistoryLen must be >= 0, got %d", s.HistoryLen)

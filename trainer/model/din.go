@@ -16,7 +16,7 @@ func buildDIN(p *params, c Config, s data.Schema) network {
 	// Declaration order is artifact order.
 	d := c.EmbeddingDim
 	lin := newLinear(p, s)
-	emb := newFields(p, s, d)
+	emb := newFields(p, s, d, c.embedStd())
 	pos := newAttention(p, "attention.pos", emb.item, false, d, s.HistoryLen)
 	neg := newAttention(p, "attention.neg", emb.item, true, d, s.HistoryLen)
 	deep := newMLP(p, numFields*d, c.HiddenUnits)

@@ -17,10 +17,8 @@ type fields struct {
 	dim             int
 }
 
-// embedStd is the standard deviation of the initial embeddings.
-const embedStd = 0.05
-
-func newFields(p *params, s data.Schema, dim int) *fields {
+// newFields declares the embedding tables, rows drawn from N(0, std²).
+func newFields(p *params, s data.Schema, dim int, embedStd float32) *fields {
 	return &fields{
 		user: p.table("embed.user", s.NumUsers, dim, embedStd),
 		item: p.table("embed.item", s.NumItems, dim, embedStd),

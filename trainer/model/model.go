@@ -41,7 +41,7 @@ const predictChunk = 256
 
 // New returns a model of architecture cfg.Arch sized by schema, with
 // parameters initialised from cfg.Seed: linear weights and biases at 0,
-// embeddings N(0, 0.05²), MLP and DIN activation-unit weights He-normal
+// embeddings N(0, std²) (Config.EmbeddingInitStd, default 0.05), MLP and DIN activation-unit weights He-normal
 // (hidden) or Glorot-normal (output), their hidden biases at 0 and the
 // activation units' output biases at 1 (so that DIN's pooling starts as a
 // sum pooling of the history).

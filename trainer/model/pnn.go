@@ -17,7 +17,7 @@ type pnn struct {
 
 func buildPNN(p *params, c Config, s data.Schema) network {
 	// Declaration order is artifact order.
-	emb := newFields(p, s, c.EmbeddingDim)
+	emb := newFields(p, s, c.EmbeddingDim, c.embedStd())
 	bias := p.dense("output.bias", 1, 1, 0)
 	deep := newMLP(p, numFields*c.EmbeddingDim+numPairs, c.HiddenUnits)
 	return &pnn{emb: emb, bias: bias, deep: deep}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"path"
+	"slices"
 	"strings"
 
 	"github.com/lcft-dev/lcft-operator/trainer/data"
@@ -168,22 +169,140 @@ func (m *mdWriter) experiment(e *Experiment, kind string) {
 	m.printf("\nusers: users with a two-class test set (%d single-class and %d skipped users left out). AUCs are user-level (each user's test AUC weighted by the user's test-set size). "+
 		"CIs: %d-resample paired bootstrap over users; bold when the interval excludes 0. improved / unchanged / degraded: LCFT versus Cloud per user (|ΔAUC| ≤ 1e-9 is unchanged). "+
 		"Strategy None fine-tunes with the original labels, so its LCFT is Local.\n", max(single, 0), max(skipped, 0), resamples)
+	m.seedAveraged(e)
+}
+
+// seedAveraged prints the tables over seeds and the Hard searches' choices.
+func (m *mdWriter) seedAveraged(e *Experiment) {
+	for _, mr := range e.Models {
+		s := mr.Search
+		if s == nil {
+			continue
+		}
+		m.printf("\nHard search, %s seed %d (validation on the pretraining holdout):\n\n| local CTR group | users (scored) | choice | why | lift over Auto | lift over Local | best cell | its lift over Auto |\n|---|---:|---|---|---:|---:|---|---:|\n", mr.Architecture, mr.Seed)
+		for _, g := range s.Groups {
+			choice := "Auto"
+			if !g.Auto {
+				choice = fmt.Sprintf("(%.3f, %.3f) %s", g.Chosen.Positive, g.Chosen.Negative, g.Chosen.Source)
+			}
+			best, bestLift := "–", "–"
+			if g.Best >= 0 {
+				c := g.Cells[g.Best]
+				best, bestLift = fmt.Sprintf("(%.3f, %.3f) %s", c.Positive, c.Negative, c.Source), normalCI(c.LiftVsAuto)
+			}
+			m.printf("| [%.3f, %.3f) | %d (%d) | %s | %s | %s | %s | %s | %s |\n", g.Min, g.Max, g.Users, g.ScoredUsers, choice, g.Reason,
+				normalCI(g.LiftVsAuto), normalCI(g.LiftVsLocal), best, bestLift)
+		}
+	}
+	m.searchSurface(e)
+	if len(e.SeedAveraged) == 0 {
+		return
+	}
+	m.printf("\nOver seeds %v (each user's AUCs averaged over the seeds, then a paired bootstrap over users; SD: standard deviation over seeds of each seed's difference):\n\n", e.Seeds)
+	m.printf("| model | strategy | users | Cloud | Local | LCFT | LCFT−Local [95%% CI] | SD over seeds | LCFT−Cloud [95%% CI] | SD over seeds |\n|---|---|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+	for _, a := range e.SeedAveraged {
+		m.printf("| %s | %s | %d | %s | %s | %s | %s | %.5f | %s | %.5f |\n", a.Architecture, a.Strategy, a.Users,
+			auc5(a.Cloud, false), auc5(a.Local, false), auc5(a.LCFT, false), ciCell(a.LCFTvsLocal), a.SDLCFTLocal, ciCell(a.LCFTvsCloud), a.SDLCFTCloud)
+	}
+	if len(e.Comparisons) == 0 {
+		return
+	}
+	m.printf("\n| model | comparison (LCFT) | difference [95%% CI] | SD over seeds | per seed |\n|---|---|---:|---:|---|\n")
+	for _, c := range e.Comparisons {
+		var per []string
+		for _, v := range c.PerSeed {
+			per = append(per, signed5(v))
+		}
+		m.printf("| %s | %s − %s | %s | %.5f | %s |\n", c.Architecture, c.A, c.B, ciCell(c.Diff), c.SD, strings.Join(per, ", "))
+	}
 }
 
 func (m *mdWriter) search(s *runner.SearchReport) {
 	m.printf("- global model: %s (`%s`), global CTR %.4f\n", s.Architecture, s.ModelURI, s.GlobalCTR)
-	m.printf("- fine-tuning: %s; the last %g of each user's training samples validate, the rest fit; users with at least %d fit samples (%d left out)\n",
-		optimization(s.Optimization), cmp.Or(s.ValidationFraction, runner.DefaultValidationFraction), s.MinSamples, s.SkippedUsers)
-	m.printf("- search time: %.1f s\n", s.Seconds)
-	m.printf("\n| local CTR group | users (scored) | mean local CTR | chosen (y+, y−) | chosen from | validation AUC, chosen | identity (Local) | Auto | Cloud | chosen − identity | chosen − Auto |\n|---|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|\n")
-	for _, g := range s.Groups {
-		c := g.Cells[g.Chosen]
-		m.printf("| [%.3f, %.3f) | %d (%d) | %s | (%.3f, %.3f) | %s | %s | %s | %s | %s | %s | %s |\n",
-			g.Min, g.Max, g.Users, g.ScoredUsers, meanCTR(g.MeanLocalCTR), c.Positive, c.Negative, c.Source,
-			auc5(g.AUC, false), auc5(g.IdentityAUC, false), auc5(g.AutoAUC, false), auc5(g.CloudAUC, false),
-			diff(g.AUC, g.IdentityAUC), diff(g.AUC, g.AutoAUC))
+	m.printf("- fine-tuning: %s; %d seed(s) %v, each user's AUC averaged over them; validation on the last %g of each user's train rows, which the global model held out of pretraining; users with at least %d fit rows (%d left out)\n",
+		optimization(s.Optimization), len(s.Seeds), s.Seeds, s.HoldoutFraction, s.MinSamples, s.SkippedUsers)
+	switch {
+	case s.Shards > 1 && s.Shard < 0:
+		m.printf("- %d shards combined (runspec.CombineSearch); the settings and time above are the first shard's\n", s.Shards)
+	case s.Shards > 1:
+		m.printf("- shard %d of %d: the choice below is this shard's alone; pass every shard's report to combine them\n", s.Shard, s.Shards)
 	}
-	m.printf("\nThe AUCs are user-level on the validation split, the same split that chose the labels: the chosen cell is at least the identity by construction (selection on the validation data; an optimistic estimate).\n")
+	m.printf("- search time: %.1f s\n", s.Seconds)
+	if s.Result == nil {
+		return
+	}
+	m.printf("\n| local CTR group | users (scored) | mean local CTR | choice | why | lift over Auto | lift over Local | best cell | its lift over Auto |\n|---|---:|---:|---|---|---:|---:|---|---:|\n")
+	for _, g := range s.Result.Groups {
+		choice := "Auto"
+		if !g.Auto {
+			choice = fmt.Sprintf("(%.3f, %.3f) %s", g.Chosen.Positive, g.Chosen.Negative, g.Chosen.Source)
+		}
+		best, bestLift := "–", "–"
+		if g.Best >= 0 {
+			c := g.Cells[g.Best]
+			best, bestLift = fmt.Sprintf("(%.3f, %.3f) %s", c.Positive, c.Negative, c.Source), normalCI(c.LiftVsAuto)
+		}
+		m.printf("| [%.3f, %.3f) | %d (%d) | %.3f | %s | %s | %s | %s | %s | %s |\n",
+			g.Min, g.Max, g.Users, g.ScoredUsers, g.MeanLocalCTR, choice, g.Reason, normalCI(g.LiftVsAuto), normalCI(g.LiftVsLocal), best, bestLift)
+	}
+	m.printf("\nLifts are differences of user-level validation AUC (each user's AUC averaged over the seeds, weighted by the user's held-out rows) with 95%% normal intervals of the size-weighted mean; bold when the interval excludes 0. " +
+		"A group leaves Auto only when its best cell's interval over Auto lies above 0. The best cell is selected on the same rows, so its lift is optimistic.\n")
+}
+
+// searchSurface prints the whole grid of each architecture's first Hard
+// search: per cell (row) and group (column), the cell's labels and its mean
+// validation lift over Auto (bold when its interval excludes 0; "div." when
+// fine-tuning diverged under it).
+func (m *mdWriter) searchSurface(e *Experiment) {
+	var seen []string
+	for _, mr := range e.Models {
+		s := mr.Search
+		if s == nil || slices.Contains(seen, mr.Architecture) {
+			continue
+		}
+		seen = append(seen, mr.Architecture)
+		var sources []string
+		for _, g := range s.Groups {
+			for _, c := range g.Cells {
+				if !slices.Contains(sources, c.Source) {
+					sources = append(sources, c.Source)
+				}
+			}
+		}
+		m.printf("\nSearch surface, %s seed %d: each cell's (y+, y−) and mean validation lift over Auto per group\n\n| cell |", mr.Architecture, mr.Seed)
+		for _, g := range s.Groups {
+			m.printf(" [%.3f, %.3f) |", g.Min, g.Max)
+		}
+		m.printf("\n|---|%s\n", strings.Repeat("---:|", len(s.Groups)))
+		for _, src := range sources {
+			m.printf("| %s |", src)
+			for _, g := range s.Groups {
+				i := slices.IndexFunc(g.Cells, func(c runspec.CellResult) bool { return c.Source == src })
+				switch {
+				case i < 0:
+					m.printf(" – |")
+				case g.Cells[i].Diverged > 0:
+					m.printf(" (%.3g, %.3g) div. |", g.Cells[i].Positive, g.Cells[i].Negative)
+				default:
+					lift := signed5(g.Cells[i].LiftVsAuto.Mean)
+					if g.Cells[i].LiftVsAuto.Significant() {
+						lift = "**" + lift + "**"
+					}
+					m.printf(" (%.3g, %.3g) %s |", g.Cells[i].Positive, g.Cells[i].Negative, lift)
+				}
+			}
+			m.printf("\n")
+		}
+	}
+}
+
+// normalCI is "mean [lo, hi]" of a normal interval, bold when it excludes 0.
+func normalCI(iv runspec.Interval) string {
+	s := fmt.Sprintf("%s [%s, %s]", signed5(iv.Mean), signed5(iv.Lo), signed5(iv.Hi))
+	if iv.Significant() {
+		return "**" + s + "**"
+	}
+	return s
 }
 
 func meanCTR(f runner.Float) string {

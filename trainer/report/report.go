@@ -10,7 +10,7 @@
 //
 // Inputs are a fine-tuning report (report-shard-<i>.json; several shards of
 // one run are merged), the JSON of "lcft-trainer experiment --out" (per-user
-// rows with --per-user), or a search report (search-report.json, tables
+// rows with --per-user), or a search report (search-report-shard-<i>.json, tables
 // only). Pictures are written as PNG and SVG through trainer/storage.
 package report
 
@@ -33,7 +33,7 @@ import (
 const (
 	KindFinetune   = "finetune"   // report-shard-<i>.json of a fine-tuning run
 	KindExperiment = "experiment" // lcft-trainer experiment --out
-	KindSearch     = "search"     // search-report.json of a Hard search
+	KindSearch     = "search"     // search-report-shard-<i>.json of a Hard search
 )
 
 // ErrInput is wrapped by errors about the content of an input (not JSON,
@@ -49,6 +49,12 @@ type Experiment struct {
 	Cohort      runspec.Cohort       `json:"cohort"`
 	Models      []ModelResult        `json:"models"`
 	WallSeconds float64              `json:"wallSeconds"`
+	// Seeds, with more than one, ran the whole protocol once per seed
+	// (Models holds one result per architecture and seed); SeedAveraged
+	// and Comparisons summarise them (AverageOverSeeds).
+	Seeds        []uint64         `json:"seeds,omitempty"`
+	SeedAveraged []SeedAverage    `json:"seedAveraged,omitempty"`
+	Comparisons  []SeedComparison `json:"comparisons,omitempty"`
 }
 
 // ModelResult is one architecture of an experiment: its pretraining and
@@ -58,6 +64,11 @@ type ModelResult struct {
 	Model        runspec.Model          `json:"model"`
 	Pretrain     *runspec.PretrainStats `json:"pretrain"`
 	Strategies   []*runner.Report       `json:"strategies"`
+	// Seed of this run (pretraining, search and fine-tuning shuffles).
+	Seed uint64 `json:"seed,omitempty"`
+	// Search is the Hard search's result when strategy Hard ran: its
+	// table is what Hard fine-tuned with.
+	Search *runspec.SearchResult `json:"search,omitempty"`
 }
 
 // Result is a decoded input. Fine-tuning reports are presented as an
@@ -110,8 +121,8 @@ func Decode(names []string, blobs [][]byte) (*Result, error) {
 	res := &Result{Kind: kinds[0], Sources: names}
 	if len(blobs) > 1 {
 		for i, k := range kinds {
-			if k != KindFinetune {
-				return nil, fmt.Errorf("%w: %s is a %s result; only fine-tuning reports (shards) can be combined", ErrInput, names[i], k)
+			if k != kinds[0] || (k != KindFinetune && k != KindSearch) {
+				return nil, fmt.Errorf("%w: %s is a %s result; only the shards of one fine-tuning or search run can be combined", ErrInput, names[i], k)
 			}
 		}
 	}
@@ -123,9 +134,9 @@ func Decode(names []string, blobs [][]byte) (*Result, error) {
 		}
 		res.Experiment = &e
 	case KindSearch:
-		s, err := runner.DecodeSearchReport(blobs[0])
+		s, err := combineSearchShards(names, blobs)
 		if err != nil {
-			return nil, fmt.Errorf("%w: %s: %w", ErrInput, names[0], err)
+			return nil, err
 		}
 		res.Search = s
 	default:
@@ -151,6 +162,34 @@ func Decode(names []string, blobs [][]byte) (*Result, error) {
 		}
 	}
 	return res, nil
+}
+
+// combineSearchShards decodes search shard reports; with several, the
+// first one's result is replaced by runspec.CombineSearch over every
+// shard's summary (the search's result).
+func combineSearchShards(names []string, blobs [][]byte) (*runner.SearchReport, error) {
+	var first *runner.SearchReport
+	var sums []*runspec.Summary
+	for i, b := range blobs {
+		s, err := runner.DecodeSearchReport(b)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %s: %w", ErrInput, names[i], err)
+		}
+		if first == nil {
+			first = s
+		}
+		st := s.Summary
+		sums = append(sums, &runspec.Summary{Kind: runspec.KindSearch, Shard: s.Shard, Search: &st})
+	}
+	if len(blobs) == 1 {
+		return first, nil
+	}
+	res, err := runspec.CombineSearch(sums)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInput, err)
+	}
+	first.Result, first.Table, first.Shards, first.Shard = res, res.Table, len(blobs), -1
+	return first, nil
 }
 
 // kindOf tells the result kinds apart by their top-level fields.

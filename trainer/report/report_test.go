@@ -373,12 +373,14 @@ func TestDecodeKinds(t *testing.T) {
 		}
 	}
 
-	sr := &runner.SearchReport{Architecture: "WideDeep", GlobalCTR: 0.5, ValidationFraction: 0.2, MinSamples: 5, Edges: []float64{0, 0.5, 1},
-		Groups: []runner.SearchGroupReport{{Min: 0, Max: 0.5, Users: 3, ScoredUsers: 2, MeanLocalCTR: 0.2,
-			Cells:  []runner.SearchCell{{Positive: 1, Negative: 0, Source: "identity", AUC: 0.6}, {Positive: 1, Negative: 0.375, Source: "softNegative×1", AUC: 0.65}},
-			Chosen: 1, AUC: 0.65, IdentityAUC: 0.6, AutoAUC: 0.64, CloudAUC: 0.58}},
+	cells := []runspec.GridCell{{Positive: 1, Negative: 0, Source: "identity"}, {Positive: 1, Negative: 0.375, Source: "softNegative×1"}}
+	sr := &runner.SearchReport{Architecture: "WideDeep", GlobalCTR: 0.5, HoldoutFraction: 0.2, Seeds: []uint64{1, 2}, MinSamples: 5, Edges: []float64{0, 0.5, 1},
+		Result: &runspec.SearchResult{Groups: []runspec.SearchGroupResult{{Min: 0, Max: 0.5, Users: 3, ScoredUsers: 2, MeanLocalCTR: 0.2,
+			Chosen: cells[1], LiftVsAuto: runspec.Interval{Mean: 0.01, Lo: 0.002, Hi: 0.018}, LiftVsLocal: runspec.Interval{Mean: 0.05, Lo: -0.01, Hi: 0.11},
+			Best: 1, Cells: []runspec.CellResult{{GridCell: cells[0]}, {GridCell: cells[1], LiftVsAuto: runspec.Interval{Mean: 0.01, Lo: 0.002, Hi: 0.018}}},
+			Reason: runspec.ReasonBeatsAuto}}},
 		Table: []runspec.LabelGroup{{Min: 0, Max: 0.5, Positive: 1, Negative: 0.375}}}
-	res, err = Decode([]string{"search-report.json"}, [][]byte{mustJSON(t, sr)})
+	res, err = Decode([]string{"search-report-shard-0.json"}, [][]byte{mustJSON(t, sr)})
 	if err != nil || res.Kind != KindSearch {
 		t.Fatalf("%v %+v", err, res)
 	}
@@ -386,7 +388,7 @@ func TestDecodeKinds(t *testing.T) {
 	if err := Markdown(&md, res); err != nil {
 		t.Fatal(err)
 	}
-	if want := "| [0.000, 0.500) | 3 (2) | 0.200 | (1.000, 0.375) | softNegative×1 | 0.65000 | 0.60000 | 0.64000 | 0.58000 | +0.05000 | +0.01000 |"; !strings.Contains(md.String(), want) {
+	if want := "| [0.000, 0.500) | 3 (2) | 0.200 | (1.000, 0.375) softNegative×1 | BeatsAuto | **+0.01000 [+0.00200, +0.01800]** | +0.05000 [−0.01000, +0.11000] | (1.000, 0.375) softNegative×1 | **+0.01000 [+0.00200, +0.01800]** |"; !strings.Contains(md.String(), want) {
 		t.Errorf("search markdown lacks %q:\n%s", want, md.String())
 	}
 

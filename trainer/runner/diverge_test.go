@@ -7,7 +7,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/lcft-dev/lcft-operator/trainer/data"
 	"github.com/lcft-dev/lcft-operator/trainer/runspec"
 	"github.com/lcft-dev/lcft-operator/trainer/storage"
 )
@@ -165,19 +164,15 @@ func TestPooledDivergenceRollsBackTheCohort(t *testing.T) {
 }
 
 // TestSearchSkipsDivergingCells: a grid cell with running-away labels
-// diverges for some users of every group; it is scored invalid, never
+// diverges for some users of every group; it is counted invalid, never
 // chosen, reported, and the search succeeds.
 func TestSearchSkipsDivergingCells(t *testing.T) {
 	ctx := context.Background()
 	ds := synthDataset(150, 30, 0.8, 6)
-	p := mustPretrain(t, pretrainSpec(ds, "WideDeep", "mem://search-diverge/model", 6))
-	spec := &runspec.Spec{
-		Version: 1, Kind: runspec.KindSearch, Name: "test/policy", Dataset: ds,
-		GlobalModel:  &runspec.ModelArtifact{URI: p.ArtifactURI, Digest: p.Digest, GlobalCTR: p.GlobalCTR},
-		Optimization: runspec.Optimization{LearningRate: 1, Epochs: 3, BatchSize: 32, Seed: 6},
-		Search:       &runspec.Search{Quantiles: 2, ValidationFraction: 0.25, MinSamples: 5, NegativeLabels: []float64{0, 0.2, -100}},
-		OutputURI:    "mem://search-diverge/policy", Shards: 1,
-	}
+	_, a := holdoutModel(t, ds, "WideDeep", "mem://search-diverge/model", 6, 0.25)
+	spec := searchSpecFor(ds, a, "mem://search-diverge/policy", 1, 1, 6)
+	spec.Optimization.Epochs = 3
+	spec.Search = &runspec.Search{Quantiles: 2, MinSamples: 5, NegativeLabels: []float64{0, 0.2, -100}}
 	sum, err := Run(ctx, spec, 0, testLog(t))
 	if err != nil {
 		t.Fatal(err)
@@ -189,18 +184,14 @@ func TestSearchSkipsDivergingCells(t *testing.T) {
 			t.Fatalf("group %d lacks the running-away cell: %+v", k, gp.Cells)
 		}
 		c := gp.Cells[bad]
-		if c.DivergedUsers == 0 || c.AUC.Defined() {
-			t.Errorf("group %d: running-away cell %+v should have diverged and be invalid", k, c)
+		if c.DivergedUsers == 0 || c.AUC.Defined() || sum.Search.Groups[k].Cells[bad].Diverged != int64(c.DivergedUsers) {
+			t.Errorf("group %d: running-away cell %+v should have diverged, be invalid and counted in the summary", k, c)
 		}
-		if gp.Chosen == bad || !gp.AUC.Defined() {
-			t.Errorf("group %d chose the diverged cell or has no AUC: %+v", k, gp)
+		gr := rep.Result.Groups[k]
+		if gr.Best == bad || (!gr.Auto && gr.Chosen.Negative == -100) {
+			t.Errorf("group %d chose the diverged cell: %+v", k, gr)
 		}
-		sg := sum.Search.Groups[k]
-		if !slices.Contains(sg.Diverged, [2]float64{1, -100}) || sg.Negative == -100 {
-			t.Errorf("group %d summary %+v", k, sg)
-		}
-		t.Logf("group [%.3f, %.3f): cell (1, -100) diverged for %d of %d users; chose (%v, %v) AUC %.5f",
-			gp.Min, gp.Max, c.DivergedUsers, gp.Users, gp.Cells[gp.Chosen].Positive, gp.Cells[gp.Chosen].Negative, float64(gp.AUC))
+		t.Logf("group [%.3f, %.3f): cell (1, -100) diverged for %d of %d users; %s: %s", gp.Min, gp.Max, c.DivergedUsers, gp.Users, gr.Reason, gr.Message)
 	}
 }
 
@@ -215,58 +206,6 @@ func readReportAs[T any](t *testing.T, uri string, decode func([]byte) (*T, erro
 		t.Fatal(err)
 	}
 	return r
-}
-
-// TestScoreGroupsChoice pins the choice rule on hand-made outcomes: a
-// diverged cell is invalid even when its AUC would be the best and even
-// when the diverging user is not scored; a diverged identity leaves the
-// choice to the first valid cell; a group where every cell diverged is
-// bad input.
-func TestScoreGroupsChoice(t *testing.T) {
-	cells := func() []SearchCell {
-		return []SearchCell{{Positive: 1, Negative: 0, Source: "identity"}, {Positive: 1, Negative: 0.2}, {Positive: 1, Negative: 0.4}}
-	}
-	users := []searchUser{
-		{raw: "a", valid: make([]data.Sample, 2)},
-		{raw: "b", valid: make([]data.Sample, 3)},
-		{raw: "c", valid: make([]data.Sample, 1)}, // single-class: not scored
-	}
-	out := func(cloud float64, arms []float64, diverged ...string) userOutcome {
-		d := make([]string, len(arms))
-		copy(d, diverged)
-		return userOutcome{cloud: cloud, arms: arms, diverged: d}
-	}
-	// arms: the three cells, then Auto.
-	for _, c := range []struct {
-		name   string
-		out    []userOutcome
-		chosen int
-		auc    float64
-		err    string
-	}{
-		{"best cell wins", []userOutcome{out(0.5, []float64{0.6, 0.7, 0.9, 0.6}), out(0.5, []float64{0.6, 0.7, 0.9, 0.6}), out(nan, []float64{nan, nan, nan, nan})}, 2, 0.9, ""},
-		{"diverged for an unscored user", []userOutcome{out(0.5, []float64{0.6, 0.7, 0.9, 0.6}), out(0.5, []float64{0.6, 0.7, 0.9, 0.6}), out(nan, []float64{nan, nan, nan, nan}, "", "", "boom")}, 1, 0.7, ""},
-		{"diverged identity", []userOutcome{out(0.5, []float64{0.5, 0.4, 0.3, 0.6}, "boom"), out(0.5, []float64{0.5, 0.4, 0.3, 0.6}), out(nan, []float64{nan, nan, nan, nan})}, 1, 0.4, ""},
-		{"every cell diverged", []userOutcome{out(0.5, []float64{0.5, 0.5, 0.5, 0.5}, "x", "y"), out(0.5, []float64{0.5, 0.5, 0.5, 0.5}, "", "", "z"), out(nan, []float64{nan, nan, nan, nan})}, 0, 0, "diverged under every cell"},
-	} {
-		t.Run(c.name, func(t *testing.T) {
-			rep := &SearchReport{Groups: []SearchGroupReport{{Min: 0, Max: 1, Users: 3, Cells: cells()}}}
-			err := scoreGroups(rep, users, c.out)
-			if c.err != "" {
-				if err == nil || !strings.Contains(err.Error(), c.err) || ExitCode(err) != runspec.ExitBadInput {
-					t.Fatalf("err %v, want bad input with %q", err, c.err)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			gp := rep.Groups[0]
-			if gp.Chosen != c.chosen || float64(gp.AUC) != c.auc {
-				t.Errorf("chose %d (AUC %v), want %d (%v); cells %+v", gp.Chosen, gp.AUC, c.chosen, c.auc, gp.Cells)
-			}
-		})
-	}
 }
 
 // TestDivergenceBounds: settings past the documented bounds are bad input.
@@ -289,7 +228,7 @@ func TestDivergenceBounds(t *testing.T) {
 			return divergingSpec(ds, p, ModePerUser, "mem://bounds", runspec.LabelGroup{Min: 0, Max: 1, Positive: 1, Negative: math.NaN()})
 		},
 		"search label": func() *runspec.Spec {
-			return &runspec.Spec{Version: 1, Kind: runspec.KindSearch, Dataset: ds, GlobalModel: &runspec.ModelArtifact{URI: p.ArtifactURI, GlobalCTR: 0.4},
+			return &runspec.Spec{Version: 1, Kind: runspec.KindSearch, Dataset: ds, GlobalModel: &runspec.ModelArtifact{URI: p.ArtifactURI, GlobalCTR: 0.4, HoldoutFraction: 0.2},
 				Optimization: runspec.Optimization{LearningRate: 0.1, Epochs: 1, BatchSize: 32},
 				Search:       &runspec.Search{NegativeLabels: []float64{-101}}, OutputURI: "mem://bounds", Shards: 1}
 		},
@@ -310,12 +249,12 @@ func TestDivergenceBounds(t *testing.T) {
 		t.Errorf("settings at the bounds refused: %v", err)
 	}
 	// The default grid leaves out labels beyond the bound.
-	for _, c := range searchGrid(0.5, 0.001, nil, nil) {
+	for _, c := range runspec.GridCells(0.5, 0.001, nil, nil) {
 		if math.Abs(c.Positive) > runspec.MaxLabelMagnitude || math.Abs(c.Negative) > runspec.MaxLabelMagnitude {
 			t.Errorf("default grid cell %+v beyond the bound", c)
 		}
 	}
-	if n := len(searchGrid(0.5, 0.001, nil, nil)); n != 1+len(GridFactors) {
+	if n := len(runspec.GridCells(0.5, 0.001, nil, nil)); n != 1+len(runspec.DefaultGridFactors) {
 		t.Errorf("default grid at r̄ 0.001 has %d cells, want the identity and the SoftNegative cells", n)
 	}
 }

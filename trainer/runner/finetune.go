@@ -121,7 +121,7 @@ func corrector(name string, groups []runspec.LabelGroup) (correction.Corrector, 
 	var table correction.HardTable
 	if s == correction.Hard {
 		for _, g := range groups {
-			table = append(table, correction.Group{Min: g.Min, Max: g.Max, Positive: g.Positive, Negative: g.Negative})
+			table = append(table, correction.Group{Min: g.Min, Max: g.Max, Positive: g.Positive, Negative: g.Negative, Auto: g.Auto})
 		}
 	}
 	c, err := correction.New(s, table)

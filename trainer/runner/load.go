@@ -340,6 +340,9 @@ func loadSplit(ctx context.Context, d runspec.Dataset, sel data.Selection, pick 
 	if err != nil {
 		return nil, err
 	}
+	if d.TestHistories == runspec.TestHistoriesTrainRows {
+		data.FreezeHistories(test)
+	}
 	return &split{train: train, test: test, digest: digest, oov: all.OOV, bytesRead: read}, nil
 }
 

@@ -36,11 +36,17 @@ func pretrain(ctx context.Context, spec *runspec.Spec, lg *logger, opts options)
 			return nil, err
 		}
 	}
-	g, err := trainCTR(train)
+	// The model trains on fit: the train split without its holdout.
+	fit, held, err := holdOut(train, spec.Dataset.Split.HoldoutFraction)
 	if err != nil {
 		return nil, err
 	}
-	mc := model.Config{Arch: spec.Model.Architecture, EmbeddingDim: spec.Model.EmbeddingDim, HiddenUnits: spec.Model.HiddenUnits, Seed: spec.Optimization.Seed}
+	g, err := trainCTR(fit)
+	if err != nil {
+		return nil, err
+	}
+	mc := model.Config{Arch: spec.Model.Architecture, EmbeddingDim: spec.Model.EmbeddingDim, HiddenUnits: spec.Model.HiddenUnits,
+		Seed: spec.Optimization.Seed, EmbeddingInitStd: spec.Model.EmbeddingInitStd}
 	m, err := model.New(mc, train.Schema)
 	if err != nil {
 		return nil, badInput("building the global model: %w", err)
@@ -55,10 +61,13 @@ func pretrain(ctx context.Context, spec *runspec.Spec, lg *logger, opts options)
 		return nil, err
 	}
 	lg.printf("dataset %s: %s", orDefault(spec.Dataset.URI, spec.Dataset.Format), sp.digest)
+	if held != nil {
+		lg.printf("holding out the last %g of each user's train rows: %d rows the model never trains on", spec.Dataset.Split.HoldoutFraction, len(held.Samples))
+	}
 	lg.printf("pretraining %s (%d parameters) on %d samples of %d users, global CTR %.4f; %s lr %g decay %g, batch %d, %d epochs",
-		mc.Arch, m.NumParams(), len(train.Samples), train.Schema.NumUsers, g, orDefault(spec.Optimization.Optimizer, OptimizerSGD),
+		mc.Arch, m.NumParams(), len(fit.Samples), train.Schema.NumUsers, g, orDefault(spec.Optimization.Optimizer, OptimizerSGD),
 		spec.Optimization.LearningRate, spec.Optimization.LearningRateDecay, spec.Optimization.BatchSize, spec.Optimization.Epochs)
-	if err := trainGlobal(ctx, m, train.Samples, opt, spec.Optimization, opts.pretrainWorkers, lg); err != nil {
+	if err := trainGlobal(ctx, m, fit.Samples, opt, spec.Optimization, opts.pretrainWorkers, lg); err != nil {
 		return nil, err
 	}
 	stats, err := dataStats(m, train, test)
@@ -66,6 +75,10 @@ func pretrain(ctx context.Context, spec *runspec.Spec, lg *logger, opts options)
 		return nil, err
 	}
 	stats.GlobalCTR, stats.DatasetDigest, stats.PartitionsURI = g, sp.digest, partitions
+	stats.Samples = int64(len(fit.Samples))
+	if held != nil {
+		stats.HoldoutFraction, stats.HoldoutSamples = spec.Dataset.Split.HoldoutFraction, int64(len(held.Samples))
+	}
 	lg.printf("cloud user-level AUC %.4f over %d test users (%d single-class users left out)", stats.CloudAUC, stats.Users, stats.singleClass)
 
 	uri := storage.Join(spec.OutputURI, ModelFile)
@@ -82,6 +95,26 @@ func pretrain(ctx context.Context, spec *runspec.Spec, lg *logger, opts options)
 	stats.Seconds = time.Since(start).Seconds()
 	lg.printf("saved %s (%s)", uri, stats.Digest)
 	return &runspec.Summary{Pretrain: &stats.PretrainStats}, nil
+}
+
+// holdOut splits train into the rows a model trains on and the last
+// runspec.HoldoutCount(n, f) of each user's n rows, held out (nil when f is
+// 0: fit is train itself). The split copies the samples once.
+func holdOut(train *data.Dataset, f float64) (fit, held *data.Dataset, err error) {
+	if f == 0 {
+		return train, nil, nil
+	}
+	if !(f > 0 && f <= runspec.MaxHoldoutFraction) {
+		return nil, nil, badInput("holdout fraction %v is outside (0, %g]", f, runspec.MaxHoldoutFraction)
+	}
+	fit, held, err = data.SplitLast(train, func(n int) int { return runspec.HoldoutCount(n, f) })
+	if err != nil {
+		return nil, nil, badInput("holding out rows: %w", err)
+	}
+	if len(fit.Samples) == 0 {
+		return nil, nil, badInput("holdout fraction %v leaves no rows to train on", f)
+	}
+	return fit, held, nil
 }
 
 // trainCTR is the global CTR g of the train split, which must be in (0, 1):

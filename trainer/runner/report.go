@@ -208,6 +208,12 @@ func (r *Report) summarize(skipped int, seconds float64, resamples int, seed uin
 		st.LCFT.Weight += w
 		vsCloud.Add(cloud[i], lcft[i], metrics.DefaultTolerance)
 		vsLocal.Add(local[i], lcft[i], metrics.DefaultTolerance)
+		if err := st.LCFTLocal.Observe(int64(u.Test), lcft[i]-local[i]); err != nil {
+			return fmt.Errorf("user %q: %w", u.User, err)
+		}
+		if err := st.LCFTCloud.Observe(int64(u.Test), lcft[i]-cloud[i]); err != nil {
+			return fmt.Errorf("user %q: %w", u.User, err)
+		}
 	}
 	st.Improved, st.Unchanged, st.Degraded = int64(vsCloud.Improved), int64(vsCloud.Unchanged), int64(vsCloud.Degraded)
 	r.Summary = st

@@ -7,122 +7,100 @@ import (
 	"math"
 	"runtime"
 	"slices"
-	"strconv"
 	"time"
 
 	"github.com/lcft-dev/lcft-operator/trainer/correction"
 	"github.com/lcft-dev/lcft-operator/trainer/data"
+	"github.com/lcft-dev/lcft-operator/trainer/model"
 	"github.com/lcft-dev/lcft-operator/trainer/runspec"
 	"github.com/lcft-dev/lcft-operator/trainer/storage"
 )
 
-// SearchFile is the name of the search report inside OutputURI.
-const SearchFile = "search-report.json"
+// SearchReportFile is the name of a search shard's report inside OutputURI.
+func SearchReportFile(shard int) string { return fmt.Sprintf("search-report-shard-%d.json", shard) }
 
-// Search defaults used when the spec leaves a field at 0.
-const (
-	DefaultValidationFraction = 0.2
-	DefaultSearchQuantiles    = 3 // low / middle / high CTR, as in the paper's online test
-)
-
-// GridFactors scale the soft labels' departure from the identity in the
-// default grid: factor f turns SoftPositive's y+ into 1+f*(g/r̄-1) and
-// SoftNegative's y- into f*(g-r̄)/(1-r̄). Factor 1 is the soft solution
-// itself, whose equivalent CTR is g; the others over- and under-correct.
-var GridFactors = []float64{0.5, 0.75, 1, 1.25, 1.5}
-
-// SearchCell is one (y+, y-) of a group's grid and its validation score.
+// SearchCell is one (y+, y-) of a group's grid and its validation score on
+// this shard's users.
 type SearchCell struct {
-	Positive float64 `json:"positive"`
-	Negative float64 `json:"negative"`
-	// Source says where the cell comes from: "identity", "softPositive×f",
-	// "softNegative×f" (default grid), or "grid" (the spec's labels).
-	Source string `json:"source"`
-	AUC    Float  `json:"auc"` // user-level validation AUC; null without scored users or when diverged
-	// DivergedUsers of the group whose fine-tuning with these labels
-	// diverged: the cell is invalid (null AUC) and never chosen.
+	runspec.GridCell
+	// AUC is the user-level validation AUC of the shard's scored users,
+	// each user's AUC averaged over the seeds first; null without scored
+	// users or when the cell diverged.
+	AUC Float `json:"auc"`
+	// DivergedUsers whose fine-tuning with these labels diverged under
+	// some seed: the cell is invalid and never chosen.
 	DivergedUsers int `json:"divergedUsers,omitempty"`
 }
 
-// SearchGroupReport is one local-CTR group of a search.
+// SearchGroupReport is one local-CTR group of a search shard.
 type SearchGroupReport struct {
 	Min          float64      `json:"min"`
-	Max          float64      `json:"max"` // [Min, Max); Max 1 includes 1
-	Users        int          `json:"users"`
-	ScoredUsers  int          `json:"scoredUsers"`  // with a two-class validation set
-	MeanLocalCTR Float        `json:"meanLocalCTR"` // r̄: mean over users of the fit split's local CTR
-	Cells        []SearchCell `json:"cells"`
-	Chosen       int          `json:"chosen"` // index into Cells
-	// AUCs on the validation split of the chosen cell, of the identity
-	// (Local), of Auto's per-user labels, and of the global model (Cloud).
-	AUC         Float `json:"auc"`
-	IdentityAUC Float `json:"identityAUC"`
-	AutoAUC     Float `json:"autoAUC"`
-	CloudAUC    Float `json:"cloudAUC"`
-	// AutoDivergedUsers were rolled back to the Cloud model in AutoAUC.
-	AutoDivergedUsers int `json:"autoDivergedUsers,omitempty"`
+	Max          float64      `json:"max"`      // [Min, Max); Max 1 includes 1
+	AllUsers     int          `json:"allUsers"` // of every shard
+	Users        int          `json:"users"`    // of this shard
+	ScoredUsers  int          `json:"scoredUsers"`
+	MeanLocalCTR Float        `json:"meanLocalCTR"` // r̄ over AllUsers, of the fit rows
+	Cells        []SearchCell `json:"cells"`        // cell 0 is the identity (Local)
+	// AutoAUC and CloudAUC are this shard's validation AUCs of Auto's
+	// per-user labels and of the global model; AutoDivergedUsers were
+	// rolled back to the Cloud model in AutoAUC.
+	AutoAUC           Float `json:"autoAUC"`
+	CloudAUC          Float `json:"cloudAUC"`
+	AutoDivergedUsers int   `json:"autoDivergedUsers,omitempty"`
 }
 
-// SearchReport is the full result of a search (the JSON at ReportURI).
+// SearchReport is the full result of one search shard (the JSON at
+// Summary.ReportURI).
 type SearchReport struct {
-	Name               string               `json:"name,omitempty"`
-	Arch               string               `json:"arch"`
-	Architecture       string               `json:"architecture"`
-	ModelURI           string               `json:"modelURI"`
-	ModelDigest        string               `json:"modelDigest"`
-	GlobalCTR          float64              `json:"globalCTR"`
-	ValidationFraction float64              `json:"validationFraction"`
-	MinSamples         int                  `json:"minSamples"`
-	Optimization       runspec.Optimization `json:"optimization"`
-	Edges              []float64            `json:"edges"`
-	SkippedUsers       int                  `json:"skippedUsers"` // too few fit samples or no validation sample
-	Groups             []SearchGroupReport  `json:"groups"`
-	// Table is the chosen Hard table, as a finetune spec's correction takes it.
-	Table   []runspec.LabelGroup `json:"table"`
-	Summary runspec.SearchStats  `json:"summary"`
-	Seconds float64              `json:"seconds"`
+	Name            string               `json:"name,omitempty"`
+	Shard           int                  `json:"shard"`
+	Shards          int                  `json:"shards"`
+	Arch            string               `json:"arch"`
+	Architecture    string               `json:"architecture"`
+	ModelURI        string               `json:"modelURI"`
+	ModelDigest     string               `json:"modelDigest"`
+	GlobalCTR       float64              `json:"globalCTR"`
+	HoldoutFraction float64              `json:"holdoutFraction"`
+	MinSamples      int                  `json:"minSamples"`
+	Seeds           []uint64             `json:"seeds"`
+	Optimization    runspec.Optimization `json:"optimization"`
+	Edges           []float64            `json:"edges"`
+	SkippedUsers    int                  `json:"skippedUsers"` // of this shard: too few fit rows or no held-out row
+	Groups          []SearchGroupReport  `json:"groups"`
+	// Result is the choice computed from this shard's sums alone: the
+	// search's result when Shards is 1 (a sharded search's result is
+	// runspec.CombineSearch of every shard's summary). Table is its table.
+	Result  *runspec.SearchResult `json:"result"`
+	Table   []runspec.LabelGroup  `json:"table"`
+	Summary runspec.SearchStats   `json:"summary"`
+	Seconds float64               `json:"seconds"`
 }
 
 // searchUser is an eligible user of a search.
 type searchUser struct {
 	raw        string
 	key        uint64
-	ctr        float64 // local CTR of the fit split
+	shard      int
+	ctr        float64 // local CTR of the fit rows
 	group      int
 	fit, valid []data.Sample
 }
 
-// search grid-searches the Hard strategy's labels per local-CTR group; see
-// SearchReport. Only the train split is used: its last ValidationFraction
-// of each user's samples validate, the rest fit.
+// search grid-searches the Hard strategy's labels per local-CTR group on
+// this shard's users; see the protocol in runspec/search.go. Only the
+// train split is used: the rows the global model held out validate, the
+// others fit.
 func search(ctx context.Context, spec *runspec.Spec, shard int, lg *logger, opts options) (*runspec.Summary, error) {
 	start := time.Now()
 	s := spec.Search
-	if spec.Shards != 1 || shard != 0 {
-		return nil, badInput("a search runs as one shard, got shard %d of %d", shard, spec.Shards)
+	if shard < 0 || shard >= spec.Shards {
+		return nil, badInput("search shard %d is outside [0, %d)", shard, spec.Shards)
 	}
 	g, err := checkGlobalCTR(spec.GlobalModel)
 	if err != nil {
 		return nil, err
 	}
-	vf := s.ValidationFraction
-	if vf == 0 {
-		vf = DefaultValidationFraction
-	}
-	if !(vf > 0 && vf < 1) {
-		return nil, badInput("search validationFraction %v is outside (0, 1)", vf)
-	}
-	if len(s.Boundaries) > 0 && s.Quantiles > 0 {
-		return nil, badInput("search takes boundaries or quantiles, not both")
-	}
-	if s.Quantiles < 0 {
-		return nil, badInput("search quantiles %d is negative", s.Quantiles)
-	}
-	for _, v := range slices.Concat(s.PositiveLabels, s.NegativeLabels, s.Boundaries) {
-		if math.IsNaN(v) || math.IsInf(v, 0) {
-			return nil, badInput("search labels and boundaries must be finite, got %v", v)
-		}
-	}
+	h := spec.GlobalModel.HoldoutFraction
 	minSamples := max(s.MinSamples, 1)
 	if _, err := newOptimizer(spec.Optimization); err != nil {
 		return nil, err
@@ -131,18 +109,26 @@ func search(ctx context.Context, spec *runspec.Spec, shard int, lg *logger, opts
 	if err != nil {
 		return nil, err
 	}
-	sp, err := modelData(ctx, m, spec.Dataset, nil, lg) // the test split is never touched
+	// Every shard reads every user: the groups and their grids depend on
+	// all of them. The test split is never touched.
+	sp, err := modelData(ctx, m, spec.Dataset, nil, lg)
 	if err != nil {
 		return nil, err
 	}
-	train := sp.train
-	fit, valid, err := data.SplitValidation(train, 1-vf)
+	fit, valid, err := holdOut(sp.train, h)
 	if err != nil {
-		return nil, badInput("search: %w", err)
+		return nil, err
 	}
-	users, skipped := searchUsers(fit, valid, minSamples)
+	if spec.Dataset.TestHistories == runspec.TestHistoriesTrainRows {
+		data.FreezeHistories(valid) // held-out rows see the fit rows only, as test rows see the train rows
+	}
+	if want := spec.GlobalModel.HoldoutSamples; want > 0 && int64(len(valid.Samples)) != want {
+		return nil, badInput("the search's train split holds out %d rows, the global model held out %d: not the data the model was pretrained on, so the held-out rows may have been trained on",
+			len(valid.Samples), want)
+	}
+	users, skipped := searchUsers(fit, valid, minSamples, spec.Shards)
 	if len(users) == 0 {
-		return nil, badInput("search: no user has %d fit samples and a validation sample", minSamples)
+		return nil, badInput("search: no user has %d fit rows and a held-out row", minSamples)
 	}
 	edges, err := searchEdges(s, users)
 	if err != nil {
@@ -152,33 +138,90 @@ func search(ctx context.Context, spec *runspec.Spec, shard int, lg *logger, opts
 	if err != nil {
 		return nil, badInput("search groups: %w", err)
 	}
+	seeds := spec.SearchSeeds()
 	rep := &SearchReport{
-		Name: spec.Name, Arch: runtime.GOARCH, Architecture: m.Config().Arch, ModelURI: spec.GlobalModel.URI, ModelDigest: digest,
-		GlobalCTR: g, ValidationFraction: vf, MinSamples: minSamples, Optimization: spec.Optimization, Edges: edges,
-		SkippedUsers: skipped, Groups: make([]SearchGroupReport, len(table)),
+		Name: spec.Name, Shard: shard, Shards: spec.Shards, Arch: runtime.GOARCH, Architecture: m.Config().Arch, ModelURI: spec.GlobalModel.URI, ModelDigest: digest,
+		GlobalCTR: g, HoldoutFraction: h, MinSamples: minSamples, Seeds: seeds, Optimization: spec.Optimization, Edges: edges,
+		SkippedUsers: skipped[shard], Groups: make([]SearchGroupReport, len(table)),
 	}
-	// Group membership and r̄.
+	st := &runspec.SearchStats{GlobalCTR: g, HoldoutFraction: h, Seeds: len(seeds), PositiveLabels: s.PositiveLabels, NegativeLabels: s.NegativeLabels,
+		SkippedUsers: int64(skipped[shard]), Groups: make([]runspec.SearchGroup, len(table))}
+	// Group membership and r̄ over every shard's users.
 	sums := make([]float64, len(table))
+	var mine []searchUser
 	for i := range users {
 		u := &users[i]
 		u.group = slices.IndexFunc(table, func(gr correction.Group) bool { return InCTRRange(u.ctr, gr.Min, gr.Max) })
 		sums[u.group] += u.ctr
-		rep.Groups[u.group].Users++
-	}
-	for k, gr := range table {
-		gp := &rep.Groups[k]
-		gp.Min, gp.Max = gr.Min, gr.Max
-		gp.MeanLocalCTR = Float(nan)
-		if gp.Users > 0 {
-			rbar := sums[k] / float64(gp.Users)
-			gp.MeanLocalCTR = Float(rbar)
-			gp.Cells = searchGrid(g, rbar, s.PositiveLabels, s.NegativeLabels)
-		} else {
-			gp.Cells = searchGrid(g, nan, s.PositiveLabels, s.NegativeLabels)
+		st.Groups[u.group].AllUsers++
+		if u.shard == shard {
+			mine = append(mine, *u)
 		}
 	}
-	// One task per user: its group's cells, then Auto's labels (last arm).
+	for k, gr := range table {
+		sg := &st.Groups[k]
+		sg.Min, sg.Max = gr.Min, gr.Max
+		if sg.AllUsers > 0 {
+			sg.MeanLocalCTR = sums[k] / float64(sg.AllUsers)
+		}
+		grid := st.Grid(k)
+		sg.NewCells(len(grid))
+		gp := &rep.Groups[k]
+		gp.Min, gp.Max, gp.AllUsers, gp.MeanLocalCTR = gr.Min, gr.Max, int(sg.AllUsers), Float(nan)
+		if sg.AllUsers > 0 {
+			gp.MeanLocalCTR = Float(sg.MeanLocalCTR)
+		}
+		for _, c := range grid {
+			gp.Cells = append(gp.Cells, SearchCell{GridCell: c})
+		}
+	}
+	lg.printf("search shard %d of %d: %d of %d users in %d groups (edges %v), %d skipped; g = %.4f; holdout %g; %d seeds",
+		shard, spec.Shards, len(mine), len(users), len(table), edges, skipped[shard], g, h, len(seeds))
+	scores, err := scoreSeeds(ctx, m, rep, mine, g, seeds, spec.Optimization, opts, lg)
+	if err != nil {
+		return nil, err
+	}
+	if err := fillSearch(rep, st, mine, scores); err != nil {
+		return nil, err
+	}
+	rep.Seconds = time.Since(start).Seconds()
+	st.Seconds = rep.Seconds
+	uri := storage.Join(spec.OutputURI, SearchReportFile(shard))
+	sum := &runspec.Summary{Kind: spec.Kind, Shard: shard, Arch: runtime.GOARCH, ReportURI: uri, Search: st, DatasetDigest: sp.digest}
+	if _, err := sum.Encode(); err != nil {
+		return nil, fmt.Errorf("search summary: %w", err)
+	}
+	res, err := runspec.CombineSearch([]*runspec.Summary{sum})
+	if err != nil {
+		return nil, fmt.Errorf("search shard %d: %w", shard, err)
+	}
+	rep.Result, rep.Table, rep.Summary = res, res.Table, *st
+	for _, gr := range res.Groups {
+		lg.printf("group [%g, %g): %d users (%d scored) on this shard: %s: %s", gr.Min, gr.Max, gr.Users, gr.ScoredUsers, gr.Reason, gr.Message)
+	}
+	reportDigest, err := writeJSON(ctx, uri, rep)
+	if err != nil {
+		return nil, err
+	}
+	sum.ReportDigest = reportDigest
+	return sum, nil
+}
+
+// userScores are one user's validation AUCs summed over the seeds (per
+// arm: the group's cells, then Auto), the Cloud AUC (NaN for a
+// single-class validation set) and per arm whether any seed diverged.
+type userScores struct {
+	sum      []float64
+	cloud    float64
+	diverged []bool
+}
+
+// scoreSeeds fine-tunes each user under every cell of its group's grid and
+// under Auto's labels (the last arm), once per seed, and sums the AUCs.
+func scoreSeeds(ctx context.Context, m *model.Model, rep *SearchReport, users []searchUser, g float64, seeds []uint64,
+	o runspec.Optimization, opts options, lg *logger) ([]userScores, error) {
 	tasks := make([]userTask, len(users))
+	scores := make([]userScores, len(users))
 	for i, u := range users {
 		cells := rep.Groups[u.group].Cells
 		arms := make([]correction.Labels, 0, len(cells)+1)
@@ -189,54 +232,113 @@ func search(ctx context.Context, spec *runspec.Spec, shard int, lg *logger, opts
 		if err != nil {
 			return nil, badInput("user %q: %w", u.raw, err)
 		}
-		tasks[i] = userTask{raw: u.raw, key: u.key, train: u.fit, test: u.valid, arms: append(arms, auto)}
+		tasks[i] = userTask{raw: u.raw, key: u.key, train: u.fit, test: u.valid, arms: append(arms, auto), keep: -1}
+		scores[i] = userScores{sum: make([]float64, len(arms)+1), diverged: make([]bool, len(arms)+1)}
 	}
-	lg.printf("search: %d users in %d groups (edges %v), %d skipped; g = %.4f", len(users), len(table), edges, skipped, g)
-	out, err := runPerUser(ctx, m, tasks, spec.Optimization, opts.workers, lg, "grid search", nil)
-	if err != nil {
-		return nil, err
-	}
-	if err := scoreGroups(rep, users, out); err != nil {
-		return nil, err
-	}
-	for k := range rep.Groups {
-		gp := &rep.Groups[k]
-		c := gp.Cells[gp.Chosen]
-		rep.Table = append(rep.Table, runspec.LabelGroup{Min: gp.Min, Max: gp.Max, Positive: c.Positive, Negative: c.Negative})
-		lg.printf("group [%g, %g): %d users, r̄ %.3f: chose (%.4g, %.4g) %s AUC %.5f; identity %.5f, Auto %.5f, Cloud %.5f",
-			gp.Min, gp.Max, gp.Users, float64(gp.MeanLocalCTR), c.Positive, c.Negative, c.Source, float64(gp.AUC), float64(gp.IdentityAUC), float64(gp.AutoAUC), float64(gp.CloudAUC))
-		for _, cell := range gp.Cells {
-			if cell.DivergedUsers > 0 {
-				lg.printf("group [%g, %g): cell (%.4g, %.4g) %s diverged for %d users: invalid", gp.Min, gp.Max, cell.Positive, cell.Negative, cell.Source, cell.DivergedUsers)
+	for _, seed := range seeds {
+		so := o
+		so.Seed = seed
+		out, err := runPerUser(ctx, m, tasks, so, opts.workers, lg, fmt.Sprintf("grid search (seed %d)", seed), nil)
+		if err != nil {
+			return nil, err
+		}
+		for i, uo := range out {
+			sc := &scores[i]
+			sc.cloud = uo.cloud
+			for a, v := range uo.arms {
+				sc.sum[a] += v
+				sc.diverged[a] = sc.diverged[a] || uo.diverged[a] != ""
 			}
 		}
 	}
-	rep.Seconds = time.Since(start).Seconds()
-	uri := storage.Join(spec.OutputURI, SearchFile)
-	sum := &runspec.Summary{Kind: spec.Kind, Shard: shard, Arch: runtime.GOARCH, ReportURI: uri, Search: searchStats(rep, true)}
-	if b, err := sum.Encode(); err != nil || len(b) > runspec.MaxSummaryBytes {
-		sum.Search = searchStats(rep, false) // the report keeps the whole surface
-	}
-	rep.Summary = *searchStats(rep, true)
-	if _, err := writeJSON(ctx, uri, rep); err != nil {
-		return nil, err
-	}
-	return sum, nil
+	return scores, nil
 }
 
-// searchUsers are the users with at least minSamples fit samples and a
-// validation sample, in user order, and the count of the others.
-func searchUsers(fit, valid *data.Dataset, minSamples int) ([]searchUser, int) {
+// fillSearch puts each user's seed-averaged AUCs into the summary's sums
+// (runspec.SearchGroup.Observe) and the report's per-cell AUCs, in user
+// order. A user whose validation set has one class counts in Users only.
+func fillSearch(rep *SearchReport, st *runspec.SearchStats, users []searchUser, scores []userScores) error {
+	type acc struct{ sum, w float64 }
+	cellAcc := make([][]acc, len(rep.Groups))
+	autoAcc := make([]acc, len(rep.Groups))
+	cloudAcc := make([]acc, len(rep.Groups))
+	for k := range rep.Groups {
+		cellAcc[k] = make([]acc, len(rep.Groups[k].Cells))
+	}
+	nSeeds := float64(st.Seeds)
+	for i, u := range users {
+		k, sc := u.group, scores[i]
+		gp, sg := &rep.Groups[k], &st.Groups[k]
+		nCells := len(gp.Cells)
+		gp.Users++
+		sg.Users++
+		for c := range nCells {
+			if sc.diverged[c] {
+				gp.Cells[c].DivergedUsers++
+				sg.Cells[c].Diverged++
+			}
+		}
+		if sc.diverged[nCells] {
+			gp.AutoDivergedUsers++
+			sg.AutoDiverged++
+		}
+		if math.IsNaN(sc.cloud) {
+			continue // single-class validation set: no AUC for any arm
+		}
+		avg := make([]float64, nCells+1)
+		for a := range avg {
+			avg[a] = sc.sum[a] / nSeeds
+		}
+		n := len(u.valid)
+		if err := sg.Observe(int64(n), avg[nCells], avg[:nCells]); err != nil {
+			return fmt.Errorf("user %q: %w", u.raw, err)
+		}
+		gp.ScoredUsers++
+		w := float64(n)
+		for c := range nCells {
+			cellAcc[k][c].sum += w * avg[c]
+			cellAcc[k][c].w += w
+		}
+		autoAcc[k].sum += w * avg[nCells]
+		autoAcc[k].w += w
+		cloudAcc[k].sum += w * sc.cloud
+		cloudAcc[k].w += w
+	}
+	value := func(a acc) Float {
+		if a.w == 0 {
+			return Float(nan)
+		}
+		return Float(a.sum / a.w)
+	}
+	for k := range rep.Groups {
+		gp := &rep.Groups[k]
+		for c := range gp.Cells {
+			gp.Cells[c].AUC = value(cellAcc[k][c])
+			if gp.Cells[c].DivergedUsers > 0 {
+				gp.Cells[c].AUC = Float(nan)
+			}
+		}
+		gp.AutoAUC, gp.CloudAUC = value(autoAcc[k]), value(cloudAcc[k])
+	}
+	return nil
+}
+
+// searchUsers are the users with at least minSamples fit rows and a
+// held-out row, in user order, each with its shard, and the count of the
+// others per shard.
+func searchUsers(fit, valid *data.Dataset, minSamples, shards int) ([]searchUser, []int) {
 	validRange := make(map[int32]data.Range)
 	for _, r := range data.UserRanges(valid) {
 		validRange[r.User] = r
 	}
 	var users []searchUser
-	skipped := 0
+	skipped := make([]int, shards)
 	for _, r := range data.UserRanges(fit) {
+		raw := fit.Vocab.Users.Name(r.User)
+		shard := ShardOf(raw, shards)
 		v, ok := validRange[r.User]
 		if r.Len() < minSamples || !ok || v.Len() == 0 {
-			skipped++
+			skipped[shard]++
 			continue
 		}
 		f := fit.Samples[r.Start:r.End]
@@ -246,8 +348,7 @@ func searchUsers(fit, valid *data.Dataset, minSamples int) ([]searchUser, int) {
 				pos++
 			}
 		}
-		raw := fit.Vocab.Users.Name(r.User)
-		users = append(users, searchUser{raw: raw, key: UserKey(raw), ctr: float64(pos) / float64(len(f)), fit: f, valid: valid.Samples[v.Start:v.End]})
+		users = append(users, searchUser{raw: raw, key: UserKey(raw), shard: shard, ctr: float64(pos) / float64(len(f)), fit: f, valid: valid.Samples[v.Start:v.End]})
 	}
 	return users, skipped
 }
@@ -269,7 +370,7 @@ func searchEdges(s *runspec.Search, users []searchUser) ([]float64, error) {
 	}
 	q := s.Quantiles
 	if q == 0 {
-		q = DefaultSearchQuantiles
+		q = runspec.DefaultSearchQuantiles
 	}
 	st := make([]data.UserStats, len(users))
 	for i, u := range users {
@@ -292,172 +393,6 @@ func searchEdges(s *runspec.Search, users []searchUser) ([]float64, error) {
 		}
 	}
 	return append(edges, 1), nil
-}
-
-// searchGrid is a group's grid. With labels from the spec: the identity,
-// then the cross product of positives (default {1}) and negatives (default
-// {0}). Without: the identity, then SoftPositive and SoftNegative at the
-// group's mean local CTR r̄ scaled by GridFactors; a side whose soft label
-// is undefined (r̄ = 0 for SoftPositive, r̄ = 1 for SoftNegative, or r̄ NaN
-// for an empty group) is left out, and so are cells with a label beyond
-// runspec.MaxLabelMagnitude (SoftPositive at a tiny r̄: a Hard table cannot
-// hold them, and they diverge at common learning rates). Duplicates are
-// dropped (at r̄ = g every soft cell is the identity).
-func searchGrid(g, rbar float64, pos, neg []float64) []SearchCell {
-	cells := []SearchCell{{Positive: 1, Negative: 0, Source: "identity"}}
-	add := func(c SearchCell) {
-		for _, o := range cells {
-			if o.Positive == c.Positive && o.Negative == c.Negative {
-				return
-			}
-		}
-		cells = append(cells, c)
-	}
-	if len(pos) > 0 || len(neg) > 0 {
-		if len(pos) == 0 {
-			pos = []float64{1}
-		}
-		if len(neg) == 0 {
-			neg = []float64{0}
-		}
-		for _, p := range pos {
-			for _, n := range neg {
-				add(SearchCell{Positive: p, Negative: n, Source: "grid"})
-			}
-		}
-		return cells
-	}
-	if rbar > 0 {
-		sp := g / rbar
-		for _, f := range GridFactors {
-			if y := 1 + f*(sp-1); math.Abs(y) <= runspec.MaxLabelMagnitude {
-				add(SearchCell{Positive: y, Negative: 0, Source: "softPositive×" + strconv.FormatFloat(f, 'g', -1, 64)})
-			}
-		}
-	}
-	if rbar < 1 {
-		sn := (g - rbar) / (1 - rbar)
-		for _, f := range GridFactors {
-			if y := f * sn; math.Abs(y) <= runspec.MaxLabelMagnitude {
-				add(SearchCell{Positive: 1, Negative: y, Source: "softNegative×" + strconv.FormatFloat(f, 'g', -1, 64)})
-			}
-		}
-	}
-	return cells
-}
-
-// choiceTolerance: AUCs closer than this count as tied (float noise of
-// sums over users, far below a real change of any user's ranking).
-const choiceTolerance = 1e-12
-
-// scoreGroups sums each cell's weighted validation AUC over the group's
-// users (in user order) and chooses each group's cell: the highest AUC,
-// ties going to the identity, then to the earlier cell. A cell under which
-// any user of the group diverged (scored or not) is invalid: null AUC,
-// never chosen. A group whose every cell diverged is bad input (the
-// fine-tuning settings diverge whatever the labels).
-func scoreGroups(rep *SearchReport, users []searchUser, out []userOutcome) error {
-	type acc struct{ sum, w float64 }
-	cellAcc := make([][]acc, len(rep.Groups))
-	autoAcc := make([]acc, len(rep.Groups))
-	cloudAcc := make([]acc, len(rep.Groups))
-	firstReason := make([]string, len(rep.Groups))
-	for k := range rep.Groups {
-		cellAcc[k] = make([]acc, len(rep.Groups[k].Cells))
-	}
-	for i, u := range users {
-		o := out[i]
-		k := u.group
-		for c := range rep.Groups[k].Cells {
-			if o.diverged[c] != "" {
-				rep.Groups[k].Cells[c].DivergedUsers++
-				if firstReason[k] == "" {
-					firstReason[k] = fmt.Sprintf("user %q, %s", u.raw, o.diverged[c])
-				}
-			}
-		}
-		if o.diverged[len(o.arms)-1] != "" {
-			rep.Groups[k].AutoDivergedUsers++
-		}
-		if math.IsNaN(o.cloud) {
-			continue // single-class validation set: no AUC for any cell
-		}
-		w := float64(len(u.valid))
-		rep.Groups[k].ScoredUsers++
-		for c := range rep.Groups[k].Cells {
-			cellAcc[k][c].sum += w * o.arms[c]
-			cellAcc[k][c].w += w
-		}
-		auto := o.arms[len(o.arms)-1]
-		autoAcc[k].sum += w * auto
-		autoAcc[k].w += w
-		cloudAcc[k].sum += w * o.cloud
-		cloudAcc[k].w += w
-	}
-	value := func(a acc) Float {
-		if a.w == 0 {
-			return Float(nan)
-		}
-		return Float(a.sum / a.w)
-	}
-	for k := range rep.Groups {
-		gp := &rep.Groups[k]
-		best := -1
-		for c := range gp.Cells {
-			cell := &gp.Cells[c]
-			cell.AUC = value(cellAcc[k][c])
-			if cell.DivergedUsers > 0 {
-				cell.AUC = Float(nan)
-				continue
-			}
-			// The first valid cell is the default (the identity when it is
-			// valid); a later one must beat it by more than the tolerance.
-			if best < 0 || cell.AUC.Defined() && (!gp.Cells[best].AUC.Defined() || float64(cell.AUC) > float64(gp.Cells[best].AUC)+choiceTolerance) {
-				best = c
-			}
-		}
-		if best < 0 {
-			return badInput("search group [%g, %g): fine-tuning diverged under every cell of the grid (first: %s): lower the learning rate",
-				gp.Min, gp.Max, firstReason[k])
-		}
-		gp.AutoAUC, gp.CloudAUC = value(autoAcc[k]), value(cloudAcc[k])
-		gp.IdentityAUC = gp.Cells[0].AUC // the identity is always cell 0
-		gp.Chosen = best
-		gp.AUC = gp.Cells[best].AUC
-	}
-	return nil
-}
-
-// zeroIfNaN is for summary fields, which must encode as JSON numbers
-// (encoding/json rejects NaN): an undefined AUC becomes 0.
-func zeroIfNaN(f Float) float64 {
-	if !f.Defined() {
-		return 0
-	}
-	return float64(f)
-}
-
-// searchStats is the summary's view of the report; cells only when
-// withCells. Undefined AUCs (groups without scored users) are 0.
-func searchStats(rep *SearchReport, withCells bool) *runspec.SearchStats {
-	st := &runspec.SearchStats{}
-	for _, gp := range rep.Groups {
-		c := gp.Cells[gp.Chosen]
-		sg := runspec.SearchGroup{
-			Min: gp.Min, Max: gp.Max, Users: int64(gp.Users), Positive: c.Positive, Negative: c.Negative,
-			AUC: zeroIfNaN(gp.AUC), IdentityAUC: zeroIfNaN(gp.IdentityAUC),
-		}
-		if withCells {
-			for _, cell := range gp.Cells {
-				sg.Cells = append(sg.Cells, [3]float64{cell.Positive, cell.Negative, zeroIfNaN(cell.AUC)})
-				if cell.DivergedUsers > 0 {
-					sg.Diverged = append(sg.Diverged, [2]float64{cell.Positive, cell.Negative})
-				}
-			}
-		}
-		st.Groups = append(st.Groups, sg)
-	}
-	return st
 }
 
 // DecodeSearchReport parses a search report.

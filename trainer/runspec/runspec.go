@@ -99,11 +99,26 @@ type Dataset struct {
 	// formats (Amazon, Implicit); nil takes the defaults.
 	Negatives *Negatives `json:"negatives,omitempty"`
 	Split     Split      `json:"split"`
+	// TestHistories says which rows a test row's histories (the user's
+	// positive and negative items, most recent HistoryLength of each) come
+	// from: EarlierRows (the default) takes every earlier row of the user,
+	// earlier test rows included, as a system serving impressions one by one
+	// would know them; TrainRows freezes every test row's histories at the
+	// end of the user's train rows. Rows are ordered by user, timestamp,
+	// then item id (the tie order within a timestamp). The same rule applies
+	// to a search's held-out rows.
+	TestHistories string `json:"testHistories,omitempty"`
 	// Partitions, when set, is the same dataset partitioned by user (written
 	// by the pretraining of the global model): a shard reads only its own
 	// partitions instead of URI.
 	Partitions *Partitions `json:"partitions,omitempty"`
 }
+
+// Values of Dataset.TestHistories.
+const (
+	TestHistoriesEarlierRows = "EarlierRows"
+	TestHistoriesTrainRows   = "TrainRows"
+)
 
 // Partitions locates a partitioned dataset.
 type Partitions struct {
@@ -134,10 +149,24 @@ type Synthetic struct {
 }
 
 // Split of samples into train and test.
+//
+// PerUserFraction puts the first round(n*TrainFraction) of a user's n rows
+// (halves up, clamped to [1, n-1] for n >= 2; a user with one row is all
+// train) into train, in the dataset's order: by timestamp, ties in file
+// order. Timestamp puts rows with timestamp < Timestamp into train.
 type Split struct {
 	Method        string  `json:"method"` // PerUserFraction | Timestamp
 	TrainFraction float64 `json:"trainFraction,omitempty"`
 	Timestamp     int64   `json:"timestamp,omitempty"`
+	// HoldoutFraction, for pretraining, holds the last HoldoutCount(n,
+	// HoldoutFraction) = floor(n*HoldoutFraction) of each user's n train
+	// rows out of the global model's training: they stay train rows (a
+	// cohort fine-tunes on them) but the model never saw them, so a Hard
+	// search can validate on them honestly. 0 (the default) holds nothing
+	// out. In [0, MaxHoldoutFraction]. A search takes the fraction from its
+	// GlobalModel (this field must then be 0 or equal to it); a finetune
+	// run ignores it.
+	HoldoutFraction float64 `json:"holdoutFraction,omitempty"`
 }
 
 // Model is an architecture and its size.
@@ -145,13 +174,28 @@ type Model struct {
 	Architecture string `json:"architecture"`
 	EmbeddingDim int    `json:"embeddingDim"`
 	HiddenUnits  []int  `json:"hiddenUnits,omitempty"`
+	// EmbeddingInitStd is the standard deviation of the normal
+	// initialisation of embedding rows; 0 means DefaultEmbeddingInitStd.
+	// In (0, MaxEmbeddingInitStd].
+	EmbeddingInitStd float64 `json:"embeddingInitStd,omitempty"`
 }
+
+// DefaultEmbeddingInitStd is Model.EmbeddingInitStd when unset.
+const DefaultEmbeddingInitStd = 0.05
+
+// MaxEmbeddingInitStd bounds Model.EmbeddingInitStd.
+const MaxEmbeddingInitStd = 1.0
 
 // ModelArtifact is a saved model.
 type ModelArtifact struct {
 	URI       string  `json:"uri"`
 	Digest    string  `json:"digest,omitempty"` // sha256:<hex>; checked when set
 	GlobalCTR float64 `json:"globalCTR"`
+	// HoldoutFraction is the Split.HoldoutFraction the model was
+	// pretrained with (0: no holdout), and HoldoutSamples the rows it held
+	// out (PretrainStats). A search needs HoldoutFraction > 0.
+	HoldoutFraction float64 `json:"holdoutFraction,omitempty"`
+	HoldoutSamples  int64   `json:"holdoutSamples,omitempty"`
 }
 
 // Optimization is how a model is trained or fine-tuned.
@@ -187,12 +231,15 @@ type Correction struct {
 }
 
 // LabelGroup is one row of a Hard table: users with local CTR in [Min, Max)
-// (Max 1 includes 1) take these labels.
+// (Max 1 includes 1) take these labels; with Auto, they keep the default
+// Auto correction (each user's own labels from g and r) and Positive and
+// Negative are ignored (a search writes 0 for them).
 type LabelGroup struct {
 	Min      float64 `json:"min"`
 	Max      float64 `json:"max"`
 	Positive float64 `json:"positive"`
 	Negative float64 `json:"negative"`
+	Auto     bool    `json:"auto,omitempty"`
 }
 
 // Cohort selects and fine-tunes users.
@@ -207,14 +254,25 @@ type Cohort struct {
 	UserModels string `json:"userModels,omitempty"`
 }
 
-// Search is the Hard strategy's grid search.
+// Search is the Hard strategy's grid search; see search.go for the
+// protocol (holdout validation, seeds, shards, the choice rule).
 type Search struct {
-	Boundaries         []float64 `json:"boundaries,omitempty"` // inner group edges
-	Quantiles          int       `json:"quantiles,omitempty"`  // or equal-user groups
-	PositiveLabels     []float64 `json:"positiveLabels,omitempty"`
-	NegativeLabels     []float64 `json:"negativeLabels,omitempty"`
-	ValidationFraction float64   `json:"validationFraction"`
-	MinSamples         int       `json:"minSamples"`
+	Boundaries     []float64 `json:"boundaries,omitempty"` // inner group edges
+	Quantiles      int       `json:"quantiles,omitempty"`  // or equal-user groups (default DefaultSearchQuantiles)
+	PositiveLabels []float64 `json:"positiveLabels,omitempty"`
+	NegativeLabels []float64 `json:"negativeLabels,omitempty"`
+	// ValidationFraction is deprecated: a search validates on the global
+	// model's holdout (GlobalModel.HoldoutFraction). It must be 0 or equal
+	// to that fraction.
+	ValidationFraction float64 `json:"validationFraction"`
+	// MinSamples is the fewest fit rows (train rows not held out) a user
+	// needs to be searched; 0 means 1.
+	MinSamples int `json:"minSamples"`
+	// Seeds repeat the fine-tuning of every user and cell with
+	// Optimization.Seed set to each seed in turn; a user's validation AUC
+	// of a cell is averaged over the seeds before the sums. Empty means one
+	// run with Optimization.Seed. At most MaxSearchSeeds, distinct.
+	Seeds []int64 `json:"seeds,omitempty"`
 }
 
 // Decode reads and validates a spec: one JSON object, no unknown fields,
@@ -257,9 +315,22 @@ func (s *Spec) Validate() error {
 	case KindSearch:
 		if s.GlobalModel == nil || s.Search == nil {
 			errs = append(errs, errors.New("globalModel and search are required for kind search"))
+		} else {
+			errs = append(errs, s.validateSearch())
 		}
 	default:
 		errs = append(errs, fmt.Errorf("kind %q is not one of pretrain, finetune, search, verify", s.Kind))
+	}
+	switch s.Dataset.TestHistories {
+	case "", TestHistoriesEarlierRows, TestHistoriesTrainRows:
+	default:
+		errs = append(errs, fmt.Errorf("dataset testHistories %q is not one of %s, %s", s.Dataset.TestHistories, TestHistoriesEarlierRows, TestHistoriesTrainRows))
+	}
+	if h := s.Dataset.Split.HoldoutFraction; !(h >= 0 && h <= MaxHoldoutFraction) {
+		errs = append(errs, fmt.Errorf("dataset split holdoutFraction %v is outside [0, %g]", h, MaxHoldoutFraction))
+	}
+	if m := s.Model; m != nil && !(m.EmbeddingInitStd >= 0 && m.EmbeddingInitStd <= MaxEmbeddingInitStd) {
+		errs = append(errs, fmt.Errorf("model embeddingInitStd %v is outside (0, %g] (0 means %g)", m.EmbeddingInitStd, MaxEmbeddingInitStd, DefaultEmbeddingInitStd))
 	}
 	if s.OutputURI == "" {
 		errs = append(errs, errors.New("outputURI is required"))
@@ -299,6 +370,9 @@ func (s *Spec) Validate() error {
 	}
 	if s.Correction != nil {
 		for i, g := range s.Correction.Groups {
+			if g.Auto {
+				continue // labels ignored
+			}
 			errs = append(errs, checkLabel(fmt.Sprintf("correction group %d positive label", i), g.Positive),
 				checkLabel(fmt.Sprintf("correction group %d negative label", i), g.Negative))
 		}

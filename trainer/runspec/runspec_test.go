@@ -29,9 +29,10 @@ func validSpecs() map[string]*Spec {
 			Correction: &Correction{Strategy: "Hard", Groups: []LabelGroup{{Min: 0, Max: 0.3, Positive: 2, Negative: 0}, {Min: 0.3, Max: 1, Positive: 1, Negative: -0.5}}},
 			Cohort:     &Cohort{MinCTR: 0, MaxCTR: 1, MinSamples: 5, Mode: "PerUser", UserModels: UserModelsDeltas},
 			OutputURI:  "s3://runs/ns/ftc/2", Shards: 8},
-		"search": {Version: Version, Kind: KindSearch, Name: "ns/pol", Dataset: ds, GlobalModel: gm, Optimization: opt,
-			Search:    &Search{Boundaries: []float64{0.3, 0.6}, PositiveLabels: []float64{1, 2}, NegativeLabels: []float64{0, -1}, ValidationFraction: 0.2, MinSamples: 5},
-			OutputURI: "s3://runs/ns/pol/1", Shards: 1},
+		"search": {Version: Version, Kind: KindSearch, Name: "ns/pol", Dataset: ds,
+			GlobalModel: &ModelArtifact{URI: gm.URI, Digest: gm.Digest, GlobalCTR: gm.GlobalCTR, HoldoutFraction: 0.2, HoldoutSamples: 4000}, Optimization: opt,
+			Search:    &Search{Boundaries: []float64{0.3, 0.6}, PositiveLabels: []float64{1, 2}, NegativeLabels: []float64{0, -1}, ValidationFraction: 0.2, MinSamples: 5, Seeds: []int64{1, 2}},
+			OutputURI: "s3://runs/ns/pol/1", Shards: 3},
 	}
 }
 

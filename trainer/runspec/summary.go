@@ -110,6 +110,12 @@ type FinetuneStats struct {
 	// UserModelBytes the bytes of those deltas.
 	UserModels     int64 `json:"userModels,omitempty"`
 	UserModelBytes int64 `json:"userModelBytes,omitempty"`
+	// LCFTLocal and LCFTCloud are the paired differences of each evaluated
+	// two-class user's test AUC, LCFT - Local and LCFT - Cloud, weighted by
+	// the user's test rows: their Interval95 is the cohort's interval,
+	// exact across shards.
+	LCFTLocal PairedSums `json:"lcftLocal"`
+	LCFTCloud PairedSums `json:"lcftCloud"`
 }
 
 // ArmCounts counts users per fine-tuned arm.
@@ -147,6 +153,8 @@ func (f *FinetuneStats) Add(o *FinetuneStats) {
 	f.DivergedUsers = f.DivergedUsers.Add(o.DivergedUsers)
 	f.UserModels += o.UserModels
 	f.UserModelBytes += o.UserModelBytes
+	f.LCFTLocal = f.LCFTLocal.Add(o.LCFTLocal)
+	f.LCFTCloud = f.LCFTCloud.Add(o.LCFTCloud)
 }
 
 // PretrainStats describe a pretrained global model.
@@ -165,29 +173,12 @@ type PretrainStats struct {
 	CloudAUC      float64      `json:"cloudAUC"`
 	Quantiles     [][2]float64 `json:"quantiles"` // (quantile, local CTR) pairs
 	Seconds       float64      `json:"seconds"`
-}
-
-// SearchStats are the searched Hard table.
-type SearchStats struct {
-	Groups []SearchGroup `json:"groups"`
-}
-
-// SearchGroup is one local-CTR group and its chosen labels.
-type SearchGroup struct {
-	Min         float64 `json:"min"`
-	Max         float64 `json:"max"`
-	Users       int64   `json:"users"`
-	Positive    float64 `json:"pos"`
-	Negative    float64 `json:"neg"`
-	AUC         float64 `json:"auc"`         // validation AUC of the chosen cell
-	IdentityAUC float64 `json:"identityAUC"` // validation AUC of (1, 0)
-	// Cells are (positive, negative, AUC) triples of the whole surface; left
-	// out when the summary would exceed MaxSummaryBytes (the report has them).
-	Cells [][3]float64 `json:"cells,omitempty"`
-	// Diverged are the (positive, negative) cells under which a user's
-	// fine-tuning diverged: invalid, never chosen, AUC 0 in Cells. Left out
-	// with Cells.
-	Diverged [][2]float64 `json:"diverged,omitempty"`
+	// HoldoutFraction is the run's Split.HoldoutFraction and
+	// HoldoutSamples the train rows it held out of the model's training
+	// (sum over users of HoldoutCount); Samples counts the rows trained on.
+	// They go to the model's ModelArtifact for searches.
+	HoldoutFraction float64 `json:"holdoutFraction,omitempty"`
+	HoldoutSamples  int64   `json:"holdoutSamples,omitempty"`
 }
 
 // Encode marshals s and checks it fits in a termination message.

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 )
 
 // Validate checks that a decoded summary could have come from a trainer
@@ -82,7 +83,22 @@ func (f *FinetuneStats) validate() error {
 	errs = append(errs,
 		f.Cloud.validate("finetune.cloud"), f.Local.validate("finetune.local"), f.LCFT.validate("finetune.lcft"),
 		finite("finetune.posLabelSum", f.PositiveLabelSum), finite("finetune.negLabelSum", f.NegativeLabelSum),
-		within("finetune.ctrSum", f.LocalCTRSum, 0, math.MaxFloat64), within("finetune.seconds", f.Seconds, 0, math.MaxFloat64))
+		within("finetune.ctrSum", f.LocalCTRSum, 0, math.MaxFloat64), within("finetune.seconds", f.Seconds, 0, math.MaxFloat64),
+		f.LCFTLocal.validate("finetune.lcftLocal"), f.LCFTCloud.validate("finetune.lcftCloud"))
+	return errors.Join(errs...)
+}
+
+// validate: counts and weights are non-negative, and since every
+// difference d lies in [-1, 1], |sum n*d| and sum n*d² are at most the
+// weight in fixed point (with a unit of rounding per user).
+func (p PairedSums) validate(name string) error {
+	errs := []error{nonNegative(name+".n", p.Users), nonNegative(name+".w", p.Weight), nonNegative(name+".w2", p.Weight2), nonNegative(name+".q", p.SumSq)}
+	if p.Weight >= 0 && p.Users >= 0 {
+		bound := float64(p.Weight)*PairedScale + float64(p.Users)
+		if math.Abs(float64(p.Sum)) > bound || float64(p.SumSq) > bound {
+			errs = append(errs, fmt.Errorf("%s: sums %d, %d exceed the weight %d", name, p.Sum, p.SumSq, p.Weight))
+		}
+	}
 	return errors.Join(errs...)
 }
 
@@ -112,17 +128,26 @@ func (p *PretrainStats) validate() error {
 }
 
 func (s *SearchStats) validate() error {
-	var errs []error
+	errs := []error{
+		within("search.g", s.GlobalCTR, 0, 1), within("search.holdout", s.HoldoutFraction, 0, MaxHoldoutFraction),
+		within("search.seconds", s.Seconds, 0, math.MaxFloat64), nonNegative("search.skipped", s.SkippedUsers),
+	}
+	if s.Seeds < 0 || s.Seeds > MaxSearchSeeds {
+		errs = append(errs, fmt.Errorf("search.seeds %d is outside [0, %d]", s.Seeds, MaxSearchSeeds))
+	}
+	if len(s.Groups) > MaxSearchGroups {
+		errs = append(errs, fmt.Errorf("search has %d groups, more than %d", len(s.Groups), MaxSearchGroups))
+	}
+	for _, v := range append(slices.Clone(s.PositiveLabels), s.NegativeLabels...) {
+		errs = append(errs, within("search label", v, -MaxLabelMagnitude, MaxLabelMagnitude))
+	}
 	for i, g := range s.Groups {
 		at := fmt.Sprintf("search.groups[%d]", i)
-		errs = append(errs, within(at+".min", g.Min, 0, 1), within(at+".max", g.Max, g.Min, 1),
-			nonNegative(at+".users", g.Users),
-			within(at+".pos", g.Positive, -MaxLabelMagnitude, MaxLabelMagnitude),
-			within(at+".neg", g.Negative, -MaxLabelMagnitude, MaxLabelMagnitude),
-			within(at+".auc", g.AUC, 0, 1), within(at+".identityAUC", g.IdentityAUC, 0, 1))
+		errs = append(errs, within(at+".min", g.Min, 0, 1), within(at+".max", g.Max, g.Min, 1), within(at+".rbar", g.MeanLocalCTR, 0, 1),
+			nonNegative(at+".users", g.Users), nonNegative(at+".allUsers", g.AllUsers), nonNegative(at+".autoDiverged", g.AutoDiverged))
 		for j, c := range g.Cells {
-			errs = append(errs, within(fmt.Sprintf("%s.cells[%d] AUC", at, j), c[2], 0, 1),
-				finite(fmt.Sprintf("%s.cells[%d] labels", at, j), c[0]+c[1]))
+			cat := fmt.Sprintf("%s.cells[%d]", at, j)
+			errs = append(errs, c.VsAuto.validate(cat+".vsAuto"), c.VsLocal.validate(cat+".vsLocal"), nonNegative(cat+".diverged", c.Diverged))
 		}
 	}
 	return errors.Join(errs...)

@@ -19,6 +19,7 @@ func validSummaries() map[string]*Summary {
 				Users: 12, SkippedUsers: 3, SingleClassUsers: 1, Improved: 7, Unchanged: 2, Degraded: 3, CorrectedUsers: 9,
 				Samples: 480, LocalCTRSum: 2.5, PositiveLabelSum: 130, NegativeLabelSum: -4.5, Seconds: 1.75,
 				OOVSamples: 4, OOVUsers: 1, OOVItems: 2, BytesRead: 4096, DivergedUsers: ArmCounts{Local: 1}, UserModels: 12, UserModelBytes: 9000,
+				LCFTLocal: PairedSums{Users: 11, Weight: 50, Weight2: 260, Sum: 2 << 20, SumSq: 1 << 18},
 			}},
 		"pooled finetune with its model": {Kind: KindFinetune, Shard: 0, Arch: "amd64",
 			Finetune: &FinetuneStats{Cloud: WeightedAUC{Sum: 1, Weight: 1}, Local: WeightedAUC{Sum: 1, Weight: 1}, LCFT: WeightedAUC{Sum: 1, Weight: 1}, Users: 1},
@@ -26,12 +27,8 @@ func validSummaries() map[string]*Summary {
 		"pretrain": {Kind: KindPretrain, Shard: 0, Arch: "amd64", Pretrain: &PretrainStats{
 			ArtifactURI: "file:///m/model.lcft", Digest: "sha256:01", GlobalCTR: 0.31, Users: 600, Samples: 36000, CloudAUC: 0.72,
 			Quantiles: [][2]float64{{0.1, 0.05}, {0.5, 0.3}, {0.9, 0.7}}, Seconds: 12.5}},
-		"verify": {Kind: KindVerify, Arch: "amd64", Pretrain: &PretrainStats{ArtifactURI: "file:///m/model.lcft", Digest: "sha256:02", GlobalCTR: 0.3}},
-		"search": {Kind: KindSearch, Arch: "arm64", Search: &SearchStats{Groups: []SearchGroup{
-			{Min: 0, Max: 0.3, Users: 40, Positive: 2, Negative: 0, AUC: 0.71, IdentityAUC: 0.69,
-				Cells: [][3]float64{{1, 0, 0.69}, {2, 0, 0.71}, {50, -50, 0}}, Diverged: [][2]float64{{50, -50}}},
-			{Min: 0.3, Max: 1, Users: 20, Positive: 1, Negative: 0.2, AUC: 0.66, IdentityAUC: 0.65},
-		}}},
+		"verify":                         {Kind: KindVerify, Arch: "amd64", Pretrain: &PretrainStats{ArtifactURI: "file:///m/model.lcft", Digest: "sha256:02", GlobalCTR: 0.3}},
+		"search":                         {Kind: KindSearch, Arch: "arm64", Search: randomSearch(20, 0, 1, nil)},
 		"failed shard":                   {Kind: KindFinetune, Shard: 1, Arch: "amd64", Error: "reading s3://b/data: access denied"},
 		"failed before reading the spec": {Shard: 0, Arch: "amd64", Error: "run needs --spec FILE"},
 	}
@@ -92,8 +89,11 @@ func TestDecodeSummaryRefusesWhatNoTrainerWrites(t *testing.T) {
 		{"cloud AUC above one", `{"kind":"verify","pretrain":{"cloudAUC":2}}`, "pretrain.cloudAUC 2 is outside"},
 		{"quantile outside [0, 1]", `{"kind":"pretrain","pretrain":{"quantiles":[[0.5,1.2]]}}`, "pretrain.quantiles[0] local CTR 1.2"},
 		{"search group upside down", `{"kind":"search","search":{"groups":[{"min":0.6,"max":0.3}]}}`, "search.groups[0].max 0.3 is outside [0.6, 1]"},
-		{"search label beyond the bound", `{"kind":"search","search":{"groups":[{"min":0,"max":1,"pos":1000}]}}`, "search.groups[0].pos 1000 is outside [-100, 100]"},
-		{"search cell AUC negative", `{"kind":"search","search":{"groups":[{"min":0,"max":1,"cells":[[1,0,-0.5]]}]}}`, "cells[0] AUC -0.5"},
+		{"search label beyond the bound", `{"kind":"search","search":{"pos":[1000],"groups":[]}}`, "search label 1000 is outside [-100, 100]"},
+		{"search global CTR above one", `{"kind":"search","search":{"g":1.5,"groups":[]}}`, "search.g 1.5 is outside [0, 1]"},
+		{"search sums malformed", `{"kind":"search","search":{"groups":[{"min":0,"max":1,"sums":"AQ"}]}}`, "decoding search sums"},
+		{"negative paired weight", edit(t, func(s *Summary) { s.Finetune.LCFTLocal.Weight = -1 }), "finetune.lcftLocal.w -1 is negative"},
+		{"paired sum beyond its weight", edit(t, func(s *Summary) { s.Finetune.LCFTCloud = PairedSums{Users: 1, Weight: 1, Weight2: 1, Sum: 5 << 20} }), "finetune.lcftCloud: sums 5242880, 0 exceed the weight 1"},
 		{"wrong type", `{"kind":"finetune","shard":"0"}`, "cannot unmarshal string"},
 	}
 	for _, tc := range cases {

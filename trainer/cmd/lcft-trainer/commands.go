@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 
@@ -127,6 +128,9 @@ func printPretrain(w io.Writer, p *runspec.PretrainStats) {
 	fmt.Fprintf(tw, "digest\t%s\n", p.Digest)
 	fmt.Fprintf(tw, "global CTR\t%.4f\n", p.GlobalCTR)
 	fmt.Fprintf(tw, "users\t%d (%d training samples)\n", p.Users, p.Samples)
+	if p.HoldoutSamples > 0 {
+		fmt.Fprintf(tw, "holdout\t%d train rows held out of pretraining (the last %g of each user's)\n", p.HoldoutSamples, p.HoldoutFraction)
+	}
 	fmt.Fprintf(tw, "Cloud AUC\t%.5f (user-level, test split)\n", p.CloudAUC)
 	var qs []string
 	for _, q := range p.Quantiles {
@@ -149,14 +153,15 @@ func (g *globalModelFlags) register(fs *flag.FlagSet) {
 	fs.Float64Var(&g.globalCTR, "global-ctr", 0, "global CTR of the model's training data (0: computed from the dataset's train split)")
 }
 
-// artifact returns the ModelArtifact; a zero global CTR is computed from
-// the train split of ds, which is the model's training data when the same
-// dataset and split were used to pretrain.
+// artifact returns the ModelArtifact, with ds's holdout fraction; a zero
+// global CTR is computed from the train split of ds without its holdout,
+// which is the model's training data when the same dataset, split and
+// holdout were used to pretrain.
 func (g *globalModelFlags) artifact(ctx context.Context, ds runspec.Dataset) (*runspec.ModelArtifact, error) {
 	if g.uri == "" {
 		return nil, badInput("--model is required")
 	}
-	a := &runspec.ModelArtifact{URI: g.uri, Digest: g.digest, GlobalCTR: g.globalCTR}
+	a := &runspec.ModelArtifact{URI: g.uri, Digest: g.digest, GlobalCTR: g.globalCTR, HoldoutFraction: ds.Split.HoldoutFraction}
 	if a.GlobalCTR == 0 {
 		all, _, err := runner.LoadDataset(ctx, ds, data.Selection{})
 		if err != nil {
@@ -165,6 +170,11 @@ func (g *globalModelFlags) artifact(ctx context.Context, ds runspec.Dataset) (*r
 		train, _, err := runner.SplitDataset(all, ds.Split)
 		if err != nil {
 			return nil, err
+		}
+		if h := ds.Split.HoldoutFraction; h > 0 {
+			if train, _, err = data.SplitLast(train, func(n int) int { return runspec.HoldoutCount(n, h) }); err != nil {
+				return nil, badInput("holdout: %w", err)
+			}
 		}
 		if a.GlobalCTR, err = data.GlobalCTR(train); err != nil {
 			return nil, badInput("global CTR: %w", err)
@@ -228,6 +238,11 @@ func printFinetune(w io.Writer, sum *runspec.Summary) {
 	if okC && okL && okF {
 		fmt.Fprintf(tw, "user-level AUC\tCloud %.5f  Local %.5f  LCFT %.5f\n", cloud, local, lcft)
 		fmt.Fprintf(tw, "lift\tLCFT-Cloud %+.5f  LCFT-Local %+.5f\n", lcft-cloud, lcft-local)
+		iL, okIL := f.LCFTLocal.Interval95()
+		iC, okIC := f.LCFTCloud.Interval95()
+		if okIL && okIC {
+			fmt.Fprintf(tw, "95%% CI (normal, from the additive sums; * excludes 0)\tLCFT-Cloud %s  LCFT-Local %s\n", fmtInterval(iC), fmtInterval(iL))
+		}
 	} else {
 		fmt.Fprintf(tw, "user-level AUC\tundefined: no user with a two-class test set\n")
 	}
@@ -266,8 +281,9 @@ func cmdSearch(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	quantiles := c.fs.Int("quantiles", 0, "number of equal-user local-CTR groups (0 and no boundaries: 3)")
 	pos := c.fs.String("pos-labels", "", "grid of positive labels, comma-separated (empty with --neg-labels empty: the default grid)")
 	neg := c.fs.String("neg-labels", "", "grid of negative labels, comma-separated")
-	vf := c.fs.Float64("validation-fraction", runner.DefaultValidationFraction, "share of each user's training samples (the latest) that validate")
-	minSamples := c.fs.Int("min-samples", 5, "users with fewer fit samples are left out")
+	minSamples := c.fs.Int("min-samples", 5, "users with fewer fit rows (train rows not held out) are left out")
+	seeds := c.fs.String("seeds", "", "seeds of repeated fine-tuning, comma-separated (each user's AUC is averaged over them; empty: --seed once)")
+	shards := c.fs.Int("shards", 1, "number of shards the search's users are split into (run each with --shard; combine with lcft-trainer report)")
 	out := c.fs.String("out", "", "output directory URI for the report (required)")
 	if code := parse(c.fs, args); code >= 0 {
 		return code
@@ -280,7 +296,14 @@ func cmdSearch(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		if *out == "" {
 			return nil, badInput("search needs --out")
 		}
-		s := &runspec.Search{Quantiles: *quantiles, ValidationFraction: *vf, MinSamples: *minSamples}
+		s := &runspec.Search{Quantiles: *quantiles, MinSamples: *minSamples}
+		for _, f := range splitList(*seeds) {
+			v, err := strconv.ParseInt(f, 10, 64)
+			if err != nil {
+				return nil, badInput("--seeds: %q is not an integer", f)
+			}
+			s.Seeds = append(s.Seeds, v)
+		}
 		for _, l := range []struct {
 			flag string
 			src  string
@@ -294,7 +317,7 @@ func cmdSearch(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		if err != nil {
 			return nil, err
 		}
-		return &runspec.Spec{Version: runspec.Version, Kind: runspec.KindSearch, Dataset: ds, GlobalModel: a, Optimization: o.optimization(), Search: s, OutputURI: *out, Shards: 1}, nil
+		return &runspec.Spec{Version: runspec.Version, Kind: runspec.KindSearch, Dataset: ds, GlobalModel: a, Optimization: o.optimization(), Search: s, OutputURI: *out, Shards: *shards}, nil
 	})
 	if err != nil {
 		return fail(stderr, err)
@@ -303,14 +326,39 @@ func cmdSearch(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	if err != nil {
 		return fail(stderr, err)
 	}
-	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "local CTR\tusers\tpositive\tnegative\tvalidation AUC\tidentity AUC")
-	for _, gr := range sum.Search.Groups {
-		fmt.Fprintf(tw, "[%.3f, %.3f)\t%d\t%.4f\t%.4f\t%.5f\t%.5f\n", gr.Min, gr.Max, gr.Users, gr.Positive, gr.Negative, gr.AUC, gr.IdentityAUC)
+	res, err := runspec.CombineSearch([]*runspec.Summary{sum})
+	if err != nil {
+		return fail(stderr, err)
 	}
-	fmt.Fprintf(tw, "report\t%s\n", sum.ReportURI)
-	tw.Flush()
+	if spec.Shards > 1 {
+		fmt.Fprintf(stdout, "shard %d of %d: the choice below is this shard's alone\n", *c.shard, spec.Shards)
+	}
+	printSearch(stdout, res)
+	fmt.Fprintf(stdout, "report\t%s\n", sum.ReportURI)
 	return runspec.ExitOK
+}
+
+// printSearch prints a search's choice per group.
+func printSearch(w io.Writer, res *runspec.SearchResult) {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "local CTR\tusers (scored)\tchoice\tlift vs Auto [95% CI]\tlift vs Local [95% CI]\treason")
+	for _, g := range res.Groups {
+		choice := "Auto"
+		if !g.Auto {
+			choice = fmt.Sprintf("(%.4f, %.4f) %s", g.Chosen.Positive, g.Chosen.Negative, g.Chosen.Source)
+		}
+		fmt.Fprintf(tw, "[%.3f, %.3f)\t%d (%d)\t%s\t%s\t%s\t%s\n", g.Min, g.Max, g.Users, g.ScoredUsers, choice, fmtInterval(g.LiftVsAuto), fmtInterval(g.LiftVsLocal), g.Message)
+	}
+	tw.Flush()
+}
+
+// fmtInterval is "mean [lo, hi]", with a star when it excludes 0.
+func fmtInterval(iv runspec.Interval) string {
+	star := ""
+	if iv.Significant() {
+		star = " *"
+	}
+	return fmt.Sprintf("%+.5f [%+.5f, %+.5f]%s", iv.Mean, iv.Lo, iv.Hi, star)
 }
 
 func cmdEvaluate(ctx context.Context, args []string, stdout, stderr io.Writer) int {

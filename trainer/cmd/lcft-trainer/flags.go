@@ -23,6 +23,8 @@ type dataFlags struct {
 	splitTime     int64
 	negatives     int
 	negativeSeed  uint64
+	holdout       float64
+	testHistories string
 	synth         synthFlags
 }
 
@@ -58,13 +60,15 @@ func (d *dataFlags) register(fs *flag.FlagSet, defaultFormat string) {
 	fs.Int64Var(&d.splitTime, "split-time", 0, "Timestamp: samples before this Unix time train, the rest test (0 for Amazon: 1385078400)")
 	fs.IntVar(&d.negatives, "negatives", data.DefaultNegativesPerPositive, "Amazon, Implicit: negatives sampled per positive")
 	fs.Uint64Var(&d.negativeSeed, "negative-seed", 1, "Amazon, Implicit: seed of the negative sampling")
+	fs.Float64Var(&d.holdout, "holdout-fraction", 0, "pretrain: hold the last floor(n*f) of each user's n train rows out of the model's training; search and finetune: the fraction the model was pretrained with")
+	fs.StringVar(&d.testHistories, "test-histories", runspec.TestHistoriesEarlierRows, "which rows a test row's histories come from: EarlierRows (the user's earlier rows, earlier test rows included) or TrainRows (the user's train rows only)")
 	d.synth.register(fs, "synth-")
 }
 
 func (d *dataFlags) dataset() (runspec.Dataset, error) {
 	ds := runspec.Dataset{
-		Format: d.format, URI: d.uri, PositiveThreshold: d.threshold, HistoryLength: d.historyLen,
-		Split: runspec.Split{Method: d.split, TrainFraction: d.trainFraction, Timestamp: d.splitTime},
+		Format: d.format, URI: d.uri, PositiveThreshold: d.threshold, HistoryLength: d.historyLen, TestHistories: d.testHistories,
+		Split: runspec.Split{Method: d.split, TrainFraction: d.trainFraction, Timestamp: d.splitTime, HoldoutFraction: d.holdout},
 	}
 	switch d.format {
 	case runner.FormatSynthetic:
@@ -90,15 +94,17 @@ func (d *dataFlags) dataset() (runspec.Dataset, error) {
 
 // modelFlags build a runspec.Model.
 type modelFlags struct {
-	arch   string
-	dim    int
-	hidden string
+	arch    string
+	dim     int
+	hidden  string
+	initStd float64
 }
 
 func (m *modelFlags) register(fs *flag.FlagSet, defaultArch string) {
 	fs.StringVar(&m.arch, "arch", defaultArch, "model architecture: LR, WideDeep, DeepFM, PNN or DIN")
 	fs.IntVar(&m.dim, "embedding-dim", 16, "embedding width of the deep models")
 	fs.StringVar(&m.hidden, "hidden", "64,32", "MLP hidden layer widths, comma-separated")
+	fs.Float64Var(&m.initStd, "embedding-init-std", runspec.DefaultEmbeddingInitStd, "standard deviation of the normal initialisation of embedding rows")
 }
 
 func (m *modelFlags) model(arch string) (*runspec.Model, error) {
@@ -106,7 +112,7 @@ func (m *modelFlags) model(arch string) (*runspec.Model, error) {
 	if err != nil {
 		return nil, badInput("--hidden: %w", err)
 	}
-	return &runspec.Model{Architecture: arch, EmbeddingDim: m.dim, HiddenUnits: hidden}, nil
+	return &runspec.Model{Architecture: arch, EmbeddingDim: m.dim, HiddenUnits: hidden, EmbeddingInitStd: m.initStd}, nil
 }
 
 // optFlags build a runspec.Optimization; prefix distinguishes the

@@ -35,7 +35,10 @@ Commands:
   pretrain    train a global (Cloud) model and save it (paper defaults: SGD,
               lr 1.0 decayed by 0.1 per epoch, batch 32, 2 epochs)
   finetune    fine-tune a cohort per user or pooled; report Cloud, Local, LCFT
-  search      grid-search Hard labels per local-CTR group on a validation split
+  search      grid-search Hard labels per local-CTR group, validating on the
+              rows the model held out (--holdout-fraction as pretrained);
+              --seeds averages repetitions, --shards N --shard I splits users;
+              a group leaves Auto only when a cell beats it (95% interval > 0)
   evaluate    Cloud user-level AUC of a saved model on a dataset's test split
   predict     score rows (canonical CSV or Parquet, or MovieLens) with a model
               artifact: --model URI --data URI --out SCORES.csv; writes
@@ -43,13 +46,16 @@ Commands:
               the model never saw are not scored, and counted;
               --user-models FILE scores its users with their own deltas
   experiment  pretrain each model, fine-tune every user with each strategy,
-              and print Cloud / Local / LCFT AUCs with paired bootstrap CIs
+              and print Cloud / Local / LCFT AUCs with paired bootstrap CIs;
+              Hard searches on the pretraining holdout first; --seeds 1,2,3
+              repeats the protocol and averages each user's AUCs over seeds
   report      draw the paper's pictures (PNG, SVG) and markdown tables from
               result JSONs: --in RESULT.json [--out DIR]
   help        this text
 
 Dataset flags (pretrain, finetune, search, evaluate, experiment):
-  --data URI --format MovieLens|Samples|Synthetic|Amazon|Implicit, --split PerUserFraction|Timestamp
+  --data URI --format MovieLens|Samples|Synthetic|Amazon|Implicit, --split PerUserFraction|Timestamp,
+  --holdout-fraction F, --test-histories EarlierRows|TrainRows (README: Evaluation protocol)
   MovieLens: URI is a directory with ratings.csv and movies.csv; Samples: one
   canonical CSV (user,item,categories,label,timestamp); Amazon: a directory
   with reviews_Electronics_5.json and meta_Electronics.json (plain or .gz),

@@ -204,3 +204,41 @@ func TestHelpAndUsage(t *testing.T) {
 		t.Errorf("no command exited %d", code)
 	}
 }
+
+// TestExperimentHardOverSeeds: Hard needs a holdout; with one, the
+// experiment searches per seed and prints the tables over seeds, and its
+// JSON carries them.
+func TestExperimentHardOverSeeds(t *testing.T) {
+	dir := t.TempDir()
+	synth := []string{"--format", "Synthetic", "--synth-users", "150", "--synth-samples-per-user", "30", "--synth-drift", "0.8",
+		"--arch", "WideDeep", "--embedding-dim", "4", "--hidden", "8", "--strategies", "None,Auto,Hard", "--ft-lr", "0.1", "--seeds", "1,2"}
+	if code, _, stderr := lcft(t, append([]string{"experiment"}, synth...)...); code != runspec.ExitBadInput || !strings.Contains(stderr, "--holdout-fraction") {
+		t.Errorf("Hard without a holdout: exit %d, %s", code, stderr)
+	}
+	results := filepath.Join(dir, "hard.json")
+	code, out, stderr := lcft(t, append([]string{"experiment", "--holdout-fraction", "0.2", "--out", results}, synth...)...)
+	if code != 0 {
+		t.Fatalf("experiment exited %d: %s", code, stderr)
+	}
+	for _, want := range []string{"seeds [1 2]", "WideDeep seed 2:", "lift vs Auto [95% CI]", "over seeds [1 2]", "Hard-Auto"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	b, err := os.ReadFile(results)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var res ExperimentResult
+	if err := json.Unmarshal(b, &res); err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Models) != 2 || res.Models[1].Seed != 2 || res.Models[0].Search == nil || len(res.SeedAveraged) != 3 || len(res.Comparisons) != 1 {
+		t.Errorf("results: %d models, seed %d, search %v, %d averaged, %d comparisons", len(res.Models), res.Models[1].Seed, res.Models[0].Search != nil, len(res.SeedAveraged), len(res.Comparisons))
+	}
+	for _, m := range res.Models {
+		if m.Pretrain.HoldoutSamples == 0 || m.Pretrain.HoldoutFraction != 0.2 {
+			t.Errorf("seed %d: pretraining held out %d rows (fraction %v)", m.Seed, m.Pretrain.HoldoutSamples, m.Pretrain.HoldoutFraction)
+		}
+	}
+}

@@ -30,7 +30,7 @@ func (l *listFlag) Set(s string) error {
 func cmdReport(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := newFlags("report", stderr)
 	var in listFlag
-	fs.Var(&in, "in", "result JSON URI or path: a fine-tuning report (report-shard-<i>.json; repeat or comma-separate the shards of a run), an experiment --out JSON (pictures need --per-user rows), or a search-report.json (tables only); required")
+	fs.Var(&in, "in", "result JSON URI or path: a fine-tuning report (report-shard-<i>.json; repeat or comma-separate the shards of a run), an experiment --out JSON (pictures need --per-user rows), or a search report (search-report-shard-<i>.json; repeat or comma-separate the shards of a sharded search to combine them; tables only); required")
 	out := fs.String("out", "", "directory URI for the pictures (default: the directory of the first --in)")
 	prefix := fs.String("prefix", "", "file name prefix of the pictures (default: the first --in's name without .json; the architecture is appended for experiments)")
 	archs := fs.String("arch", "", "experiment: architectures to draw, comma-separated (default all)")
