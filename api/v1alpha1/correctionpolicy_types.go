@@ -88,6 +88,22 @@ type LabelSearch struct {
 	// +kubebuilder:validation:Minimum=1
 	// +optional
 	MinSamples int32 `json:"minSamples,omitempty"`
+	// Seeds the search repeats over (fine-tuning shuffles): each user's
+	// validation AUC of a cell is averaged over the seeds before a cell is
+	// chosen. Unset means fineTuning.seed alone.
+	// +kubebuilder:validation:MaxItems=5
+	// +listType=set
+	// +optional
+	Seeds []int64 `json:"seeds,omitempty"`
+	// Shards of the search's Indexed Job: users are hashed to shards, each
+	// shard scores every cell on its users, and the operator adds the
+	// shards' per-cell sums up exactly (the table is the same for any shard
+	// count).
+	// +kubebuilder:default=1
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=1000
+	// +optional
+	Shards int32 `json:"shards,omitempty"`
 }
 
 // CorrectionPolicySpec says how cohorts correct their labels. A policy is
@@ -141,11 +157,60 @@ type SearchCell struct {
 	Diverged bool `json:"diverged,omitempty"`
 }
 
+// GroupStrategy is how the users of a resolved group correct their labels.
+// +kubebuilder:validation:Enum=Hard;Auto
+type GroupStrategy string
+
+const (
+	// GroupHard: the group's users take the group's positive and negative labels.
+	GroupHard GroupStrategy = "Hard"
+	// GroupAuto: the group's users keep the Auto correction (their own
+	// soft labels): no cell of the search beat it on validation.
+	GroupAuto GroupStrategy = "Auto"
+)
+
+// Reasons a search gives for a group's choice (ResolvedLabelGroup.reason).
+const (
+	// ChoiceBeatsAuto: the chosen cell's lift over Auto on validation has a
+	// 95% interval above zero.
+	ChoiceBeatsAuto = "BeatsAuto"
+	// ChoiceNotSignificant: the best cell's lift over Auto has a 95%
+	// interval that does not exclude zero, so the group keeps Auto.
+	ChoiceNotSignificant = "NotSignificant"
+	// ChoiceAutoBest: no cell scored above Auto on validation.
+	ChoiceAutoBest = "AutoBest"
+	// ChoiceNoUsers: the group has no user with a two-class validation set.
+	ChoiceNoUsers = "NoUsers"
+)
+
 // ResolvedLabelGroup is one row of the table cohorts use.
 type ResolvedLabelGroup struct {
-	CTRRange      CTRRange      `json:"ctrRange"`
-	PositiveLabel SignedDecimal `json:"positiveLabel"`
-	NegativeLabel SignedDecimal `json:"negativeLabel"`
+	CTRRange CTRRange `json:"ctrRange"`
+	// Strategy of the group: Hard (the labels below) or Auto (a searched
+	// group where no cell beat Auto). Empty means Hard.
+	// +optional
+	Strategy GroupStrategy `json:"strategy,omitempty"`
+	// PositiveLabel and NegativeLabel of a Hard group; empty for Auto.
+	// +optional
+	PositiveLabel SignedDecimal `json:"positiveLabel,omitempty"`
+	// +optional
+	NegativeLabel SignedDecimal `json:"negativeLabel,omitempty"`
+	// Reason the search chose the group's strategy: BeatsAuto,
+	// NotSignificant, AutoBest or NoUsers (search only).
+	// +optional
+	Reason string `json:"reason,omitempty"`
+	// BestCell is the cell with the best mean validation AUC (search
+	// only); the group takes it when its lift over Auto is significant.
+	// +optional
+	BestCell *SearchCell `json:"bestCell,omitempty"`
+	// LiftVsAuto of the best cell over Auto on validation, with its 95%
+	// interval over the group's users (search only).
+	// +optional
+	LiftVsAuto *LiftInterval `json:"liftVsAuto,omitempty"`
+	// LiftVsLocal of the group's chosen strategy over the original labels
+	// on validation, with its 95% interval (search only).
+	// +optional
+	LiftVsLocal *LiftInterval `json:"liftVsLocal,omitempty"`
 	// Users of the search's training data in this group.
 	// +optional
 	Users int64 `json:"users,omitempty"`
@@ -181,6 +246,17 @@ type CorrectionPolicyStatus struct {
 	// JobRestartLimitExceeded). A new run starts at 0.
 	// +optional
 	Restarts int32 `json:"restarts,omitempty"`
+	// HoldoutFraction of the global model the search validated on (its
+	// status.holdoutFraction): the rows the model never saw.
+	// +optional
+	HoldoutFraction Decimal `json:"holdoutFraction,omitempty"`
+	// Seeds the search averaged over.
+	// +listType=atomic
+	// +optional
+	Seeds []int64 `json:"seeds,omitempty"`
+	// ShardsSucceeded of the search Job.
+	// +optional
+	ShardsSucceeded int32 `json:"shardsSucceeded,omitempty"`
 	// Groups is the resolved Hard table (explicit or searched).
 	// At most 20, like spec.groups and the groups a search makes (19
 	// boundaries or 20 quantiles): the bound keeps the CEL rules of

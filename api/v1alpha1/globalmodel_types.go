@@ -75,6 +75,14 @@ type PretrainingSpec struct {
 	// +kubebuilder:default=1
 	// +optional
 	Seed int64 `json:"seed,omitempty"`
+	// HoldoutFraction of each user's training rows (the latest ones) that
+	// the pretraining leaves out, in [0, 1). A Hard search validates its
+	// label grid on these rows, which the model never saw; a search against
+	// a model without a holdout is refused. The Cloud AUC is still measured
+	// on the test split. Unset or "0": no holdout.
+	// +kubebuilder:validation:XValidation:rule="double(self) >= 0.0 && double(self) < 1.0",message="holdoutFraction must be in [0, 1)"
+	// +optional
+	HoldoutFraction Decimal `json:"holdoutFraction,omitempty"`
 }
 
 // ModelImport points at a model trained elsewhere, in the trainer's artifact format.
@@ -178,6 +186,11 @@ type GlobalModelStatus struct {
 	// CloudAUC is the user-level AUC of the model on the test split.
 	// +optional
 	CloudAUC Decimal `json:"cloudAUC,omitempty"`
+	// HoldoutFraction of each user's training rows the pretraining left
+	// out (spec.training.holdoutFraction, as the trainer applied it); empty
+	// when the model saw every training row (and for imported models).
+	// +optional
+	HoldoutFraction Decimal `json:"holdoutFraction,omitempty"`
 	// LocalCTRQuantiles of the training users, to help choose cohort boundaries.
 	// +listType=atomic
 	// +optional
@@ -210,6 +223,7 @@ type DatasetStatus struct {
 // +kubebuilder:printcolumn:name="CTR",type=string,JSONPath=`.status.globalCTR`
 // +kubebuilder:printcolumn:name="Users",type=integer,JSONPath=`.status.users`
 // +kubebuilder:printcolumn:name="Cloud",type=string,JSONPath=`.status.cloudAUC`
+// +kubebuilder:printcolumn:name="Holdout",type=string,JSONPath=`.status.holdoutFraction`,priority=1
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 type GlobalModel struct {
 	metav1.TypeMeta   `json:",inline"`
