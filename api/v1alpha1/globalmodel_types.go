@@ -76,11 +76,11 @@ type PretrainingSpec struct {
 	// +optional
 	Seed int64 `json:"seed,omitempty"`
 	// HoldoutFraction of each user's training rows (the latest ones) that
-	// the pretraining leaves out, in [0, 1). A Hard search validates its
+	// the pretraining leaves out, in [0, 0.5]. A Hard search validates its
 	// label grid on these rows, which the model never saw; a search against
 	// a model without a holdout is refused. The Cloud AUC is still measured
 	// on the test split. Unset or "0": no holdout.
-	// +kubebuilder:validation:XValidation:rule="double(self) >= 0.0 && double(self) < 1.0",message="holdoutFraction must be in [0, 1)"
+	// +kubebuilder:validation:XValidation:rule="double(self) >= 0.0 && double(self) <= 0.5",message="holdoutFraction must be in [0, 0.5]"
 	// +optional
 	HoldoutFraction Decimal `json:"holdoutFraction,omitempty"`
 }
@@ -191,6 +191,9 @@ type GlobalModelStatus struct {
 	// when the model saw every training row (and for imported models).
 	// +optional
 	HoldoutFraction Decimal `json:"holdoutFraction,omitempty"`
+	// HoldoutSamples are the training rows the pretraining held out.
+	// +optional
+	HoldoutSamples int64 `json:"holdoutSamples,omitempty"`
 	// LocalCTRQuantiles of the training users, to help choose cohort boundaries.
 	// +listType=atomic
 	// +optional

@@ -8,10 +8,13 @@ package v1alpha1
 type LiftInterval struct {
 	// Mean is the weighted mean difference (signed decimal).
 	Mean string `json:"mean"`
-	// Low and High bound the 95% interval (signed decimals).
-	Low  string `json:"low"`
-	High string `json:"high"`
-	// Range is "[low, high]", for kubectl get.
+	// Low and High bound the 95% interval (signed decimals); empty when
+	// the interval is undefined (fewer than two users).
+	// +optional
+	Low string `json:"low,omitempty"`
+	// +optional
+	High string `json:"high,omitempty"`
+	// Range is "[low, high]", or "n/a" when undefined, for kubectl get.
 	Range string `json:"range"`
 	// Significant is true when the interval excludes zero.
 	Significant bool `json:"significant"`
