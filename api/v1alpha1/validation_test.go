@@ -111,6 +111,19 @@ func validCohort(ns string) *v1.FineTuneCohort {
 	}
 }
 
+// validSearch is a Hard search policy with change applied to its search.
+func validSearch(ns string, change func(*v1.LabelSearch)) *v1.CorrectionPolicy {
+	p := validPolicy(ns)
+	p.Spec.Strategy = v1.StrategyHard
+	p.Spec.Search = &v1.LabelSearch{
+		GlobalModelRef: v1.ObjectReference{Name: "gm"},
+		Dataset:        v1.DatasetSpec{Format: v1.DatasetMovieLens, URI: "file:///d"},
+		Quantiles:      ptr.To[int32](3),
+	}
+	change(p.Spec.Search)
+	return p
+}
+
 func hardGroup(lo, hi v1.Decimal) v1.LabelGroup {
 	return v1.LabelGroup{CTRRange: v1.CTRRange{Min: lo, Max: hi}, PositiveLabel: "1", NegativeLabel: "0.2"}
 }
@@ -198,6 +211,13 @@ func TestInvalidObjectsAreRejected(t *testing.T) {
 			p.Spec.Groups = []v1.LabelGroup{hardGroup("0", "0.5"), hardGroup("0", "0.5")}
 			return p
 		}(), "groups must not overlap"},
+		{"holdout fraction above 0.5", func() client.Object { m := validModel(ns); m.Spec.Training.HoldoutFraction = "0.6"; return m }(), "holdoutFraction must be in [0, 0.5]"},
+		{"holdout fraction not a number", func() client.Object { m := validModel(ns); m.Spec.Training.HoldoutFraction = "a fifth"; return m }(), "spec.training.holdoutFraction"},
+		{"repeated search seeds", validSearch(ns, func(s *v1.LabelSearch) { s.Seeds = []int64{1, 2, 1} }), "spec.search.seeds"},
+		{"six search seeds", validSearch(ns, func(s *v1.LabelSearch) { s.Seeds = []int64{1, 2, 3, 4, 5, 6} }), "spec.search.seeds"},
+		{"search shards below one", validSearch(ns, func(s *v1.LabelSearch) { s.Shards = -1 }), "spec.search.shards"},
+		{"search shards above 1000", validSearch(ns, func(s *v1.LabelSearch) { s.Shards = 1001 }), "spec.search.shards"},
+		{"search quantiles above 6", validSearch(ns, func(s *v1.LabelSearch) { s.Quantiles = ptr.To[int32](7) }), "spec.search.quantiles"},
 	}
 	// The CEL rules have their examples in celExamples (one per rule at least).
 	if n := len(cases) + len(celExamples()); n < 15 {
