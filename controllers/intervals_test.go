@@ -77,25 +77,24 @@ func TestCohortIntervalFromAllUserRows(t *testing.T) {
 }
 
 func TestPairedIntervalStatus(t *testing.T) {
+	// Differences in 64ths keep n*d and n*d^2 exact in the sums' fixed point
+	// (1/64 = 0.015625 prints as 0.01562: a tie rounds to even).
 	one := runspec.PairedSums{}
-	if err := one.Observe(10, 0.01); err != nil {
-		t.Fatal(err)
-	}
+	observe(t, &one, 10, 1.0/64)
 	two := one
-	if err := two.Observe(30, 0.03); err != nil {
-		t.Fatal(err)
-	}
-	// Two users: m = (10*0.01 + 30*0.03)/40 = 0.025; sum n(d-m)^2 =
-	// 10*0.015^2 + 30*0.005^2 = 0.003; s^2 = 0.003/(40 - 1000/40) = 0.0002;
-	// se = sqrt(0.0002*1000)/40 = 0.01118034; half-width 1.959964*se = 0.0219131.
+	observe(t, &two, 30, 3.0/64)
+	// Two users: m = (10/64 + 90/64)/40 = 0.0390625; sum n(d-m)^2 =
+	// 10*(1.5/64)^2 + 30*(0.5/64)^2 = 30/4096; s^2 = (30/4096)/(40 - 1000/40)
+	// = 2/4096; se = sqrt(1000*2/4096)/40 = 0.01746928; half-width
+	// 1.959964*se = 0.03423916: [0.00482334, 0.07330166].
 	cases := []struct {
 		name string
 		in   runspec.PairedSums
 		want *v1.LiftInterval
 	}{
 		{"no users", runspec.PairedSums{}, nil},
-		{"one user: mean only", one, &v1.LiftInterval{Mean: "0.01000", Range: "n/a", Users: 1}},
-		{"two users", two, &v1.LiftInterval{Mean: "0.02500", Low: "0.00309", High: "0.04691", Range: "[0.00309, 0.04691]", Significant: true, Users: 2}},
+		{"one user: mean only", one, &v1.LiftInterval{Mean: "0.01562", Range: "n/a", Users: 1}},
+		{"two users", two, &v1.LiftInterval{Mean: "0.03906", Low: "0.00482", High: "0.07330", Range: "[0.00482, 0.07330]", Significant: true, Users: 2}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -1,7 +1,6 @@
 package controllers
 
 import (
-	"context"
 	"math/rand/v2"
 	"strconv"
 	"strings"
