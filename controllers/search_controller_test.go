@@ -66,6 +66,7 @@ func TestShardedSearchCombinesShardSums(t *testing.T) {
 	for _, p := range []*v1.CorrectionPolicy{sharded, single} {
 		waitPhase(t, p, func() v1.Phase { return p.Status.Phase }, v1.PhaseReady)
 	}
+	waitModel(t, gm)
 	if gm.Status.HoldoutFraction != "0.2" || gm.Status.HoldoutSamples == 0 {
 		t.Errorf("model status holdout %q (%d rows); want 0.2 and the rows held out", gm.Status.HoldoutFraction, gm.Status.HoldoutSamples)
 	}
