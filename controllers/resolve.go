@@ -158,9 +158,10 @@ func pretrainSpec(gm *finetunev1alpha1.GlobalModel, opts Options) (runspec.Spec,
 		Name:    gm.Namespace + "/" + gm.Name,
 		Dataset: resolveDataset(d, "spec.training.dataset", t.Dataset, orDefaultInt(hp.HistoryLength, 20)),
 		Model: &runspec.Model{
-			Architecture: string(gm.Spec.Architecture),
-			EmbeddingDim: int(orDefaultInt(hp.EmbeddingDim, 16)),
-			HiddenUnits:  hidden,
+			Architecture:     string(gm.Spec.Architecture),
+			EmbeddingDim:     int(orDefaultInt(hp.EmbeddingDim, 16)),
+			HiddenUnits:      hidden,
+			EmbeddingInitStd: embeddingInitStd(d, hp.EmbeddingInitStd),
 		},
 		Optimization: runspec.Optimization{
 			Optimizer:         orDefault(string(t.Optimizer), string(finetunev1alpha1.OptimizerSGD)),
@@ -180,6 +181,16 @@ func pretrainSpec(gm *finetunev1alpha1.GlobalModel, opts Options) (runspec.Spec,
 	// that cohorts on the same data still match the model's partitions.
 	spec.Dataset.Split.HoldoutFraction = parse(d, "spec.training.holdoutFraction", t.HoldoutFraction, 0)
 	return finish(spec, d, opts, gm.Spec.Artifacts, "globalmodels", gm)
+}
+
+// embeddingInitStd is the run spec's Model.EmbeddingInitStd: 0 for the
+// default, so that runs from before the field keep their identity.
+func embeddingInitStd(d *decimals, v finetunev1alpha1.Decimal) float64 {
+	f := parse(d, "spec.hyperparameters.embeddingInitStd", v, runspec.DefaultEmbeddingInitStd)
+	if f == runspec.DefaultEmbeddingInitStd {
+		return 0
+	}
+	return f
 }
 
 // verifySpec is the run spec that checks an imported model.

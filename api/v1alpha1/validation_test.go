@@ -213,6 +213,7 @@ func TestInvalidObjectsAreRejected(t *testing.T) {
 		}(), "groups must not overlap"},
 		{"holdout fraction above 0.5", func() client.Object { m := validModel(ns); m.Spec.Training.HoldoutFraction = "0.6"; return m }(), "holdoutFraction must be in [0, 0.5]"},
 		{"holdout fraction not a number", func() client.Object { m := validModel(ns); m.Spec.Training.HoldoutFraction = "a fifth"; return m }(), "spec.training.holdoutFraction"},
+		{"embedding init std zero", func() client.Object { m := validModel(ns); m.Spec.Hyperparameters.EmbeddingInitStd = "0"; return m }(), "embeddingInitStd must be in (0, 1]"},
 		{"repeated search seeds", validSearch(ns, func(s *v1.LabelSearch) { s.Seeds = []int64{1, 2, 1} }), "spec.search.seeds"},
 		{"six search seeds", validSearch(ns, func(s *v1.LabelSearch) { s.Seeds = []int64{1, 2, 3, 4, 5, 6} }), "spec.search.seeds"},
 		{"search shards below one", validSearch(ns, func(s *v1.LabelSearch) { s.Shards = -1 }), "spec.search.shards"},
@@ -315,7 +316,7 @@ func TestDefaultsAreApplied(t *testing.T) {
 	if err := k8sClient.Get(ctx, client.ObjectKeyFromObject(gm), gotModel); err != nil {
 		t.Fatalf("reading model: %v", err)
 	}
-	wantHP := v1.Hyperparameters{EmbeddingDim: 16, HiddenUnits: []int32{64, 32}, HistoryLength: 20}
+	wantHP := v1.Hyperparameters{EmbeddingDim: 16, HiddenUnits: []int32{64, 32}, HistoryLength: 20, EmbeddingInitStd: "0.05"}
 	if diff := cmp.Diff(wantHP, gotModel.Spec.Hyperparameters); diff != "" {
 		t.Errorf("model hyperparameter defaults (-want +got):\n%s", diff)
 	}
