@@ -74,6 +74,9 @@ func resolveDataset(d *decimals, field string, ds finetunev1alpha1.DatasetSpec, 
 			TrainFraction: parse(d, field+".split.trainFraction", ds.Split.TrainFraction, 0.8),
 		},
 	}
+	// EarlierRows (the default) stays empty, so that runs from before the
+	// field keep their identity.
+	out.TestHistories = noneIf(string(ds.TestHistories), string(finetunev1alpha1.TestHistoriesEarlierRows))
 	if out.Split.Method == "" {
 		out.Split.Method = string(finetunev1alpha1.SplitPerUserFraction)
 	}

@@ -113,3 +113,17 @@ func TestPolicyCorrectionKeepsAutoGroups(t *testing.T) {
 		t.Errorf("correction (-want +got):\n%s", diff)
 	}
 }
+
+func TestResolveDatasetTestHistories(t *testing.T) {
+	for in, want := range map[v1.TestHistories]string{
+		"":                          "",
+		v1.TestHistoriesEarlierRows: "", // the default: runs keep their identity
+		v1.TestHistoriesTrainRows:   runspec.TestHistoriesTrainRows,
+	} {
+		ds := testData()
+		ds.TestHistories = in
+		if got := resolveDataset(&decimals{}, "spec.dataset", ds, 10).TestHistories; got != want {
+			t.Errorf("testHistories %q resolves to %q; want %q", in, got, want)
+		}
+	}
+}

@@ -214,6 +214,7 @@ func TestInvalidObjectsAreRejected(t *testing.T) {
 		{"holdout fraction above 0.5", func() client.Object { m := validModel(ns); m.Spec.Training.HoldoutFraction = "0.6"; return m }(), "holdoutFraction must be in [0, 0.5]"},
 		{"holdout fraction not a number", func() client.Object { m := validModel(ns); m.Spec.Training.HoldoutFraction = "a fifth"; return m }(), "spec.training.holdoutFraction"},
 		{"embedding init std zero", func() client.Object { m := validModel(ns); m.Spec.Hyperparameters.EmbeddingInitStd = "0"; return m }(), "embeddingInitStd must be in (0, 1]"},
+		{"unknown test histories", func() client.Object { c := validCohort(ns); c.Spec.Dataset.TestHistories = "AllRows"; return c }(), "spec.dataset.testHistories"},
 		{"repeated search seeds", validSearch(ns, func(s *v1.LabelSearch) { s.Seeds = []int64{1, 2, 1} }), "spec.search.seeds"},
 		{"six search seeds", validSearch(ns, func(s *v1.LabelSearch) { s.Seeds = []int64{1, 2, 3, 4, 5, 6} }), "spec.search.seeds"},
 		{"search shards below one", validSearch(ns, func(s *v1.LabelSearch) { s.Shards = -1 }), "spec.search.shards"},
@@ -295,7 +296,8 @@ func TestDefaultsAreApplied(t *testing.T) {
 		GlobalModelRef: v1.ObjectReference{Name: "gm"},
 		Dataset: v1.DatasetSpec{
 			Format: v1.DatasetMovieLens, URI: "file:///data/ml", PositiveThreshold: "4",
-			Split: v1.SplitSpec{Method: v1.SplitPerUserFraction, TrainFraction: "0.8"},
+			Split:         v1.SplitSpec{Method: v1.SplitPerUserFraction, TrainFraction: "0.8"},
+			TestHistories: v1.TestHistoriesEarlierRows,
 		},
 		MinSamples: 5,
 		Mode:       v1.ModePerUser,
