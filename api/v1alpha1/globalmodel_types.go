@@ -43,7 +43,7 @@ type Hyperparameters struct {
 	// measurably (an independent implementation agrees with ours only when
 	// it matches).
 	// +kubebuilder:default="0.05"
-	// +kubebuilder:validation:XValidation:rule="double(self) > 0.0 && double(self) <= 1.0",message="embeddingInitStd must be in (0, 1]"
+	// +kubebuilder:validation:XValidation:rule="!self.matches('^([0-9]+([.][0-9]+)?|[.][0-9]+)([eE][-+]?[0-9]{1,2})?$') || (double(self) > 0.0 && double(self) <= 1.0)",message="embeddingInitStd must be in (0, 1]"
 	// +optional
 	EmbeddingInitStd Decimal `json:"embeddingInitStd,omitempty"`
 }
@@ -88,7 +88,7 @@ type PretrainingSpec struct {
 	// label grid on these rows, which the model never saw; a search against
 	// a model without a holdout is refused. The Cloud AUC is still measured
 	// on the test split. Unset or "0": no holdout.
-	// +kubebuilder:validation:XValidation:rule="double(self) >= 0.0 && double(self) <= 0.5",message="holdoutFraction must be in [0, 0.5]"
+	// +kubebuilder:validation:XValidation:rule="!self.matches('^([0-9]+([.][0-9]+)?|[.][0-9]+)([eE][-+]?[0-9]{1,2})?$') || (double(self) >= 0.0 && double(self) <= 0.5)",message="holdoutFraction must be in [0, 0.5]"
 	// +optional
 	HoldoutFraction Decimal `json:"holdoutFraction,omitempty"`
 }
