@@ -68,7 +68,11 @@ func celExamples() []celExample {
 		{name: "holdout fraction above 0.5", kind: "GlobalModel", path: "spec.training.holdoutFraction", rule: "holdoutFraction must be in [0, 0.5]", field: "spec.training.holdoutFraction",
 			make: func(ns string) client.Object { m := validModel(ns); m.Spec.Training.HoldoutFraction = "0.6"; return m }},
 		{name: "embedding init std zero", kind: "GlobalModel", path: "spec.hyperparameters.embeddingInitStd", rule: "embeddingInitStd must be in (0, 1]", field: "spec.hyperparameters.embeddingInitStd",
-			make: func(ns string) client.Object { m := validModel(ns); m.Spec.Hyperparameters.EmbeddingInitStd = "0"; return m }},
+			make: func(ns string) client.Object {
+				m := validModel(ns)
+				m.Spec.Hyperparameters.EmbeddingInitStd = "0"
+				return m
+			}},
 
 		// FineTuneCohort.
 		{name: "parallelism above shards", kind: "FineTuneCohort", path: "spec", rule: "parallelism must not exceed shards", field: "spec",
