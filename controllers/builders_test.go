@@ -39,6 +39,14 @@ func modelObj(ns, name string) *v1.GlobalModel {
 	}
 }
 
+// holdoutModel is modelObj pretrained without the last fraction of each
+// user's training rows, which a search validates on.
+func holdoutModel(ns, name string, fraction v1.Decimal) *v1.GlobalModel {
+	gm := modelObj(ns, name)
+	gm.Spec.Training.HoldoutFraction = fraction
+	return gm
+}
+
 func policyObj(ns, name string, strategy v1.CorrectionStrategy) *v1.CorrectionPolicy {
 	return &v1.CorrectionPolicy{
 		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},

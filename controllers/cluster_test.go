@@ -45,6 +45,11 @@ type fakeCluster struct {
 	pending    map[types.UID]finalStatus
 	// stop ends the fake cluster and waits for it (also at the test's end).
 	stop func()
+	// canned, when set, answers every fine-tuning and search shard at once
+	// instead of running the trainer: the controller-scale benchmark
+	// measures the operator, not the trainer, and the search and interval
+	// tests feed the operator summaries of known per-user rows.
+	canned func(spec *runspec.Spec, idx int) (int, string)
 }
 
 func newFakeCluster(t *testing.T, ns string, opts ...func(*fakeCluster)) *fakeCluster {
@@ -224,6 +229,8 @@ func (f *fakeCluster) runJob(ctx context.Context, job *batchv1.Job) error {
 			case f.matches(f.flaky, job.Name) && attempt == 0:
 				code, msg = runspec.ExitFailure, "connection reset by peer (a transient failure)"
 			case f.isSilent(job.Name):
+			case f.canned != nil && (spec.Kind == runspec.KindFinetune || spec.Kind == runspec.KindSearch):
+				code, msg = f.canned(spec, idx)
 			default:
 				code, msg = runShard(ctx, spec, idx)
 			}

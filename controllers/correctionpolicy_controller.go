@@ -12,7 +12,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 
 	finetunev1alpha1 "github.com/lcft-dev/lcft-operator/api/v1alpha1"
-	"github.com/lcft-dev/lcft-operator/trainer/runspec"
 )
 
 // CorrectionPolicyReconciler resolves a policy into the table cohorts use:
@@ -74,7 +73,7 @@ func (r *CorrectionPolicyReconciler) explicitTable(p *finetunev1alpha1.Correctio
 		}
 		parse(d, f+".positiveLabel", g.PositiveLabel, 1)
 		parse(d, f+".negativeLabel", g.NegativeLabel, 0)
-		p.Status.Groups = append(p.Status.Groups, finetunev1alpha1.ResolvedLabelGroup{CTRRange: g.CTRRange, PositiveLabel: g.PositiveLabel, NegativeLabel: g.NegativeLabel})
+		p.Status.Groups = append(p.Status.Groups, finetunev1alpha1.ResolvedLabelGroup{CTRRange: g.CTRRange, Strategy: finetunev1alpha1.GroupHard, PositiveLabel: g.PositiveLabel, NegativeLabel: g.NegativeLabel})
 	}
 	if err := d.err(); err != nil {
 		p.Status.Groups = nil
@@ -97,6 +96,13 @@ func (r *CorrectionPolicyReconciler) search(ctx context.Context, p *finetunev1al
 		conds.phase(p.Status.Phase, wait.reason, wait.message)
 		return nil
 	}
+	if refused := modelHoldout(gm); refused != "" {
+		p.Status.Phase = finetunev1alpha1.PhaseFailed
+		conds.phase(p.Status.Phase, ReasonModelHasNoHoldout, refused)
+		r.event(p, corev1.EventTypeWarning, ReasonModelHasNoHoldout, "Refused", "%s", refused)
+		return nil
+	}
+	p.Status.HoldoutFraction = gm.Status.HoldoutFraction
 	spec, err := searchSpec(p, gm, r.Options)
 	if err != nil {
 		p.Status.Phase = finetunev1alpha1.PhaseFailed
@@ -127,45 +133,20 @@ func (r *CorrectionPolicyReconciler) search(ctx context.Context, p *finetunev1al
 	r.recordRestart(p, restart, res, k.opts.maxJobRestarts())
 	job, created := res.job, res.created
 	p.Status.JobName = job.Name
+	p.Status.Seeds = searchSeeds(spec)
 	p.Status.ReportURI = runOutputURI(spec.OutputURI, job.Annotations[RunHashAnnotation])
 	if created {
 		jobsCreated.WithLabelValues("CorrectionPolicy").Inc()
-		r.event(p, corev1.EventTypeNormal, "JobCreated", "Created", "created search Job %s", job.Name)
+		r.event(p, corev1.EventTypeNormal, "JobCreated", "Created", "created search Job %s with %d shard(s)", job.Name, spec.Shards)
 	}
 	out, err := k.observe(ctx, job, nil)
 	if err != nil {
 		return err
 	}
+	p.Status.ShardsSucceeded = out.succeeded
 	switch out.phase {
 	case finetunev1alpha1.PhaseSucceeded:
-		// Bridge to the sharded search summaries (runspec.CombineSearch);
-		// the status table with intervals and Auto groups comes with the
-		// API change of the search (branch science-api).
-		res, err := runspec.CombineSearch(out.summaries)
-		if err != nil || len(res.Groups) == 0 {
-			p.Status.Phase = finetunev1alpha1.PhaseFailed
-			conds.phase(p.Status.Phase, "MissingSummary", "the search finished without a table in its summaries")
-			return nil
-		}
-		p.Status.Groups = nil
-		for _, g := range res.Groups {
-			rg := finetunev1alpha1.ResolvedLabelGroup{
-				CTRRange:      finetunev1alpha1.CTRRange{Min: formatDecimal(g.Min), Max: formatDecimal(g.Max)},
-				PositiveLabel: formatLabel(1),
-				NegativeLabel: formatLabel(0),
-				Users:         g.Users,
-			}
-			if !g.Auto {
-				rg.PositiveLabel, rg.NegativeLabel = formatLabel(g.Chosen.Positive), formatLabel(g.Chosen.Negative)
-			}
-			for _, c := range g.Cells {
-				rg.Cells = append(rg.Cells, finetunev1alpha1.SearchCell{PositiveLabel: formatLabel(c.Positive), NegativeLabel: formatLabel(c.Negative), Diverged: c.Diverged > 0})
-			}
-			p.Status.Groups = append(p.Status.Groups, rg)
-		}
-		p.Status.Phase = finetunev1alpha1.PhaseReady
-		conds.phase(p.Status.Phase, "SearchComplete", fmt.Sprintf("searched %d label groups", len(p.Status.Groups)))
-		r.event(p, corev1.EventTypeNormal, "SearchComplete", "Completed", "searched %d label groups", len(p.Status.Groups))
+		r.searchSucceeded(p, out, conds)
 		observeRunEnd("CorrectionPolicy", job, p.Status.Phase)
 	case finetunev1alpha1.PhaseFailed:
 		p.Status.Phase = finetunev1alpha1.PhaseFailed
@@ -175,7 +156,7 @@ func (r *CorrectionPolicyReconciler) search(ctx context.Context, p *finetunev1al
 		r.event(p, corev1.EventTypeWarning, out.reason, "Failed", "search failed: %s", out.message)
 	default:
 		p.Status.Phase = out.phase
-		conds.phase(out.phase, "JobRunning", fmt.Sprintf("search Job %s is %s", job.Name, out.phase))
+		conds.phase(out.phase, "JobRunning", fmt.Sprintf("search Job %s is %s (%d of %d shards done)", job.Name, out.phase, out.succeeded, spec.Shards))
 	}
 	return nil
 }

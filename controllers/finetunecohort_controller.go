@@ -159,6 +159,9 @@ func (r *FineTuneCohortReconciler) reconcileRun(ctx context.Context, c *finetune
 		c.Status.CompletionTime = completionTime(job)
 		c.Status.Phase = finetunev1alpha1.PhaseSucceeded
 		msg := fmt.Sprintf("%d users: Cloud %s, Local %s, LCFT %s", c.Status.Users, c.Status.CloudAUC, c.Status.LocalAUC, c.Status.LCFTAUC)
+		if iv := c.Status.LiftVsLocalInterval; iv != nil {
+			msg += fmt.Sprintf(", LCFT-Local %s (95%% CI %s, significant: %t)", iv.Mean, iv.Range, iv.Significant)
+		}
 		if m := c.Status.Model; m != nil {
 			msg += fmt.Sprintf("; group model %s (%s)", m.URI, m.Digest)
 			if m.RolledBack {

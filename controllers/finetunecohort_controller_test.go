@@ -197,6 +197,33 @@ func value(w runspec.WeightedAUC) v1.Decimal {
 // `kubectl get ftc` prints) and checks that the columns are filled.
 func checkPrinterColumns(t *testing.T, ns string) {
 	t.Helper()
+	table := cohortTable(t, ns)
+	var header []string
+	for _, c := range table.ColumnDefinitions {
+		header = append(header, c.Name)
+	}
+	want := []string{"Name", "Phase", "Mode", "Pool", "Users", "Cloud", "Local", "LCFT", "Lift", "95% CI", "Significant", "Age"}
+	if strings.Join(header, ",") != strings.Join(want, ",") {
+		t.Fatalf("columns %v; want %v", header, want)
+	}
+	t.Logf("kubectl get ftc:\n%s", strings.Join(header, "\t"))
+	for _, row := range table.Rows {
+		var cells []string
+		for i, cell := range row.Cells {
+			s := fmt.Sprint(cell)
+			cells = append(cells, s)
+			if s == "" || s == "<nil>" {
+				t.Errorf("row %v: column %s is empty", row.Cells[0], header[i])
+			}
+		}
+		t.Logf("%s", strings.Join(cells, "\t"))
+	}
+}
+
+// cohortTable reads the namespace's cohorts as `kubectl get ftc` does: in
+// the API server's table form, with the CRD's printer columns.
+func cohortTable(t *testing.T, ns string) metav1.Table {
+	t.Helper()
 	cfg := rest.CopyConfig(restConfig)
 	cfg.GroupVersion = &v1.GroupVersion
 	cfg.APIPath = "/apis"
@@ -214,26 +241,7 @@ func checkPrinterColumns(t *testing.T, ns string) {
 	if err := json.Unmarshal(raw, &table); err != nil {
 		t.Fatal(err)
 	}
-	var header []string
-	for _, c := range table.ColumnDefinitions {
-		header = append(header, c.Name)
-	}
-	want := []string{"Name", "Phase", "Mode", "Pool", "Users", "Cloud", "Local", "LCFT", "Lift", "Age"}
-	if strings.Join(header, ",") != strings.Join(want, ",") {
-		t.Fatalf("columns %v; want %v", header, want)
-	}
-	t.Logf("kubectl get ftc:\n%s", strings.Join(header, "\t"))
-	for _, row := range table.Rows {
-		var cells []string
-		for i, cell := range row.Cells {
-			s := fmt.Sprint(cell)
-			cells = append(cells, s)
-			if s == "" || s == "<nil>" {
-				t.Errorf("row %v: column %s is empty", row.Cells[0], header[i])
-			}
-		}
-		t.Logf("%s", strings.Join(cells, "\t"))
-	}
+	return table
 }
 
 func TestCohortWaitsForItsModel(t *testing.T) {
@@ -327,18 +335,18 @@ func TestHardSearchPolicyFeedsCohort(t *testing.T) {
 	newFakeCluster(t, ns)
 	startManager(t)
 
-	gm := modelObj(ns, "wd")
+	gm := holdoutModel(ns, "wd", "0.25")
 	search := &v1.CorrectionPolicy{
 		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "searched"},
 		Spec: v1.CorrectionPolicySpec{
 			Strategy: v1.StrategyHard,
 			Search: &v1.LabelSearch{
-				GlobalModelRef:     v1.ObjectReference{Name: "wd"},
-				Dataset:            testData(),
-				Boundaries:         []v1.Decimal{"0.2", "0.5"},
-				FineTuning:         v1.FineTuningSpec{Optimizer: v1.OptimizerSGD, LearningRate: "0.05", LearningRateDecay: "1", Epochs: 1, BatchSize: 16, Seed: 1},
-				MinSamples:         5,
-				ValidationFraction: "0.25",
+				GlobalModelRef: v1.ObjectReference{Name: "wd"},
+				Dataset:        testData(),
+				Boundaries:     []v1.Decimal{"0.2", "0.5"},
+				FineTuning:     v1.FineTuningSpec{Optimizer: v1.OptimizerSGD, LearningRate: "0.05", LearningRateDecay: "1", Epochs: 1, BatchSize: 16, Seed: 1},
+				MinSamples:     5,
+				Seeds:          []int64{1, 2},
 			},
 		},
 	}
@@ -348,10 +356,16 @@ func TestHardSearchPolicyFeedsCohort(t *testing.T) {
 	if len(search.Status.Groups) != 3 {
 		t.Fatalf("want 3 searched groups, got %+v", search.Status.Groups)
 	}
+	if search.Status.HoldoutFraction != "0.25" || fmt.Sprint(search.Status.Seeds) != "[1 2]" {
+		t.Errorf("search status holdout %q, seeds %v; want the model's 0.25 and seeds [1 2]", search.Status.HoldoutFraction, search.Status.Seeds)
+	}
 	for _, g := range search.Status.Groups {
-		t.Logf("group [%s, %s): labels (%s, %s), validation AUC %s (identity %s), %d cells", g.CTRRange.Min, g.CTRRange.Max, g.PositiveLabel, g.NegativeLabel, g.ValidationAUC, g.IdentityAUC, len(g.Cells))
-		if g.ValidationAUC == "" || g.PositiveLabel == "" {
-			t.Errorf("group without a result: %+v", g)
+		t.Logf("group [%s, %s): %s (%s, %s), %s: %s; lift vs Auto %+v, vs Local %+v, %d cells",
+			g.CTRRange.Min, g.CTRRange.Max, g.Strategy, g.PositiveLabel, g.NegativeLabel, g.Reason, g.Message, g.LiftVsAuto, g.LiftVsLocal, len(g.Cells))
+		hard := g.Strategy == v1.GroupHard && g.PositiveLabel != "" && g.Reason == runspec.ReasonBeatsAuto
+		auto := g.Strategy == v1.GroupAuto && g.PositiveLabel == "" && g.Reason != runspec.ReasonBeatsAuto
+		if !hard && !auto || g.Reason == "" || g.LiftVsLocal == nil || len(g.Cells) == 0 {
+			t.Errorf("group without a consistent result: %+v", g)
 		}
 	}
 	waitCohort(t, c, v1.PhaseSucceeded)
@@ -369,6 +383,11 @@ func TestHardSearchPolicyFeedsCohort(t *testing.T) {
 	}
 	if len(spec.Correction.Groups) != 3 {
 		t.Fatalf("run spec table: %+v", spec.Correction)
+	}
+	for i, g := range spec.Correction.Groups {
+		if g.Auto != (search.Status.Groups[i].Strategy == v1.GroupAuto) {
+			t.Errorf("run spec group %d %+v; the policy's group is %s", i, g, search.Status.Groups[i].Strategy)
+		}
 	}
 }
 

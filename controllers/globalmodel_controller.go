@@ -3,6 +3,7 @@ package controllers
 import (
 	"context"
 	"fmt"
+	"strconv"
 
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -134,8 +135,15 @@ func (r *GlobalModelReconciler) succeeded(gm *finetunev1alpha1.GlobalModel, spec
 	gm.Status.GlobalCTR = formatDecimal(st.GlobalCTR)
 	gm.Status.Users = st.Users
 	gm.Status.Samples = st.Samples
+	gm.Status.HoldoutFraction, gm.Status.HoldoutSamples = "", 0
 	if gm.Spec.Training != nil {
 		gm.Status.CloudAUC = formatDecimal(st.CloudAUC)
+		if st.HoldoutFraction > 0 {
+			// Exact (shortest round-trip form): a search recomputes the
+			// held-out rows from it.
+			gm.Status.HoldoutFraction = finetunev1alpha1.Decimal(strconv.FormatFloat(st.HoldoutFraction, 'g', -1, 64))
+			gm.Status.HoldoutSamples = st.HoldoutSamples
+		}
 	}
 	gm.Status.LocalCTRQuantiles = nil
 	for _, q := range st.Quantiles {

@@ -74,6 +74,9 @@ func resolveDataset(d *decimals, field string, ds finetunev1alpha1.DatasetSpec, 
 			TrainFraction: parse(d, field+".split.trainFraction", ds.Split.TrainFraction, 0.8),
 		},
 	}
+	// EarlierRows (the default) stays empty, so that runs from before the
+	// field keep their identity.
+	out.TestHistories = noneIf(string(ds.TestHistories), string(finetunev1alpha1.TestHistoriesEarlierRows))
 	if out.Split.Method == "" {
 		out.Split.Method = string(finetunev1alpha1.SplitPerUserFraction)
 	}
@@ -158,9 +161,10 @@ func pretrainSpec(gm *finetunev1alpha1.GlobalModel, opts Options) (runspec.Spec,
 		Name:    gm.Namespace + "/" + gm.Name,
 		Dataset: resolveDataset(d, "spec.training.dataset", t.Dataset, orDefaultInt(hp.HistoryLength, 20)),
 		Model: &runspec.Model{
-			Architecture: string(gm.Spec.Architecture),
-			EmbeddingDim: int(orDefaultInt(hp.EmbeddingDim, 16)),
-			HiddenUnits:  hidden,
+			Architecture:     string(gm.Spec.Architecture),
+			EmbeddingDim:     int(orDefaultInt(hp.EmbeddingDim, 16)),
+			HiddenUnits:      hidden,
+			EmbeddingInitStd: embeddingInitStd(d, hp.EmbeddingInitStd),
 		},
 		Optimization: runspec.Optimization{
 			Optimizer:         orDefault(string(t.Optimizer), string(finetunev1alpha1.OptimizerSGD)),
@@ -175,7 +179,21 @@ func pretrainSpec(gm *finetunev1alpha1.GlobalModel, opts Options) (runspec.Spec,
 		// partitioned by user, for the shards of cohorts on the same data.
 		WritePartitions: true,
 	}
+	// The holdout rows stay train rows of the dataset (cohorts fine-tune on
+	// them); only the pretraining leaves them out. Set after resolving, so
+	// that cohorts on the same data still match the model's partitions.
+	spec.Dataset.Split.HoldoutFraction = parse(d, "spec.training.holdoutFraction", t.HoldoutFraction, 0)
 	return finish(spec, d, opts, gm.Spec.Artifacts, "globalmodels", gm)
+}
+
+// embeddingInitStd is the run spec's Model.EmbeddingInitStd: 0 for the
+// default, so that runs from before the field keep their identity.
+func embeddingInitStd(d *decimals, v finetunev1alpha1.Decimal) float64 {
+	f := parse(d, "spec.hyperparameters.embeddingInitStd", v, runspec.DefaultEmbeddingInitStd)
+	if f == runspec.DefaultEmbeddingInitStd {
+		return 0
+	}
+	return f
 }
 
 // verifySpec is the run spec that checks an imported model.
@@ -197,14 +215,20 @@ func verifySpec(gm *finetunev1alpha1.GlobalModel, opts Options) (runspec.Spec, e
 func modelArtifact(gm *finetunev1alpha1.GlobalModel) (*runspec.ModelArtifact, int32, error) {
 	d := &decimals{}
 	a := &runspec.ModelArtifact{
-		URI:       gm.Status.ArtifactURI,
-		Digest:    gm.Status.Digest,
-		GlobalCTR: parse(d, "status.globalCTR", gm.Status.GlobalCTR, 0),
+		URI:             gm.Status.ArtifactURI,
+		Digest:          gm.Status.Digest,
+		GlobalCTR:       parse(d, "status.globalCTR", gm.Status.GlobalCTR, 0),
+		HoldoutFraction: parse(d, "status.holdoutFraction", gm.Status.HoldoutFraction, 0),
+		HoldoutSamples:  gm.Status.HoldoutSamples,
 	}
 	return a, orDefaultInt(gm.Spec.Hyperparameters.HistoryLength, 20), d.err()
 }
 
-// searchSpec is the run spec of a CorrectionPolicy's search Job.
+// searchSpec is the run spec of a CorrectionPolicy's search Job: its
+// shards each score every cell on their users, and it validates on the
+// model's holdout (spec.search.validationFraction is ignored). It is checked
+// as the trainer would check it, so that a grid too large for the shards'
+// summaries is refused before a Job is made.
 func searchSpec(p *finetunev1alpha1.CorrectionPolicy, gm *finetunev1alpha1.GlobalModel, opts Options) (runspec.Spec, error) {
 	s := p.Spec.Search
 	d := &decimals{}
@@ -213,8 +237,8 @@ func searchSpec(p *finetunev1alpha1.CorrectionPolicy, gm *finetunev1alpha1.Globa
 		return runspec.Spec{}, err
 	}
 	search := &runspec.Search{
-		ValidationFraction: parse(d, "spec.search.validationFraction", s.ValidationFraction, 0.2),
-		MinSamples:         int(orDefaultInt(s.MinSamples, 5)),
+		MinSamples: int(orDefaultInt(s.MinSamples, 5)),
+		Seeds:      append([]int64(nil), s.Seeds...),
 	}
 	for i, b := range s.Boundaries {
 		search.Boundaries = append(search.Boundaries, parse(d, fmt.Sprintf("spec.search.boundaries[%d]", i), b, 0))
@@ -236,9 +260,16 @@ func searchSpec(p *finetunev1alpha1.CorrectionPolicy, gm *finetunev1alpha1.Globa
 		GlobalModel:  model,
 		Optimization: resolveFineTuning(d, "spec.search.fineTuning", s.FineTuning),
 		Search:       search,
-		Shards:       1,
+		Shards:       int(orDefaultInt(s.Shards, 1)),
 	}
-	return finish(spec, d, opts, p.Spec.Artifacts, "correctionpolicies", p)
+	spec, err = finish(spec, d, opts, p.Spec.Artifacts, "correctionpolicies", p)
+	if err != nil {
+		return spec, err
+	}
+	if err := spec.Validate(); err != nil {
+		return spec, fmt.Errorf("the search cannot run: %w", err)
+	}
+	return spec, nil
 }
 
 // policyCorrection is the correction a Ready policy resolves to (nil policy: Auto).
@@ -253,12 +284,17 @@ func policyCorrection(p *finetunev1alpha1.CorrectionPolicy) (*runspec.Correction
 	d := &decimals{}
 	for i, g := range p.Status.Groups {
 		f := fmt.Sprintf("status.groups[%d]", i)
-		c.Groups = append(c.Groups, runspec.LabelGroup{
-			Min:      parse(d, f+".ctrRange.min", g.CTRRange.Min, 0),
-			Max:      parse(d, f+".ctrRange.max", g.CTRRange.Max, 1),
-			Positive: parse(d, f+".positiveLabel", g.PositiveLabel, 1),
-			Negative: parse(d, f+".negativeLabel", g.NegativeLabel, 0),
-		})
+		lg := runspec.LabelGroup{
+			Min: parse(d, f+".ctrRange.min", g.CTRRange.Min, 0),
+			Max: parse(d, f+".ctrRange.max", g.CTRRange.Max, 1),
+		}
+		if g.Strategy == finetunev1alpha1.GroupAuto {
+			lg.Auto = true // the group's users keep their own Auto labels
+		} else {
+			lg.Positive = parse(d, f+".positiveLabel", g.PositiveLabel, 1)
+			lg.Negative = parse(d, f+".negativeLabel", g.NegativeLabel, 0)
+		}
+		c.Groups = append(c.Groups, lg)
 	}
 	return c, d.err()
 }

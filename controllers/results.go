@@ -78,11 +78,13 @@ func writeCohortResults(st *finetunev1alpha1.FineTuneCohortStatus, strategy, glo
 	if !okCloud || !okLocal || !okLCFT {
 		// Not a failure of the run: the cohort had no user with a two-class test set.
 		st.CloudAUC, st.LocalAUC, st.LCFTAUC, st.LiftVsCloud, st.LiftVsLocal = "", "", "", "", ""
+		st.LiftVsLocalInterval, st.LiftVsCloudInterval = nil, nil
 		if total.Users == 0 && total.SkippedUsers == 0 {
 			return errNoUsers
 		}
 		return nil
 	}
+	writeCohortIntervals(st, &total)
 	st.CloudAUC, st.LocalAUC, st.LCFTAUC = formatDecimal(cloud), formatDecimal(local), formatDecimal(lcft)
 	st.LiftVsCloud = formatSigned(lcft - cloud)
 	st.LiftVsLocal = formatSigned(lcft - local)

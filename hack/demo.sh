@@ -173,8 +173,14 @@ done
 step "kubectl get gm,cpol,ftc -n ${DEMO_NAMESPACE}"
 kubectl get -n "${DEMO_NAMESPACE}" gm,cpol,ftc
 
-step "Cloud / Local / LCFT (user-level AUC, weighted by test-set size)"
-kubectl get -n "${DEMO_NAMESPACE}" ftc -o 'custom-columns=COHORT:.metadata.name,POOL:.spec.placement.pool,CTR-RANGE:.spec.ctrRange.min,TO:.spec.ctrRange.max,PHASE:.status.phase,USERS:.status.users,CLOUD:.status.cloudAUC,LOCAL:.status.localAUC,LCFT:.status.lcftAUC,LIFT-VS-LOCAL:.status.liftVsLocal,LIFT-VS-CLOUD:.status.liftVsCloud,NODES:.status.shards[*].node,ARCH:.status.shards[*].arch'
+step "Cloud / Local / LCFT (user-level AUC, weighted by test-set size; 95% intervals over users, exact across shards)"
+kubectl get -n "${DEMO_NAMESPACE}" ftc -o 'custom-columns=COHORT:.metadata.name,POOL:.spec.placement.pool,CTR-RANGE:.spec.ctrRange.min,TO:.spec.ctrRange.max,PHASE:.status.phase,USERS:.status.users,CLOUD:.status.cloudAUC,LOCAL:.status.localAUC,LCFT:.status.lcftAUC,LIFT-VS-LOCAL:.status.liftVsLocal,95%-CI:.status.liftVsLocalInterval.range,SIGNIFICANT:.status.liftVsLocalInterval.significant,LIFT-VS-CLOUD:.status.liftVsCloud,95%-CI-CLOUD:.status.liftVsCloudInterval.range,NODES:.status.shards[*].node,ARCH:.status.shards[*].arch'
+
+step "Hard search hard-search: per local-CTR group, the choice and its validation lifts (on the model's held-out rows)"
+kubectl get -n "${DEMO_NAMESPACE}" cpol hard-search -o go-template='holdout {{.status.holdoutFraction}}, seeds {{.status.seeds}}, {{.status.shardsSucceeded}} shard(s)
+{{printf "%-14s %-9s %-20s %-10s %-32s %-32s %s" "CTR-RANGE" "STRATEGY" "LABELS" "USERS" "LIFT-VS-AUTO [95% CI]" "LIFT-VS-LOCAL [95% CI]" "REASON"}}
+{{range .status.groups}}{{printf "%-14s" (printf "[%s, %s)" .ctrRange.min .ctrRange.max)}} {{printf "%-9s" .strategy}} {{printf "%-20s" (printf "(%s, %s)" (or .positiveLabel "-") (or .negativeLabel "-"))}} {{printf "%-10s" (printf "%v/%v" (or .scoredUsers 0) (or .users 0))}} {{with .liftVsAuto}}{{printf "%-32s" (printf "%s %s" .mean .range)}}{{else}}{{printf "%-32s" "-"}}{{end}} {{with .liftVsLocal}}{{printf "%-32s" (printf "%s %s" .mean .range)}}{{else}}{{printf "%-32s" "-"}}{{end}} {{.reason}}
+{{end}}' 2>/dev/null || log "no searched table (the search did not finish)"
 failed="$(kubectl get -n "${DEMO_NAMESPACE}" ftc -o go-template='{{range .items}}{{if eq (or .status.phase "") "Failed"}}{{.metadata.name}}{{range .status.conditions}}{{if eq .type "Failed"}}: {{.reason}}: {{.message}}{{end}}{{end}}{{"\n"}}{{end}}{{end}}')"
 if [[ -n "${failed}" ]]; then
   printf '\nFailed cohorts:\n%s\n' "${failed}"

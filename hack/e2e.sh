@@ -8,8 +8,12 @@
 #   - the object store refuses anonymous requests; the GlobalModel is Ready,
 #     its model is an object in s3://lcft-artifacts, and the three
 #     CorrectionPolicies (Auto, an explicit Hard table, a Hard search) are Ready;
+#   - the GlobalModel held out 0.2 of each user's training rows; the Hard
+#     search ran 2 shards and every group says its choice (Hard with labels
+#     and BeatsAuto, or Auto with the reason) with a LCFT-Local interval;
 #   - ctr-low and ctr-middle are Succeeded with users > 0 and Cloud, Local and
-#     LCFT AUCs in (0, 1], and their pods ran on the real (amd64) node;
+#     LCFT AUCs in (0, 1], a 95% interval of LCFT-Local and its significance,
+#     and their pods ran on the real (amd64) node;
 #   - ctr-high (pool arm64) had its pods scheduled onto the kwok arm64 node,
 #     where nothing runs, and is Failed with reason MissingSummary;
 #   - `kubectl logs` works through the kubelet (manager and a trainer pod);
@@ -88,6 +92,16 @@ for p in auto hard-table hard-search; do
   phase="$(jp "cpol/${p}" '{.status.phase}')"
   [[ "${phase}" == Ready ]] && pass "CorrectionPolicy ${p} Ready" || fail "CorrectionPolicy ${p} phase '${phase}', want Ready"
 done
+holdout="$(jp gm/widedeep-synthetic '{.status.holdoutFraction}')"
+[[ "${holdout}" == 0.2 ]] && pass "GlobalModel widedeep-synthetic held out 0.2 of each user's training rows" || fail "GlobalModel holdoutFraction '${holdout}', want 0.2"
+# Every searched group says what it chose (Hard with labels, or Auto) and why.
+groups="$(jp cpol/hard-search '{range .status.groups[*]}{.strategy}/{.positiveLabel}/{.reason}/{.liftVsLocal.range}{"\n"}{end}')"
+if [[ -n "${groups}" ]] && awk -F/ '!(($1 == "Hard" && $2 != "" && $3 == "BeatsAuto") || ($1 == "Auto" && $2 == "" && $3 != "" && $3 != "BeatsAuto")) || $4 == "" { bad = 1 } END { exit bad }' <<<"${groups}"; then
+  pass "hard-search groups: $(tr '\n' ' ' <<<"${groups}")"
+else
+  fail "hard-search groups without a consistent choice: '${groups}'"
+fi
+[[ "$(jp cpol/hard-search '{.status.shardsSucceeded}')" == 2 ]] && pass "hard-search ran 2 shards" || fail "hard-search shardsSucceeded '$(jp cpol/hard-search '{.status.shardsSucceeded}')', want 2"
 
 # job_pods COHORT: "pod node" lines of the cohort's current Job.
 job_pods() {
@@ -110,6 +124,8 @@ for c in ctr-low ctr-middle; do
     v="$(jp "ftc/${c}" "{.status.${f}}")"
     in_unit "${v}" && pass "cohort ${c} ${f}=${v}" || fail "cohort ${c} ${f} '${v}', want a decimal in (0, 1]"
   done
+  ci="$(jp "ftc/${c}" '{.status.liftVsLocalInterval.range} {.status.liftVsLocalInterval.significant}')"
+  [[ "${ci}" =~ ^\[-?[0-9.]+,\ -?[0-9.]+\]\ (true|false)$ ]] && pass "cohort ${c} LCFT-Local 95% CI and significance: ${ci}" || fail "cohort ${c} LCFT-Local interval '${ci}', want '[low, high] true|false'"
   nodes="$(job_pods "${c}" | awk '{print $2}' | sort -u | tr '\n' ' ')"
   [[ "${nodes}" == "${NODE_NAME} " ]] && pass "cohort ${c} pods ran on ${NODE_NAME}" || fail "cohort ${c} pods on '${nodes}', want ${NODE_NAME}"
 done

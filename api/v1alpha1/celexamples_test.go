@@ -65,6 +65,14 @@ func celExamples() []celExample {
 			make: func(ns string) client.Object { m := validModel(ns); m.Spec.Training.LearningRate = "20"; return m }},
 		{name: "pretraining learning rate decay zero", kind: "GlobalModel", path: "spec.training.learningRateDecay", rule: "learningRateDecay must be in (0, 1]", field: "spec.training.learningRateDecay",
 			make: func(ns string) client.Object { m := validModel(ns); m.Spec.Training.LearningRateDecay = "0"; return m }},
+		{name: "holdout fraction above 0.5", kind: "GlobalModel", path: "spec.training.holdoutFraction", rule: "holdoutFraction must be in [0, 0.5]", field: "spec.training.holdoutFraction",
+			make: func(ns string) client.Object { m := validModel(ns); m.Spec.Training.HoldoutFraction = "0.6"; return m }},
+		{name: "embedding init std zero", kind: "GlobalModel", path: "spec.hyperparameters.embeddingInitStd", rule: "embeddingInitStd must be in (0, 1]", field: "spec.hyperparameters.embeddingInitStd",
+			make: func(ns string) client.Object {
+				m := validModel(ns)
+				m.Spec.Hyperparameters.EmbeddingInitStd = "0"
+				return m
+			}},
 
 		// FineTuneCohort.
 		{name: "parallelism above shards", kind: "FineTuneCohort", path: "spec", rule: "parallelism must not exceed shards", field: "spec",
@@ -463,6 +471,8 @@ func TestBadDecimalsGetOneMessage(t *testing.T) {
 	fields := []decimalField{
 		{"spec.training.learningRate", model(func(m *v1.GlobalModel, b string) { m.Spec.Training.LearningRate = v1.Decimal(b) })},
 		{"spec.training.learningRateDecay", model(func(m *v1.GlobalModel, b string) { m.Spec.Training.LearningRateDecay = v1.Decimal(b) })},
+		{"spec.training.holdoutFraction", model(func(m *v1.GlobalModel, b string) { m.Spec.Training.HoldoutFraction = v1.Decimal(b) })},
+		{"spec.hyperparameters.embeddingInitStd", model(func(m *v1.GlobalModel, b string) { m.Spec.Hyperparameters.EmbeddingInitStd = v1.Decimal(b) })},
 		{"spec.training.dataset.synthetic.globalCTR", model(func(m *v1.GlobalModel, b string) { m.Spec.Training.Dataset.Synthetic.GlobalCTR = v1.Decimal(b) })},
 		{"spec.training.dataset.synthetic.drift", model(func(m *v1.GlobalModel, b string) { m.Spec.Training.Dataset.Synthetic.Drift = v1.Decimal(b) })},
 		{"spec.import.globalCTR", func(ns, bad string) client.Object {

@@ -74,11 +74,26 @@ const (
 type SplitMethod string
 
 const (
-	// SplitPerUserFraction puts the first trainFraction of each user's samples
-	// (chronologically) in train and the rest in test. Needed on small data.
+	// SplitPerUserFraction puts the first round(n*trainFraction) of each
+	// user's n samples (chronologically; halves round up; at least one
+	// train and one test sample when n >= 2) in train and the rest in test.
+	// Needed on small data.
 	SplitPerUserFraction SplitMethod = "PerUserFraction"
 	// SplitTimestamp puts samples before spec.split.timestamp in train (the paper's split).
 	SplitTimestamp SplitMethod = "Timestamp"
+)
+
+// TestHistories names which rows a test sample's item histories come from.
+// +kubebuilder:validation:Enum=EarlierRows;TrainRows
+type TestHistories string
+
+const (
+	// TestHistoriesEarlierRows: every earlier row of the user, earlier test
+	// rows included, as a system serving impressions one by one knows them.
+	TestHistoriesEarlierRows TestHistories = "EarlierRows"
+	// TestHistoriesTrainRows: every test row's histories are frozen at the
+	// end of the user's train rows.
+	TestHistoriesTrainRows TestHistories = "TrainRows"
 )
 
 // DatasetSpec says where samples come from and how they are split.
@@ -110,6 +125,15 @@ type DatasetSpec struct {
 	// +kubebuilder:default={method: PerUserFraction, trainFraction: "0.8"}
 	// +optional
 	Split SplitSpec `json:"split,omitempty"`
+
+	// TestHistories: which rows a test sample's earlier positive and
+	// negative item histories come from: EarlierRows (every earlier row of
+	// the user, earlier test rows included) or TrainRows (frozen at the end
+	// of the user's train rows). A search's held-out rows follow the same
+	// rule.
+	// +kubebuilder:default=EarlierRows
+	// +optional
+	TestHistories TestHistories `json:"testHistories,omitempty"`
 }
 
 // SyntheticDataSpec configures the seeded synthetic generator: users with

@@ -34,10 +34,14 @@ type LabelGroup struct {
 }
 
 // LabelSearch is the Hard strategy's offline step: the operator runs a search
-// Job that fine-tunes the global model per user on a validation split of the
-// training data (never the test split) for each (positive, negative) label
-// pair of a grid, and keeps, for each local-CTR group, the pair with the best
-// user-level AUC.
+// Job that fine-tunes the global model per user, for each (positive,
+// negative) label pair of a grid, on the user's training rows the model was
+// pretrained on, and scores it on the rows the pretraining held out
+// (the GlobalModel's spec.training.holdoutFraction; never the test split).
+// Per local-CTR group, the best cell replaces Auto only when its lift over
+// Auto on those rows has a 95% interval above zero; otherwise the group keeps
+// Auto. A search against a model without a holdout is refused
+// (condition reason ModelHasNoHoldout).
 // +kubebuilder:validation:XValidation:rule="has(self.boundaries) != has(self.quantiles)",message="exactly one of boundaries and quantiles must be set"
 type LabelSearch struct {
 	// GlobalModelRef is the model to fine-tune; it must be Ready.
@@ -45,8 +49,8 @@ type LabelSearch struct {
 	// Dataset searched on; only its train split is used.
 	Dataset DatasetSpec `json:"dataset"`
 	// Boundaries of the local-CTR groups, strictly increasing inside (0, 1):
-	// ["0.3", "0.6"] makes [0, 0.3), [0.3, 0.6), [0.6, 1].
-	// +kubebuilder:validation:MaxItems=19
+	// ["0.3", "0.6"] makes [0, 0.3), [0.3, 0.6), [0.6, 1]. At most 6 groups.
+	// +kubebuilder:validation:MaxItems=5
 	// +kubebuilder:validation:XValidation:rule="self.all(b, !b.matches('^([0-9]+([.][0-9]+)?|[.][0-9]+)([eE][-+]?[0-9]{1,2})?$') || (double(b) > 0.0 && double(b) < 1.0))",message="boundaries must lie strictly inside (0, 1)"
 	// +kubebuilder:validation:XValidation:rule="!self.all(x, x.matches('^([0-9]+([.][0-9]+)?|[.][0-9]+)([eE][-+]?[0-9]{1,2})?$')) || self.all(a, self.filter(b, double(b) <= double(a)).size() == self.filter(b, double(b) < double(a)).size() + 1)",message="boundaries must be distinct"
 	// +listType=atomic
@@ -54,7 +58,7 @@ type LabelSearch struct {
 	Boundaries []Decimal `json:"boundaries,omitempty"`
 	// Quantiles: the number of groups with equal numbers of training users.
 	// +kubebuilder:validation:Minimum=1
-	// +kubebuilder:validation:Maximum=20
+	// +kubebuilder:validation:Maximum=6
 	// +optional
 	Quantiles *int32 `json:"quantiles,omitempty"`
 	// PositiveLabels of the grid. Empty means the trainer's default grid, which
@@ -62,7 +66,9 @@ type LabelSearch struct {
 	// scaled variants of them.
 	// Labels must lie in [-100, 100] (the default grid leaves out cells
 	// beyond that); a cell under which a user's fine-tuning diverges is
-	// invalid and never chosen.
+	// invalid and never chosen. A group's grid holds at most 36 cells (the
+	// identity and positives x negatives) and all groups at most 66: their
+	// sums travel in the shards' termination messages.
 	// +kubebuilder:validation:MaxItems=20
 	// +kubebuilder:validation:XValidation:rule="self.all(v, !v.matches('^-?([0-9]+([.][0-9]+)?|[.][0-9]+)([eE][-+]?[0-9]{1,2})?$') || (double(v) >= -100.0 && double(v) <= 100.0))",message="positiveLabels must be in [-100, 100]"
 	// +listType=atomic
@@ -74,8 +80,9 @@ type LabelSearch struct {
 	// +listType=atomic
 	// +optional
 	NegativeLabels []SignedDecimal `json:"negativeLabels,omitempty"`
-	// ValidationFraction of each user's training samples (the latest ones) held out to score the grid, in (0, 1).
-	// +kubebuilder:default="0.2"
+	// ValidationFraction is deprecated and ignored: a search validates on
+	// the rows its GlobalModel held out of pretraining
+	// (spec.training.holdoutFraction), recorded in status.holdoutFraction.
 	// +kubebuilder:validation:XValidation:rule="!self.matches('^([0-9]+([.][0-9]+)?|[.][0-9]+)([eE][-+]?[0-9]{1,2})?$') || (double(self) > 0.0 && double(self) < 1.0)",message="validationFraction must be in (0, 1)"
 	// +optional
 	ValidationFraction Decimal `json:"validationFraction,omitempty"`
@@ -88,6 +95,22 @@ type LabelSearch struct {
 	// +kubebuilder:validation:Minimum=1
 	// +optional
 	MinSamples int32 `json:"minSamples,omitempty"`
+	// Seeds the search repeats over (fine-tuning shuffles): each user's
+	// validation AUC of a cell is averaged over the seeds before a cell is
+	// chosen. Unset means fineTuning.seed alone.
+	// +kubebuilder:validation:MaxItems=5
+	// +listType=set
+	// +optional
+	Seeds []int64 `json:"seeds,omitempty"`
+	// Shards of the search's Indexed Job: users are hashed to shards, each
+	// shard scores every cell on its users, and the operator adds the
+	// shards' per-cell sums up exactly (the table is the same for any shard
+	// count).
+	// +kubebuilder:default=1
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=1000
+	// +optional
+	Shards int32 `json:"shards,omitempty"`
 }
 
 // CorrectionPolicySpec says how cohorts correct their labels. A policy is
@@ -130,31 +153,79 @@ type CorrectionPolicySpec struct {
 type SearchCell struct {
 	PositiveLabel SignedDecimal `json:"positiveLabel"`
 	NegativeLabel SignedDecimal `json:"negativeLabel"`
-	// ValidationAUC is the user-level AUC on the validation split; empty
-	// when the cell diverged.
+	// Source of the cell: identity, softPositive×f or softNegative×f (the
+	// default grid: the group's soft solution scaled by f), or grid (the
+	// spec's labels).
 	// +optional
-	ValidationAUC Decimal `json:"validationAUC,omitempty"`
+	Source string `json:"source,omitempty"`
+	// LiftVsAuto is the cell's seed-averaged validation AUC minus Auto's,
+	// with its 95% interval over the group's users.
+	// +optional
+	LiftVsAuto *LiftInterval `json:"liftVsAuto,omitempty"`
+	// LiftVsLocal is the cell's validation AUC minus the identity's.
+	// +optional
+	LiftVsLocal *LiftInterval `json:"liftVsLocal,omitempty"`
 	// Diverged is true when some user's fine-tuning with these labels
-	// produced a non-finite loss, parameter or logit: the cell is invalid
-	// and never chosen.
+	// produced a non-finite loss, parameter or logit (under any seed): the
+	// cell is invalid and never chosen. DivergedUsers counts those users.
 	// +optional
 	Diverged bool `json:"diverged,omitempty"`
+	// +optional
+	DivergedUsers int64 `json:"divergedUsers,omitempty"`
 }
+
+// GroupStrategy is how the users of a resolved group correct their labels.
+// +kubebuilder:validation:Enum=Hard;Auto
+type GroupStrategy string
+
+const (
+	// GroupHard: the group's users take the group's positive and negative labels.
+	GroupHard GroupStrategy = "Hard"
+	// GroupAuto: the group's users keep the Auto correction (their own
+	// soft labels): no cell of the search beat it on validation.
+	GroupAuto GroupStrategy = "Auto"
+)
 
 // ResolvedLabelGroup is one row of the table cohorts use.
 type ResolvedLabelGroup struct {
-	CTRRange      CTRRange      `json:"ctrRange"`
-	PositiveLabel SignedDecimal `json:"positiveLabel"`
-	NegativeLabel SignedDecimal `json:"negativeLabel"`
+	CTRRange CTRRange `json:"ctrRange"`
+	// Strategy of the group: Hard (the labels below) or Auto (a searched
+	// group where no cell beat Auto). Empty means Hard.
+	// +optional
+	Strategy GroupStrategy `json:"strategy,omitempty"`
+	// PositiveLabel and NegativeLabel of a Hard group; empty for Auto.
+	// +optional
+	PositiveLabel SignedDecimal `json:"positiveLabel,omitempty"`
+	// +optional
+	NegativeLabel SignedDecimal `json:"negativeLabel,omitempty"`
+	// Reason of the search's choice (search only): BeatsAuto (the best
+	// cell's lift over Auto has a 95% interval above zero), or, keeping
+	// Auto, NotSignificant, AutoBest (no cell above Auto), TooFewUsers
+	// (fewer than two scored users) or AllCellsDiverged.
+	// +optional
+	Reason string `json:"reason,omitempty"`
+	// Message explains the choice with the numbers (search only).
+	// +optional
+	Message string `json:"message,omitempty"`
+	// LiftVsAuto of the group's choice over Auto on validation, with its
+	// 95% interval over the group's users (search only; zero for Auto).
+	// +optional
+	LiftVsAuto *LiftInterval `json:"liftVsAuto,omitempty"`
+	// LiftVsLocal of the group's choice over the original labels on
+	// validation, with its 95% interval (search only).
+	// +optional
+	LiftVsLocal *LiftInterval `json:"liftVsLocal,omitempty"`
 	// Users of the search's training data in this group.
 	// +optional
 	Users int64 `json:"users,omitempty"`
-	// ValidationAUC of the chosen cell (search only).
+	// ScoredUsers had a two-class validation set (search only): the
+	// intervals are over them.
 	// +optional
-	ValidationAUC Decimal `json:"validationAUC,omitempty"`
-	// IdentityAUC is the validation AUC with the original labels (search only).
+	ScoredUsers int64 `json:"scoredUsers,omitempty"`
+	// MeanLocalCTR of the group's users (search only): the default grid's
+	// soft labels come from it.
 	// +optional
-	IdentityAUC Decimal `json:"identityAUC,omitempty"`
+	MeanLocalCTR Decimal `json:"meanLocalCTR,omitempty"`
 	// Cells is the whole searched surface of the group (search only).
 	// +listType=atomic
 	// +optional
@@ -181,6 +252,20 @@ type CorrectionPolicyStatus struct {
 	// JobRestartLimitExceeded). A new run starts at 0.
 	// +optional
 	Restarts int32 `json:"restarts,omitempty"`
+	// HoldoutFraction of the global model the search validated on (its
+	// status.holdoutFraction): the rows the model never saw.
+	// +optional
+	HoldoutFraction Decimal `json:"holdoutFraction,omitempty"`
+	// Seeds the search averaged over.
+	// +listType=atomic
+	// +optional
+	Seeds []int64 `json:"seeds,omitempty"`
+	// ShardsSucceeded of the search Job.
+	// +optional
+	ShardsSucceeded int32 `json:"shardsSucceeded,omitempty"`
+	// SkippedUsers of the search: too few fit rows or no held-out row.
+	// +optional
+	SkippedUsers int64 `json:"skippedUsers,omitempty"`
 	// Groups is the resolved Hard table (explicit or searched).
 	// At most 20, like spec.groups and the groups a search makes (19
 	// boundaries or 20 quantiles): the bound keeps the CEL rules of

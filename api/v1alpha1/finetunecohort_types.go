@@ -260,6 +260,15 @@ type FineTuneCohortStatus struct {
 	// LiftVsLocal = lcftAUC - localAUC (signed decimal).
 	// +optional
 	LiftVsLocal string `json:"liftVsLocal,omitempty"`
+	// LiftVsLocalInterval is LCFT-Local with its 95% interval over users
+	// (the paired per-user differences, weighted by test-set size), computed
+	// exactly across shards from additive sums; significant when it
+	// excludes zero.
+	// +optional
+	LiftVsLocalInterval *LiftInterval `json:"liftVsLocalInterval,omitempty"`
+	// LiftVsCloudInterval is LCFT-Cloud with its 95% interval (see liftVsLocalInterval).
+	// +optional
+	LiftVsCloudInterval *LiftInterval `json:"liftVsCloudInterval,omitempty"`
 	// UsersImproved, UsersUnchanged and UsersDegraded compare LCFT with Cloud per user.
 	// +optional
 	UsersImproved int64 `json:"usersImproved,omitempty"`
@@ -385,6 +394,8 @@ type OutOfVocabulary struct {
 // +kubebuilder:printcolumn:name="Local",type=string,JSONPath=`.status.localAUC`
 // +kubebuilder:printcolumn:name="LCFT",type=string,JSONPath=`.status.lcftAUC`
 // +kubebuilder:printcolumn:name="Lift",type=string,JSONPath=`.status.liftVsLocal`
+// +kubebuilder:printcolumn:name="95% CI",type=string,JSONPath=`.status.liftVsLocalInterval.range`
+// +kubebuilder:printcolumn:name="Significant",type=boolean,JSONPath=`.status.liftVsLocalInterval.significant`
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 type FineTuneCohort struct {
 	metav1.TypeMeta   `json:",inline"`

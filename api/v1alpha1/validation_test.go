@@ -111,6 +111,19 @@ func validCohort(ns string) *v1.FineTuneCohort {
 	}
 }
 
+// validSearch is a Hard search policy with change applied to its search.
+func validSearch(ns string, change func(*v1.LabelSearch)) *v1.CorrectionPolicy {
+	p := validPolicy(ns)
+	p.Spec.Strategy = v1.StrategyHard
+	p.Spec.Search = &v1.LabelSearch{
+		GlobalModelRef: v1.ObjectReference{Name: "gm"},
+		Dataset:        v1.DatasetSpec{Format: v1.DatasetMovieLens, URI: "file:///d"},
+		Quantiles:      ptr.To[int32](3),
+	}
+	change(p.Spec.Search)
+	return p
+}
+
 func hardGroup(lo, hi v1.Decimal) v1.LabelGroup {
 	return v1.LabelGroup{CTRRange: v1.CTRRange{Min: lo, Max: hi}, PositiveLabel: "1", NegativeLabel: "0.2"}
 }
@@ -198,6 +211,15 @@ func TestInvalidObjectsAreRejected(t *testing.T) {
 			p.Spec.Groups = []v1.LabelGroup{hardGroup("0", "0.5"), hardGroup("0", "0.5")}
 			return p
 		}(), "groups must not overlap"},
+		{"holdout fraction above 0.5", func() client.Object { m := validModel(ns); m.Spec.Training.HoldoutFraction = "0.6"; return m }(), "holdoutFraction must be in [0, 0.5]"},
+		{"holdout fraction not a number", func() client.Object { m := validModel(ns); m.Spec.Training.HoldoutFraction = "a fifth"; return m }(), "spec.training.holdoutFraction"},
+		{"embedding init std zero", func() client.Object { m := validModel(ns); m.Spec.Hyperparameters.EmbeddingInitStd = "0"; return m }(), "embeddingInitStd must be in (0, 1]"},
+		{"unknown test histories", func() client.Object { c := validCohort(ns); c.Spec.Dataset.TestHistories = "AllRows"; return c }(), "spec.dataset.testHistories"},
+		{"repeated search seeds", validSearch(ns, func(s *v1.LabelSearch) { s.Seeds = []int64{1, 2, 1} }), "spec.search.seeds"},
+		{"six search seeds", validSearch(ns, func(s *v1.LabelSearch) { s.Seeds = []int64{1, 2, 3, 4, 5, 6} }), "spec.search.seeds"},
+		{"search shards below one", validSearch(ns, func(s *v1.LabelSearch) { s.Shards = -1 }), "spec.search.shards"},
+		{"search shards above 1000", validSearch(ns, func(s *v1.LabelSearch) { s.Shards = 1001 }), "spec.search.shards"},
+		{"search quantiles above 6", validSearch(ns, func(s *v1.LabelSearch) { s.Quantiles = ptr.To[int32](7) }), "spec.search.quantiles"},
 	}
 	// The CEL rules have their examples in celExamples (one per rule at least).
 	if n := len(cases) + len(celExamples()); n < 15 {
@@ -274,7 +296,8 @@ func TestDefaultsAreApplied(t *testing.T) {
 		GlobalModelRef: v1.ObjectReference{Name: "gm"},
 		Dataset: v1.DatasetSpec{
 			Format: v1.DatasetMovieLens, URI: "file:///data/ml", PositiveThreshold: "4",
-			Split: v1.SplitSpec{Method: v1.SplitPerUserFraction, TrainFraction: "0.8"},
+			Split:         v1.SplitSpec{Method: v1.SplitPerUserFraction, TrainFraction: "0.8"},
+			TestHistories: v1.TestHistoriesEarlierRows,
 		},
 		MinSamples: 5,
 		Mode:       v1.ModePerUser,
@@ -295,7 +318,7 @@ func TestDefaultsAreApplied(t *testing.T) {
 	if err := k8sClient.Get(ctx, client.ObjectKeyFromObject(gm), gotModel); err != nil {
 		t.Fatalf("reading model: %v", err)
 	}
-	wantHP := v1.Hyperparameters{EmbeddingDim: 16, HiddenUnits: []int32{64, 32}, HistoryLength: 20}
+	wantHP := v1.Hyperparameters{EmbeddingDim: 16, HiddenUnits: []int32{64, 32}, HistoryLength: 20, EmbeddingInitStd: "0.05"}
 	if diff := cmp.Diff(wantHP, gotModel.Spec.Hyperparameters); diff != "" {
 		t.Errorf("model hyperparameter defaults (-want +got):\n%s", diff)
 	}
