@@ -181,15 +181,7 @@ func (m *mdWriter) seedAveraged(e *Experiment) {
 		}
 		m.printf("\nHard search, %s seed %d (validation on the pretraining holdout):\n\n| local CTR group | users (scored) | choice | why | lift over Auto | lift over Local | best cell | its lift over Auto |\n|---|---:|---|---|---:|---:|---|---:|\n", mr.Architecture, mr.Seed)
 		for _, g := range s.Groups {
-			choice := "Auto"
-			if !g.Auto {
-				choice = fmt.Sprintf("(%.3f, %.3f) %s", g.Chosen.Positive, g.Chosen.Negative, g.Chosen.Source)
-			}
-			best, bestLift := "–", "–"
-			if g.Best >= 0 {
-				c := g.Cells[g.Best]
-				best, bestLift = fmt.Sprintf("(%.3f, %.3f) %s", c.Positive, c.Negative, c.Source), normalCI(c.LiftVsAuto)
-			}
+			choice, best, bestLift := groupChoice(g)
 			m.printf("| [%.3f, %.3f) | %d (%d) | %s | %s | %s | %s | %s | %s |\n", g.Min, g.Max, g.Users, g.ScoredUsers, choice, g.Reason,
 				normalCI(g.LiftVsAuto), normalCI(g.LiftVsLocal), best, bestLift)
 		}
@@ -233,20 +225,26 @@ func (m *mdWriter) search(s *runner.SearchReport) {
 	}
 	m.printf("\n| local CTR group | users (scored) | mean local CTR | choice | why | lift over Auto | lift over Local | best cell | its lift over Auto |\n|---|---:|---:|---|---|---:|---:|---|---:|\n")
 	for _, g := range s.Result.Groups {
-		choice := "Auto"
-		if !g.Auto {
-			choice = fmt.Sprintf("(%.3f, %.3f) %s", g.Chosen.Positive, g.Chosen.Negative, g.Chosen.Source)
-		}
-		best, bestLift := "–", "–"
-		if g.Best >= 0 {
-			c := g.Cells[g.Best]
-			best, bestLift = fmt.Sprintf("(%.3f, %.3f) %s", c.Positive, c.Negative, c.Source), normalCI(c.LiftVsAuto)
-		}
+		choice, best, bestLift := groupChoice(g)
 		m.printf("| [%.3f, %.3f) | %d (%d) | %.3f | %s | %s | %s | %s | %s | %s |\n",
 			g.Min, g.Max, g.Users, g.ScoredUsers, g.MeanLocalCTR, choice, g.Reason, normalCI(g.LiftVsAuto), normalCI(g.LiftVsLocal), best, bestLift)
 	}
 	m.printf("\nLifts are differences of user-level validation AUC (each user's AUC averaged over the seeds, weighted by the user's held-out rows) with 95%% normal intervals of the size-weighted mean; bold when the interval excludes 0. " +
 		"A group leaves Auto only when its best cell's interval over Auto lies above 0. The best cell is selected on the same rows, so its lift is optimistic.\n")
+}
+
+// groupChoice formats a searched group's choice (Auto or the chosen cell's
+// labels), its best cell and that cell's lift over Auto.
+func groupChoice(g runspec.SearchGroupResult) (choice, best, bestLift string) {
+	choice, best, bestLift = "Auto", "–", "–"
+	if !g.Auto {
+		choice = fmt.Sprintf("(%.3f, %.3f) %s", g.Chosen.Positive, g.Chosen.Negative, g.Chosen.Source)
+	}
+	if g.Best >= 0 {
+		c := g.Cells[g.Best]
+		best, bestLift = fmt.Sprintf("(%.3f, %.3f) %s", c.Positive, c.Negative, c.Source), normalCI(c.LiftVsAuto)
+	}
+	return choice, best, bestLift
 }
 
 // searchSurface prints the whole grid of each architecture's first Hard
