@@ -109,6 +109,12 @@ func (r *CorrectionPolicyReconciler) search(ctx context.Context, p *finetunev1al
 		conds.phase(p.Status.Phase, "InvalidSpec", err.Error())
 		return nil
 	}
+	if refused := searchOnModelData(gm, spec); refused != "" {
+		p.Status.Phase = finetunev1alpha1.PhaseFailed
+		conds.phase(p.Status.Phase, ReasonSearchDataIsNotModelData, refused)
+		r.event(p, corev1.EventTypeWarning, ReasonSearchDataIsNotModelData, "Refused", "%s", refused)
+		return nil
+	}
 	tmpl, err := mergePodTemplates(r.Options.TrainerPodTemplate, p.Spec.PodTemplate, "spec.podTemplate")
 	if err != nil {
 		p.Status.Phase = finetunev1alpha1.PhaseFailed

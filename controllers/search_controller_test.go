@@ -46,6 +46,33 @@ func TestSearchRefusedForModelWithoutHoldout(t *testing.T) {
 	t.Logf("refused: %s: %s", cond.Reason, cond.Message)
 }
 
+// A model's holdout rows are unseen only in the data it was pretrained on:
+// a search on other data (here another synthetic draw) is refused, while a
+// search that differs only in the test samples' histories runs.
+func TestSearchRefusedOnDataNotTheModels(t *testing.T) {
+	needEnv(t)
+	ns := newNamespace(t)
+	newFakeCluster(t, ns)
+	startManager(t)
+
+	gm := holdoutModel(ns, "wd", "0.2")
+	other := searchPolicy(ns, "other-data", "wd", 1)
+	other.Spec.Search.Dataset.Synthetic.Seed = 4
+	histories := searchPolicy(ns, "train-histories", "wd", 1)
+	histories.Spec.Search.Dataset.TestHistories = v1.TestHistoriesTrainRows
+	create(t, gm, other, histories)
+	waitPhase(t, other, func() v1.Phase { return other.Status.Phase }, v1.PhaseFailed)
+	cond := meta.FindStatusCondition(other.Status.Conditions, v1.ConditionFailed)
+	if cond == nil || cond.Reason != ReasonSearchDataIsNotModelData || cond.ObservedGeneration != other.Generation ||
+		!strings.Contains(cond.Message, "spec.search.dataset") || !strings.Contains(cond.Message, "wd") {
+		t.Fatalf("Failed condition %+v; want reason %s naming spec.search.dataset and the model", cond, ReasonSearchDataIsNotModelData)
+	}
+	if jobs := jobsOf(t, ns, "other-data"); len(jobs) != 0 {
+		t.Fatalf("a refused search made %d Job(s)", len(jobs))
+	}
+	waitPhase(t, histories, func() v1.Phase { return histories.Status.Phase }, v1.PhaseReady)
+}
+
 // A search's shards each score every cell on their users; the operator adds
 // their sums up. Three shards give exactly the table of one shard over all
 // users: the group with a cell known to beat Auto takes it, the group where

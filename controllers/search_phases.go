@@ -2,6 +2,7 @@ package controllers
 
 import (
 	"fmt"
+	"reflect"
 
 	corev1 "k8s.io/api/core/v1"
 
@@ -19,7 +20,35 @@ const (
 	ReasonSearchComplete = "SearchComplete"
 	// ReasonInvalidSearchSummary: the shards' summaries could not be combined.
 	ReasonInvalidSearchSummary = "InvalidSearchSummary"
+	// ReasonSearchDataIsNotModelData: the search's dataset is not the one
+	// its model was pretrained on, so the model's holdout rows are not
+	// known to be unseen there.
+	ReasonSearchDataIsNotModelData = "SearchDataIsNotModelData"
 )
+
+// searchOnModelData says why spec's dataset is not the dataset gm was
+// pretrained on, or "". A model's holdout is the last rows of each user in
+// its own training data: in other data (another source, threshold, split
+// or synthetic draw) the rows a search validates on may be rows the model
+// trained on, which is the bias the holdout removes. (The trainer checks
+// the held-out row counts too, but only after a Job has started.) Which
+// histories test samples see does not change which rows were trained on,
+// so it may differ.
+func searchOnModelData(gm *finetunev1alpha1.GlobalModel, spec runspec.Spec) string {
+	if gm.Spec.Training == nil {
+		return ""
+	}
+	searched := spec.Dataset
+	trained := resolveDataset(&decimals{}, "", gm.Spec.Training.Dataset, int32(searched.HistoryLength))
+	searched.TestHistories, trained.TestHistories = "", ""
+	searched.Partitions, trained.Partitions = nil, nil
+	searched.Split.HoldoutFraction, trained.Split.HoldoutFraction = 0, 0
+	if reflect.DeepEqual(searched, trained) {
+		return ""
+	}
+	return fmt.Sprintf("spec.search.dataset differs from GlobalModel %s's spec.training.dataset (source, threshold, split or synthetic parameters): "+
+		"its holdout rows are unseen by the model only in the data it was pretrained on; search on that dataset", gm.Name)
+}
 
 // modelHoldout says why a search cannot validate on gm's holdout, or "".
 func modelHoldout(gm *finetunev1alpha1.GlobalModel) string {
