@@ -87,3 +87,30 @@ func FuzzDecode(f *testing.F) {
 		}
 	})
 }
+
+// FuzzDecodeShardReport: any report file gives a report or an error, never
+// a panic; a report it accepts gives a valid summary.
+func FuzzDecodeShardReport(f *testing.F) {
+	for _, s := range validSummaries() {
+		if s.Kind != KindFinetune || s.Finetune == nil {
+			continue
+		}
+		b, err := json.Marshal(ShardReport{Shard: s.Shard, Arch: s.Arch, Summary: *s.Finetune})
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	f.Add([]byte(`{"shard":-1,"summary":{}}`))
+	f.Add([]byte(`{"shard":0,"summary":{"cloud":{"s":2,"w":1}}}`))
+	f.Add([]byte("null"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		r, err := DecodeShardReport(b)
+		if err != nil {
+			return
+		}
+		if err := r.AsSummary("file:///r", "sha256:0").Validate(); err != nil {
+			t.Fatalf("DecodeShardReport accepted a report whose summary is invalid: %v", err)
+		}
+	})
+}

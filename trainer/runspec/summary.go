@@ -226,10 +226,15 @@ type ShardReport struct {
 	Summary FinetuneStats `json:"summary"`
 }
 
-// DecodeShardReport parses a shard's report.
+// DecodeShardReport parses a shard's report and checks it as a summary
+// would be checked (DecodeSummary): the controller takes the same numbers
+// from it.
 func DecodeShardReport(b []byte) (*ShardReport, error) {
 	var r ShardReport
 	if err := json.Unmarshal(b, &r); err != nil {
+		return nil, fmt.Errorf("decoding shard report: %w", err)
+	}
+	if err := r.AsSummary("", "").Validate(); err != nil {
 		return nil, fmt.Errorf("decoding shard report: %w", err)
 	}
 	return &r, nil
