@@ -1,5 +1,3 @@
-//go:build amd64 && !purego
-
 package kernels
 
 import (
@@ -7,21 +5,27 @@ import (
 	"testing"
 )
 
-// BenchmarkPeakFMA: the core's float32 FMA throughput with AVX2 (register
-// operands only), the ceiling the GEMM benchmarks' GFLOP/s compare to. On
-// a shared machine the CPU-time figure (GFLOP/cpu-s) is the one to use.
+// BenchmarkPeakFMA: the core's float32 FMA throughput per instruction set
+// (register operands only), the ceiling the GEMM benchmarks' GFLOP/s
+// compare to. On a shared machine the CPU-time figure (GFLOP/cpu-s) is the
+// one to use.
 func BenchmarkPeakFMA(b *testing.B) {
-	if simdImpl() == nil {
-		b.Skip("no AVX2+FMA")
+	loops := PeakLoops()
+	if len(loops) == 0 {
+		b.Skip("no FMA loop for this CPU or build")
 	}
 	const iters = 1 << 16
-	cpu0 := processCPU(b)
-	for b.Loop() {
-		peakFMA(iters)
+	for _, l := range loops {
+		b.Run(l.ISA, func(b *testing.B) {
+			cpu0 := processCPU(b)
+			for b.Loop() {
+				l.Run(iters)
+			}
+			flops := l.FLOPsPerIter * iters * float64(b.N)
+			b.ReportMetric(flops/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+			b.ReportMetric(flops/float64(processCPU(b)-cpu0), "GFLOP/cpu-s")
+		})
 	}
-	flops := float64(peakFLOPsPerIter*iters) * float64(b.N)
-	b.ReportMetric(flops/b.Elapsed().Seconds()/1e9, "GFLOP/s")
-	b.ReportMetric(flops/float64(processCPU(b)-cpu0), "GFLOP/cpu-s")
 }
 
 // processCPU is the process's user+system CPU time in nanoseconds.
@@ -33,10 +37,15 @@ func processCPU(b *testing.B) int64 {
 	return ru.Utime.Nano() + ru.Stime.Nano()
 }
 
-func TestPeakFMARuns(t *testing.T) {
-	if simdImpl() == nil {
-		t.Skip("no AVX2+FMA")
+// TestPeakLoopsRun runs every loop the CPU has, with 0 and a few
+// iterations, and checks their FLOP counts are those of whole vectors.
+func TestPeakLoopsRun(t *testing.T) {
+	for _, l := range PeakLoops() {
+		l.Run(0) // returns at once (a count-down loop entered with 0 would run 2^64 times)
+		l.Run(-1)
+		l.Run(3)
+		if l.FLOPsPerIter <= 0 || int(l.FLOPsPerIter)%16 != 0 {
+			t.Errorf("%s: %v FLOPs per iteration, want a positive multiple of 16 (8 lanes, FMA counts 2)", l.ISA, l.FLOPsPerIter)
+		}
 	}
-	peakFMA(0)
-	peakFMA(3)
 }

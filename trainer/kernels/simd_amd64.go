@@ -134,15 +134,6 @@ func dotAVX2(x, y []float32) float32 {
 	return dotAsm(unsafe.SliceData(x), unsafe.SliceData(y), len(x))
 }
 
-// peakFMA runs n iterations of 10 independent 8-lane fused multiply-adds
-// (160 FLOPs each) on registers.
-//
-//go:noescape
-func peakFMA(n int)
-
-// peakFLOPsPerIter is the float32 FLOPs of one peakFMA iteration.
-const peakFLOPsPerIter = 160
-
 // gemmNTOuterAVX2 is GemmNT for k == 1 and ldb == 1, the input gradient of
 // the MLP's output unit: C = A[:, 0]·B[:, 0]ᵀ, an NN product with one
 // inner step (B's column as a row), the mask fused in the tiles.

@@ -1,6 +1,10 @@
 package main
 
-import "runtime"
+import (
+	"runtime"
+
+	"github.com/lcft-dev/lcft-operator/trainer/kernels"
+)
 
 // peakResult is the core's float32 FMA throughput measured by a loop of
 // independent vector FMAs (no memory traffic): the ceiling a matrix kernel
@@ -12,14 +16,6 @@ type peakResult struct {
 	ByISA map[string]float64 `json:"byISA"`
 }
 
-// fmaLoop is one instruction set's FMA loop: iters iterations of
-// flopsPerIter FLOPs.
-type fmaLoop struct {
-	isa          string
-	flopsPerIter float64
-	run          func(iters int)
-}
-
 // measurePeak runs each available loop for about 0.2 s of CPU, five
 // times, on the calling thread, and keeps the best rate per CPU second
 // (process CPU time, so that other processes sharing the core do not
@@ -28,11 +24,11 @@ func measurePeak() (*peakResult, error) {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	res := &peakResult{ByISA: map[string]float64{}}
-	for _, l := range fmaLoops() {
+	for _, l := range kernels.PeakLoops() {
 		iters := 1 << 16
 		for {
 			c0 := cpuSeconds()
-			l.run(iters)
+			l.Run(iters)
 			if cpuSeconds()-c0 > 0.02 {
 				break
 			}
@@ -42,14 +38,14 @@ func measurePeak() (*peakResult, error) {
 		best := 0.0
 		for range 5 {
 			c0 := cpuSeconds()
-			l.run(iters)
+			l.Run(iters)
 			if c := cpuSeconds() - c0; c > 0 {
-				best = max(best, float64(iters)*l.flopsPerIter/c)
+				best = max(best, float64(iters)*l.FLOPsPerIter/c)
 			}
 		}
-		res.ByISA[l.isa] = best
+		res.ByISA[l.ISA] = best
 		if best > res.FLOPS {
-			res.FLOPS, res.ISA = best, l.isa
+			res.FLOPS, res.ISA = best, l.ISA
 		}
 	}
 	return res, nil

@@ -1,6 +1,8 @@
+//go:build amd64 && !purego
+
 #include "textflag.h"
 
-// func fmaAVX2(iters int)
+// func fmaAVX2(iters int): nothing when iters <= 0.
 TEXT ·fmaAVX2(SB), NOSPLIT, $0-8
 	MOVQ   iters+0(FP), CX
 	VXORPS Y0, Y0, Y0
@@ -17,6 +19,8 @@ TEXT ·fmaAVX2(SB), NOSPLIT, $0-8
 	VXORPS Y11, Y11, Y11
 	VXORPS Y14, Y14, Y14
 	VXORPS Y15, Y15, Y15
+	TESTQ  CX, CX
+	JLE    done
 
 loop:
 	VFMADD231PS Y15, Y14, Y0
@@ -33,6 +37,8 @@ loop:
 	VFMADD231PS Y15, Y14, Y11
 	DECQ        CX
 	JNZ         loop
+
+done:
 	VZEROUPPER
 	RET
 
@@ -53,6 +59,8 @@ TEXT ·fmaAVX512(SB), NOSPLIT, $0-8
 	VPXORD Z11, Z11, Z11
 	VPXORD Z14, Z14, Z14
 	VPXORD Z15, Z15, Z15
+	TESTQ  CX, CX
+	JLE    done512
 
 loop512:
 	VFMADD231PS Z15, Z14, Z0
@@ -69,5 +77,7 @@ loop512:
 	VFMADD231PS Z15, Z14, Z11
 	DECQ        CX
 	JNZ         loop512
+
+done512:
 	VZEROUPPER
 	RET
