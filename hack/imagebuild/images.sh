@@ -11,6 +11,7 @@
 #                    -> ctr -n k8s.io images import NAME.docker.tar, docker load
 #   NAME.digest      the digest of the multi-arch index (sha256:...)
 #
+# The manager image also ships the kubectl plugin as /usr/local/bin/kubectl-lcft.
 # Image references: ${IMAGE_REGISTRY}/lcft-operator:${IMAGE_TAG} (manager),
 # .../lcft-trainer, .../lcft-pause (sandbox image), .../lcft-hello (smoke
 # test); defaults localhost and dev.
@@ -38,11 +39,13 @@ fi
 version="$(git -C "${repo_root}" describe --tags --always --dirty 2>/dev/null || echo dev)"
 export SOURCE_DATE_EPOCH="${SOURCE_DATE_EPOCH:-$(git -C "${repo_root}" log -1 --format=%ct 2>/dev/null || echo 0)}"
 
-# image NAME REF DIR PKG ENTRY
+# image NAME REF DIR PKG ENTRY [EXTRA_PKG...]: EXTRA_PKGs ship in /usr/local/bin.
 image() {
-  local name="$1" ref="$2" dir="$3" pkg="$4" entry="$5" start="${SECONDS}"
-  log "building ${ref} (${PLATFORMS}) from ${pkg}"
-  "${tool}" -C "${dir}" -pkg "${pkg}" -entry "${entry}" -ref "${ref}" -platforms "${PLATFORMS}" \
+  local name="$1" ref="$2" dir="$3" pkg="$4" entry="$5" start="${SECONDS}" extra=()
+  shift 5
+  for p in "$@"; do extra+=(-extra "${p}"); done
+  log "building ${ref} (${PLATFORMS}) from ${pkg}${*:+ with $*}"
+  "${tool}" -C "${dir}" -pkg "${pkg}" -entry "${entry}" -ref "${ref}" -platforms "${PLATFORMS}" "${extra[@]}" \
     -label "org.opencontainers.image.source=https://github.com/lcft-dev/lcft-operator" \
     -label "org.opencontainers.image.version=${version}" \
     -label "org.opencontainers.image.title=${name}" \
@@ -56,7 +59,7 @@ targets=("$@")
 ((${#targets[@]})) || targets=(manager trainer)
 for t in "${targets[@]}"; do
   case "${t}" in
-    manager) image lcft-operator "${IMAGE_REGISTRY}/lcft-operator:${IMAGE_TAG}" "${repo_root}" . manager ;;
+    manager) image lcft-operator "${IMAGE_REGISTRY}/lcft-operator:${IMAGE_TAG}" "${repo_root}" . manager ./cmd/kubectl-lcft ;;
     trainer) image lcft-trainer "${IMAGE_REGISTRY}/lcft-trainer:${IMAGE_TAG}" "${repo_root}" ./trainer/cmd/lcft-trainer lcft-trainer ;;
     pause) image lcft-pause "${IMAGE_REGISTRY}/lcft-pause:${IMAGE_TAG}" "${repo_root}/hack/imagebuild" ./pause pause ;;
     hello) image lcft-hello "${IMAGE_REGISTRY}/lcft-hello:${IMAGE_TAG}" "${repo_root}/hack/imagebuild" ./hello hello ;;

@@ -12,7 +12,9 @@
 //
 // and runs as user 65532:65532. Binaries are either built here (-pkg, with
 // CGO_ENABLED=0 and -trimpath, once per -platforms entry) or given (-bin
-// linux/arm64=PATH). Outputs, any combination:
+// linux/arm64=PATH). With -pkg, each -extra PKG is built the same way and
+// shipped as /usr/local/bin/<last element of PKG> (on PATH), for example the
+// kubectl plugin beside the manager. Outputs, any combination:
 //
 //	-oci-layout DIR      OCI image layout holding the multi-arch index
 //	-oci-archive FILE    the same layout as a tar: `ctr images import --all-platforms FILE`
@@ -72,6 +74,7 @@ type options struct {
 	platforms      string
 	ldflags        string
 	bins           multiFlag
+	extras         multiFlag
 	labels         multiFlag
 	caBundle       string
 	ociLayout      string
@@ -89,6 +92,7 @@ func main() {
 	flag.StringVar(&o.platforms, "platforms", "linux/amd64,linux/arm64", "comma-separated os/arch list to build with -pkg")
 	flag.StringVar(&o.ldflags, "ldflags", "-s -w", "go build -ldflags")
 	flag.Var(&o.bins, "bin", "os/arch=PATH of a prebuilt static binary (repeatable; instead of -pkg)")
+	flag.Var(&o.extras, "extra", "another Go main package to build with -pkg and ship as /usr/local/bin/<name> (repeatable)")
 	flag.Var(&o.labels, "label", "KEY=VALUE image config label (repeatable)")
 	flag.StringVar(&o.caBundle, "ca-bundle", "/etc/ssl/certs/ca-certificates.crt", "CA bundle to copy into the image when it exists (\"\" for none)")
 	flag.StringVar(&o.ociLayout, "oci-layout", "", "write an OCI image layout (multi-arch index) to this directory")
@@ -130,7 +134,7 @@ func run(o options) error {
 		labels[k] = v
 	}
 
-	bins, cleanup, err := binaries(o)
+	bins, extras, cleanup, err := binaries(o)
 	defer cleanup()
 	if err != nil {
 		return err
@@ -155,7 +159,7 @@ func run(o options) error {
 		if entry == "" {
 			entry = filepath.Base(bins[p])
 		}
-		img, err := image(p, entry, bins[p], ca, labels, created)
+		img, err := image(p, entry, bins[p], extras[p], ca, labels, created)
 		if err != nil {
 			return fmt.Errorf("%s: %w", p, err)
 		}
@@ -235,58 +239,90 @@ func run(o options) error {
 	return nil
 }
 
-// binaries returns platform -> path of a static binary, building them with
-// `go build` when -pkg is given.
-func binaries(o options) (map[string]string, func(), error) {
+// extraBin is a binary shipped beside the entrypoint, in /usr/local/bin.
+type extraBin struct {
+	name string // file name in /usr/local/bin
+	path string // the built binary on the build host
+}
+
+// binaries returns platform -> path of a static binary, and platform -> the
+// -extra binaries, building them with `go build` when -pkg is given.
+func binaries(o options) (map[string]string, map[string][]extraBin, func(), error) {
 	out := map[string]string{}
+	extras := map[string][]extraBin{}
 	noop := func() {}
 	if (o.pkg == "") == (len(o.bins) == 0) {
-		return nil, noop, fmt.Errorf("give exactly one of -pkg or -bin")
+		return nil, nil, noop, fmt.Errorf("give exactly one of -pkg or -bin")
 	}
 	if len(o.bins) > 0 {
+		if len(o.extras) > 0 {
+			return nil, nil, noop, fmt.Errorf("-extra needs -pkg (it is built like it)")
+		}
 		for _, b := range o.bins {
 			p, file, ok := strings.Cut(b, "=")
 			if !ok {
-				return nil, noop, fmt.Errorf("-bin %q: want os/arch=PATH", b)
+				return nil, nil, noop, fmt.Errorf("-bin %q: want os/arch=PATH", b)
 			}
 			if _, err := os.Stat(file); err != nil {
-				return nil, noop, err
+				return nil, nil, noop, err
 			}
 			out[p] = file
 		}
-		return out, noop, nil
+		return out, extras, noop, nil
 	}
 	tmp, err := os.MkdirTemp("", "imagebuild-bin-")
 	if err != nil {
-		return nil, noop, err
+		return nil, nil, noop, err
 	}
 	cleanup := func() { os.RemoveAll(tmp) }
-	base := path.Base(strings.TrimSuffix(o.pkg, "/"))
-	if base == "." || base == "" {
-		base = "app"
-	}
 	for _, p := range strings.Split(o.platforms, ",") {
 		p = strings.TrimSpace(p)
 		goos, goarch, ok := strings.Cut(p, "/")
 		if !ok || strings.Contains(goarch, "/") {
-			return nil, cleanup, fmt.Errorf("-platforms: %q is not os/arch", p)
+			return nil, nil, cleanup, fmt.Errorf("-platforms: %q is not os/arch", p)
 		}
-		file := filepath.Join(tmp, goos+"-"+goarch, base)
-		start := time.Now()
-		cmd := exec.Command("go", "build", "-trimpath", "-ldflags", o.ldflags, "-o", file, o.pkg)
-		cmd.Dir = o.dir
-		cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS="+goos, "GOARCH="+goarch)
-		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
-		if err := cmd.Run(); err != nil {
-			return nil, cleanup, fmt.Errorf("go build %s for %s: %w", o.pkg, p, err)
+		dir := filepath.Join(tmp, goos+"-"+goarch)
+		if out[p], err = build(o, o.pkg, goos, goarch, filepath.Join(dir, "entry")); err != nil {
+			return nil, nil, cleanup, err
 		}
-		fmt.Fprintf(os.Stderr, "imagebuild: built %s for %s in %s\n", o.pkg, p, time.Since(start).Round(100*time.Millisecond))
-		out[p] = file
+		for _, pkg := range o.extras {
+			name := pkgBase(pkg)
+			file, err := build(o, pkg, goos, goarch, filepath.Join(dir, "extra", name))
+			if err != nil {
+				return nil, nil, cleanup, err
+			}
+			extras[p] = append(extras[p], extraBin{name: name, path: file})
+		}
 	}
-	return out, cleanup, nil
+	return out, extras, cleanup, nil
 }
 
-func image(platform, entry, bin string, ca []byte, labels map[string]string, created time.Time) (v1.Image, error) {
+// pkgBase is the last element of a package path, the binary's name.
+func pkgBase(pkg string) string {
+	base := path.Base(strings.TrimSuffix(pkg, "/"))
+	if base == "." || base == "" {
+		return "app"
+	}
+	return base
+}
+
+// build runs `go build` of pkg for goos/goarch into a file named after the
+// package in dir(file), and returns its path.
+func build(o options, pkg, goos, goarch, file string) (string, error) {
+	file = filepath.Join(filepath.Dir(file), pkgBase(pkg))
+	start := time.Now()
+	cmd := exec.Command("go", "build", "-trimpath", "-ldflags", o.ldflags, "-o", file, pkg)
+	cmd.Dir = o.dir
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS="+goos, "GOARCH="+goarch)
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	if err := cmd.Run(); err != nil {
+		return "", fmt.Errorf("go build %s for %s/%s: %w", pkg, goos, goarch, err)
+	}
+	fmt.Fprintf(os.Stderr, "imagebuild: built %s for %s/%s in %s\n", pkg, goos, goarch, time.Since(start).Round(100*time.Millisecond))
+	return file, nil
+}
+
+func image(platform, entry, bin string, extras []extraBin, ca []byte, labels map[string]string, created time.Time) (v1.Image, error) {
 	plat, err := v1.ParsePlatform(platform)
 	if err != nil {
 		return nil, err
@@ -295,7 +331,13 @@ func image(platform, entry, bin string, ca []byte, labels map[string]string, cre
 	if err != nil {
 		return nil, err
 	}
-	layerTar, err := rootfs(entry, binData, ca, created)
+	extraData := make(map[string][]byte, len(extras))
+	for _, e := range extras {
+		if extraData[e.name], err = os.ReadFile(e.path); err != nil {
+			return nil, err
+		}
+	}
+	layerTar, err := rootfs(entry, binData, extraData, ca, created)
 	if err != nil {
 		return nil, err
 	}
@@ -338,8 +380,9 @@ func image(platform, entry, bin string, ca []byte, labels map[string]string, cre
 	return mutate.ConfigFile(img, cf)
 }
 
-// rootfs returns the uncompressed tar of the image's only layer.
-func rootfs(entry string, bin, ca []byte, mtime time.Time) ([]byte, error) {
+// rootfs returns the uncompressed tar of the image's only layer; extras are
+// file name -> binary for /usr/local/bin.
+func rootfs(entry string, bin []byte, extras map[string][]byte, ca []byte, mtime time.Time) ([]byte, error) {
 	var buf bytes.Buffer
 	tw := tar.NewWriter(&buf)
 	dir := func(name string, mode int64, uid int) error {
@@ -366,6 +409,21 @@ func rootfs(entry string, bin, ca []byte, mtime time.Time) ([]byte, error) {
 			func() error { return dir("etc/ssl/certs", 0o755, 0) },
 			func() error { return file("etc/ssl/certs/ca-certificates.crt", 0o644, ca) },
 		)
+	}
+	if len(extras) > 0 {
+		steps = append(steps,
+			func() error { return dir("usr", 0o755, 0) },
+			func() error { return dir("usr/local", 0o755, 0) },
+			func() error { return dir("usr/local/bin", 0o755, 0) },
+		)
+		names := make([]string, 0, len(extras))
+		for n := range extras {
+			names = append(names, n)
+		}
+		sort.Strings(names)
+		for _, n := range names {
+			steps = append(steps, func() error { return file("usr/local/bin/"+n, 0o755, extras[n]) })
+		}
 	}
 	steps = append(steps, func() error { return file(entry, 0o755, bin) })
 	for _, s := range steps {
