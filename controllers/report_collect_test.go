@@ -92,7 +92,9 @@ func TestBuildCollectJob(t *testing.T) {
 		t.Errorf("env %+v envFrom %+v", ctr.Env, ctr.EnvFrom)
 	}
 	if slices.ContainsFunc(tmpl.Spec.Volumes, func(v corev1.Volume) bool { return v.Name == "run-spec" }) ||
-		!slices.ContainsFunc(tmpl.Spec.Volumes, func(v corev1.Volume) bool { return v.PersistentVolumeClaim != nil && v.PersistentVolumeClaim.ClaimName == "claim" }) {
+		!slices.ContainsFunc(tmpl.Spec.Volumes, func(v corev1.Volume) bool {
+			return v.PersistentVolumeClaim != nil && v.PersistentVolumeClaim.ClaimName == "claim"
+		}) {
 		t.Errorf("volumes %+v: want the claim, not the run spec", tmpl.Spec.Volumes)
 	}
 	if *got.Spec.Completions != 2 || *got.Spec.CompletionMode != batchv1.IndexedCompletion || got.Spec.PodFailurePolicy == nil {
