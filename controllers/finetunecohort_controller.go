@@ -4,12 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
@@ -59,6 +59,7 @@ func (r *FineTuneCohortReconciler) Reconcile(ctx context.Context, req ctrl.Reque
 			Conditions: c.Status.Conditions, ObservedGeneration: c.Status.ObservedGeneration,
 			Phase: c.Status.Phase, JobName: c.Status.JobName, Restarts: c.Status.Restarts,
 		}
+		meta.RemoveStatusCondition(&c.Status.Conditions, ConditionResultsRecovered) // of the older run
 	}
 	res, err := r.reconcileRun(ctx, c)
 	if err == nil {
@@ -138,7 +139,7 @@ func (r *FineTuneCohortReconciler) reconcileRun(ctx context.Context, c *finetune
 		jobCreationLatency.Observe(time.Since(c.CreationTimestamp.Time).Seconds())
 		r.event(c, corev1.EventTypeNormal, "JobCreated", "Created", "created Job %s with %d shard(s)", job.Name, spec.Shards)
 	}
-	out, err := k.observe(ctx, job, &recordedReports{dir: c.Status.ReportURI, shards: c.Status.Shards})
+	out, err := k.observe(ctx, job, &recordedReports{dir: c.Status.ReportURI, shards: c.Status.Shards, owner: c})
 	if err != nil {
 		return ctrl.Result{}, err
 	}
@@ -169,7 +170,7 @@ func (r *FineTuneCohortReconciler) reconcileRun(ctx context.Context, c *finetune
 			}
 		}
 		if len(out.recovered) > 0 {
-			msg += fmt.Sprintf("; shard(s) %s read from their reports in the artifact store (their pods were gone; digests checked)", strings.Join(out.recovered, ", "))
+			msg += "; " + r.recordRecovery(c, conds, out)
 		}
 		if d := c.Status.DivergedUsers; d != nil && (d.Local > 0 || d.LCFT > 0) {
 			msg += fmt.Sprintf("; fine-tuning diverged for %d users in Local and %d in LCFT, who keep the Cloud model there", d.Local, d.LCFT)
@@ -189,7 +190,11 @@ func (r *FineTuneCohortReconciler) reconcileRun(ctx context.Context, c *finetune
 		r.event(c, corev1.EventTypeWarning, out.reason, "Failed", "%s", out.message)
 	default:
 		c.Status.Phase = out.phase
-		conds.phase(out.phase, "Job"+string(out.phase), fmt.Sprintf("Job %s is %s (%d of %d shards done)", job.Name, out.phase, out.succeeded, spec.Shards))
+		if out.reason != "" { // the Job completed; its results are being recovered (report_collect.go)
+			conds.phase(out.phase, out.reason, out.message)
+		} else {
+			conds.phase(out.phase, "Job"+string(out.phase), fmt.Sprintf("Job %s is %s (%d of %d shards done)", job.Name, out.phase, out.succeeded, spec.Shards))
+		}
 		pods, err := listPods(ctx, k.Client, job)
 		if err != nil {
 			return ctrl.Result{}, err

@@ -2,15 +2,15 @@ package controllers
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"io"
 	"os"
 	"strconv"
 	"strings"
 
+	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	finetunev1alpha1 "github.com/lcft-dev/lcft-operator/api/v1alpha1"
 	"github.com/lcft-dev/lcft-operator/trainer/runspec"
@@ -30,16 +30,16 @@ import (
 // The operator reads reports itself, with its own file system: file://
 // stores (a directory the manager shares with the trainer pods). Object
 // stores and pvc:// claims need credentials or mounts the manager does not
-// have; their shards stay missing.
-
-// maxReportBytes bounds what the manager reads of one report.
-const maxReportBytes = 64 << 20
+// have: a collect Job with the trainer pods' template reads them
+// (report_collect.go).
 
 // recordedReports is what a cohort's status recorded of its run: the run's
 // output directory and, per shard, the report digest its pod said.
 type recordedReports struct {
 	dir    string
 	shards []finetunev1alpha1.ShardPlacement
+	// owner is the cohort, which owns a collect Job (report_collect.go).
+	owner client.Object
 }
 
 func (r *recordedReports) digest(shard int) (finetunev1alpha1.ShardPlacement, bool) {
@@ -69,8 +69,13 @@ func recordShards(recorded []finetunev1alpha1.ShardPlacement, pods []corev1.Pod,
 }
 
 // recoverFromReports fills the missing summaries of out from the shards'
-// reports, and says why a shard could not be.
-func (k runner) recoverFromReports(ctx context.Context, rec *recordedReports, out *runOutcome) []string {
+// reports, and says why a shard could not be. A store the manager does not
+// read itself is read by a collect Job (report_collect.go), which may
+// leave out Running or Failed.
+func (k runner) recoverFromReports(ctx context.Context, job *batchv1.Job, rec *recordedReports, out *runOutcome) ([]string, error) {
+	if !storeReadByManager(rec.dir) {
+		return k.collectFromStore(ctx, job, rec, out)
+	}
 	var notes []string
 	for i, s := range out.summaries {
 		if s != nil || ctx.Err() != nil {
@@ -84,34 +89,23 @@ func (k runner) recoverFromReports(ctx context.Context, rec *recordedReports, ou
 		uri := joinURI(rec.dir, runspec.ShardReportFile(i))
 		sum, err := readReportFile(uri, i, placed.ReportDigest)
 		if err != nil {
-			notes = append(notes, fmt.Sprintf("shard %d: %v", i, err))
+			notes = append(notes, err.Error()) // names the shard
 			continue
 		}
 		out.summaries[i] = sum
 		out.shards[i] = placed
 		out.recovered = append(out.recovered, strconv.Itoa(i))
 	}
-	return notes
+	return notes, nil
 }
 
 // readReportFile reads the report at uri and checks its digest and shard.
 func readReportFile(uri string, shard int, digest string) (*runspec.Summary, error) {
 	b, err := readLocalArtifact(uri)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("shard %d: %w", shard, err)
 	}
-	sum := sha256.Sum256(b)
-	if got := "sha256:" + hex.EncodeToString(sum[:]); got != digest {
-		return nil, fmt.Errorf("the report %s has digest %s, its pod said %s: not used", uri, got, digest)
-	}
-	rep, err := runspec.DecodeShardReport(b)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", uri, err)
-	}
-	if rep.Shard != shard {
-		return nil, fmt.Errorf("the report %s is of shard %d", uri, rep.Shard)
-	}
-	return rep.AsSummary(uri, digest), nil
+	return runspec.VerifyShardReport(b, uri, shard, digest)
 }
 
 // readLocalArtifact reads a file:// URI (its query, for object stores, is
@@ -128,12 +122,12 @@ func readLocalArtifact(uri string) ([]byte, error) {
 		return nil, fmt.Errorf("reading the report: %w", err)
 	}
 	defer f.Close()
-	b, err := io.ReadAll(io.LimitReader(f, maxReportBytes+1))
+	b, err := io.ReadAll(io.LimitReader(f, runspec.MaxReportBytes+1))
 	if err != nil {
 		return nil, fmt.Errorf("reading the report %s: %w", uri, err)
 	}
-	if len(b) > maxReportBytes {
-		return nil, fmt.Errorf("the report %s is over %d bytes", uri, maxReportBytes)
+	if len(b) > runspec.MaxReportBytes {
+		return nil, fmt.Errorf("the report %s is over %d bytes", uri, runspec.MaxReportBytes)
 	}
 	return b, nil
 }

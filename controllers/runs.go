@@ -219,6 +219,9 @@ type runOutcome struct {
 	succeeded int32
 	failed    int32
 	recovered []string // shards read from their reports (their pods were gone)
+	// collectJob is the Job that read them, when the manager could not
+	// (report_collect.go).
+	collectJob string
 }
 
 func jobCondition(job *batchv1.Job, t batchv1.JobConditionType) *batchv1.JobCondition {
@@ -282,7 +285,12 @@ func (k runner) observe(ctx context.Context, job *batchv1.Job, rec *recordedRepo
 	}
 	var notes []string
 	if len(missing) > 0 && rec != nil {
-		notes = k.recoverFromReports(ctx, rec, &out)
+		if notes, err = k.recoverFromReports(ctx, job, rec, &out); err != nil || out.phase != finetunev1alpha1.PhaseRunning {
+			return out, err // a collect Job failed, or a summary is of another report
+		}
+		if out.reason != "" {
+			return out, nil // a collect Job reads the reports
+		}
 		missing = missingShards(out.summaries)
 	}
 	if len(missing) > 0 {

@@ -51,6 +51,11 @@ Commands:
               repeats the protocol and averages each user's AUCs over seeds
   report      draw the paper's pictures (PNG, SVG) and markdown tables from
               result JSONs: --in RESULT.json [--out DIR]
+  collect     read fine-tuning shard reports from the artifact store, check
+              them against their pods' digests, and write their summaries
+              (what the operator runs when pods were gone before it read
+              them): --report-uri DIR --shards 3,5 --digests sha256:..,sha256:..
+              [--index I, default $JOB_COMPLETION_INDEX] --termination-log PATH
   help        this text
 
 Dataset flags (pretrain, finetune, search, evaluate, experiment):
@@ -68,7 +73,8 @@ Exit codes:
   0  success
   1  failure that a retry may fix (storage or network trouble, interruption)
   2  bad input: invalid spec or flags, unreadable or malformed data, unknown
-     model architecture, model digest mismatch; retrying cannot help
+     model architecture, model digest mismatch, shard report digest
+     mismatch (collect); retrying cannot help
 `
 
 // run is main without the process: it parses args, writes to stdout and
@@ -90,6 +96,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		"predict":    cmdPredict,
 		"experiment": cmdExperiment,
 		"report":     cmdReport,
+		"collect":    cmdCollect,
 	}
 	switch name := args[0]; name {
 	case "help", "-h", "-help", "--help":
