@@ -1,0 +1,74 @@
+package controllers
+
+import (
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"time"
+
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+
+	v1 "github.com/lcft-dev/lcft-operator/api/v1alpha1"
+	"github.com/lcft-dev/lcft-operator/trainer/runspec"
+)
+
+func indexedPod(idx string, phase corev1.PodPhase) corev1.Pod {
+	return corev1.Pod{ObjectMeta: metav1.ObjectMeta{Annotations: map[string]string{batchv1.JobCompletionIndexAnnotation: idx}}, Status: corev1.PodStatus{Phase: phase}}
+}
+
+// Three shards: 0 answers (30 of 100 users in 10 s), 1 answered before
+// and has succeeded since (done: 80 of 80), 2 is still loading. The sum is
+// in users: 110 of 180, 61%; the rate is shard 0's 3/s (shard 1 is done);
+// the time left is shard 0's 70/3 s, rounded up to 24 s.
+func TestMergeProgress(t *testing.T) {
+	now := time.Date(2026, 1, 2, 3, 4, 5, 600, time.UTC)
+	prev := &v1.RunProgress{Shards: []v1.ShardProgress{
+		{Index: 1, Stage: "fine-tuning", Unit: "users", Done: 50, Total: 80, StageSeconds: 5},
+		{Index: 7, Stage: "fine-tuning", Unit: "users", Done: 1, Total: 2}, // not a shard of this Job
+	}}
+	polled := []polledShard{
+		{0, &runspec.Progress{Shard: 0, Stage: "fine-tuning", Unit: runspec.UnitUsers, Done: 30, Total: 100, StageSeconds: 10}},
+		{2, &runspec.Progress{Shard: 2, Stage: "loading", StageSeconds: 3}},
+	}
+	pods := []corev1.Pod{indexedPod("0", corev1.PodRunning), indexedPod("1", corev1.PodSucceeded), indexedPod("2", corev1.PodRunning)}
+	got := mergeProgress(prev, polled, pods, 3, now)
+	want := &v1.RunProgress{
+		Summary: "61% (110/180 users, ETA 24s)", Stage: "fine-tuning", Unit: "users", Done: 110, Total: 180, Percent: 61,
+		RatePerSecond: "3.0", ETASeconds: ptr.To[int64](24), ShardsReporting: 3,
+		Shards: []v1.ShardProgress{
+			{Index: 0, Stage: "fine-tuning", Unit: "users", Done: 30, Total: 100, StageSeconds: 10},
+			{Index: 1, Stage: "fine-tuning", Unit: "users", Done: 80, Total: 80, StageSeconds: 5},
+			{Index: 2, Stage: "loading", StageSeconds: 3},
+		},
+		UpdatedAt: metav1.NewTime(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)),
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Fatalf("merged progress (-want +got):\n%s", diff)
+	}
+	done := endProgress("uid", got, true)
+	if done.Done != 180 || done.Percent != 100 || done.ETASeconds != nil || done.RatePerSecond != "" || done.Summary != "100% (180/180 users)" {
+		t.Errorf("ended progress %+v", done)
+	}
+	if stopped := endProgress("uid", got, false); stopped.Summary != "61% (110/180 users) stopped" || stopped.Done != 110 {
+		t.Errorf("failed run's progress %+v", stopped)
+	}
+	if p := mergeProgress(nil, nil, nil, 2, now); p.Summary != "starting" || p.ShardsReporting != 0 {
+		t.Errorf("no shard known: %+v", p)
+	}
+}
+
+func TestProgressInterval(t *testing.T) {
+	for _, c := range []struct{ in, want time.Duration }{
+		{0, DefaultProgressInterval}, {-1, 0}, {time.Second, MinProgressInterval}, {2500 * time.Millisecond, 3 * time.Second}, {time.Minute, time.Minute},
+	} {
+		if got := (Options{ProgressInterval: c.in}).progressInterval(); got != c.want {
+			t.Errorf("interval %s: %s, want %s", c.in, got, c.want)
+		}
+	}
+	if sooner(0, 3) != 3 || sooner(5, 0) != 5 || sooner(5, 3) != 3 || sooner(2, 3) != 2 {
+		t.Error("sooner")
+	}
+}
