@@ -14,6 +14,7 @@ import (
 
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/ptr"
@@ -144,8 +145,13 @@ func (k runner) trackProgress(ctx context.Context, owner types.UID, job *batchv1
 	}
 	shards := int(ptr.Deref(job.Spec.Completions, 1))
 	polled := k.pollShards(ctx, pods.Items, shards)
-	*p = mergeProgress(*p, polled, pods.Items, shards, now)
-	progressPolls.set(owner, (*p).UpdatedAt.Time)
+	next := mergeProgress(*p, polled, pods.Items, shards, now)
+	if prev := *p; prev != nil && sameProgress(prev, next) {
+		progressPolls.set(owner, now) // nothing to write
+		return interval, nil
+	}
+	*p = next
+	progressPolls.set(owner, next.UpdatedAt.Time)
 	return interval, nil
 }
 
@@ -155,6 +161,13 @@ func sooner(a, b time.Duration) time.Duration {
 		return b
 	}
 	return a
+}
+
+// sameProgress reports whether a and b differ only in when they were polled.
+func sameProgress(a, b *finetunev1alpha1.RunProgress) bool {
+	a, b = a.DeepCopy(), b.DeepCopy()
+	a.UpdatedAt, b.UpdatedAt = metav1.Time{}, metav1.Time{}
+	return equality.Semantic.DeepEqual(a, b)
 }
 
 // polledShard is one pod's answer.

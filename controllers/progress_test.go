@@ -48,6 +48,15 @@ func TestMergeProgress(t *testing.T) {
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Fatalf("merged progress (-want +got):\n%s", diff)
 	}
+	// Polled again with no pod answering: nothing changed but the time,
+	// so nothing is written; an answer that moved is a change.
+	if again := mergeProgress(got, nil, pods, 3, now.Add(time.Minute)); !sameProgress(got, again) {
+		t.Errorf("no answers changed the progress: %+v", again)
+	}
+	moved := []polledShard{{0, &runspec.Progress{Shard: 0, Stage: "fine-tuning", Unit: runspec.UnitUsers, Done: 31, Total: 100, StageSeconds: 10}}}
+	if sameProgress(got, mergeProgress(got, moved, pods, 3, now)) {
+		t.Error("a shard that moved is not a change")
+	}
 	done := endProgress("uid", got, true)
 	if done.Done != 180 || done.Percent != 100 || done.ETASeconds != nil || done.RatePerSecond != "" || done.Summary != "100% (180/180 users)" {
 		t.Errorf("ended progress %+v", done)

@@ -40,7 +40,8 @@ type RunProgress struct {
 	// +listMapKey=index
 	// +optional
 	Shards []ShardProgress `json:"shards,omitempty"`
-	// UpdatedAt is when the operator last polled the shards.
+	// UpdatedAt is when the operator last polled the shards and found a
+	// change (an unchanged progress is not written again).
 	UpdatedAt metav1.Time `json:"updatedAt"`
 }
 

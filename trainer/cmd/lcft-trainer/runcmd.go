@@ -45,10 +45,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 				return nil, badInput("$%s=%q disagrees with the spec's %d shards", runspec.EnvShardCount, v, spec.Shards)
 			}
 		}
-		tr, err := serveProgress(ctx, os.Getenv(runspec.EnvProgressAddr), spec.Kind, shard, stderr)
-		if err != nil {
-			return nil, err
-		}
+		tr := serveProgress(ctx, os.Getenv(runspec.EnvProgressAddr), spec.Kind, shard, stderr)
 		return runner.RunTracked(ctx, spec, shard, stderr, tr)
 	}()
 	if err == nil {
@@ -87,19 +84,20 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 
 // serveProgress serves the shard's progress on addr ($LCFT_PROGRESS_ADDR)
 // until ctx ends; with no address, no endpoint and a nil tracker. A port
-// that cannot be opened fails the shard: the operator asked for the
-// endpoint, and a shard that silently reports nothing looks stuck.
-func serveProgress(ctx context.Context, addr string, kind runspec.Kind, shard int, stderr io.Writer) (*progress.Tracker, error) {
+// that cannot be opened is a warning: progress is informational, and the
+// run's results do not depend on it.
+func serveProgress(ctx context.Context, addr string, kind runspec.Kind, shard int, stderr io.Writer) *progress.Tracker {
 	if addr == "" {
-		return nil, nil
+		return nil
 	}
 	tr := progress.NewTracker(kind, shard)
 	bound, err := progress.Serve(ctx, addr, tr)
 	if err != nil {
-		return nil, err
+		fmt.Fprintf(stderr, "lcft-trainer: warning: no progress endpoint: %v\n", err)
+		return nil
 	}
 	fmt.Fprintf(stderr, "lcft-trainer: serving progress on %s%s\n", bound, runspec.ProgressPath)
-	return tr, nil
+	return tr
 }
 
 // shardIndex is --shard when given, else $JOB_COMPLETION_INDEX, else 0.
