@@ -110,6 +110,7 @@ var defaultProgressClient = &http.Client{
 		Proxy:                 nil,
 		DialContext:           (&net.Dialer{Timeout: progressTimeout}).DialContext,
 		ResponseHeaderTimeout: progressTimeout,
+		MaxIdleConns:          64,
 		MaxIdleConnsPerHost:   1,
 		IdleConnTimeout:       30 * time.Second,
 	},
