@@ -1,15 +1,22 @@
 package controllers
 
 import (
+	"context"
+	"net/http/httptest"
+	"strconv"
+	"strings"
 	"testing"
-
-	"github.com/google/go-cmp/cmp"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client/fake"
 
 	v1 "github.com/lcft-dev/lcft-operator/api/v1alpha1"
 	"github.com/lcft-dev/lcft-operator/trainer/runspec"
@@ -79,5 +86,63 @@ func TestProgressInterval(t *testing.T) {
 	}
 	if sooner(0, 3) != 3 || sooner(5, 0) != 5 || sooner(5, 3) != 3 || sooner(2, 3) != 2 {
 		t.Error("sooner")
+	}
+}
+
+// trackProgress polls a Job's running pods at most once per interval per
+// object, even when the object it is handed has no progress (a stale
+// cache), and writes nothing when nothing changed.
+func TestTrackProgressPollsOncePerInterval(t *testing.T) {
+	srv := &progressServer{doc: runspec.Progress{Kind: runspec.KindFinetune, Stage: "fine-tuning", Unit: runspec.UnitUsers, Done: 10, Total: 100, StageSeconds: 5}}
+	hs := httptest.NewServer(srv)
+	defer hs.Close()
+	port, err := strconv.Atoi(hs.URL[strings.LastIndex(hs.URL, ":")+1:])
+	if err != nil {
+		t.Fatal(err)
+	}
+	scheme := runtime.NewScheme()
+	if err := clientgoscheme.AddToScheme(scheme); err != nil {
+		t.Fatal(err)
+	}
+	job := &batchv1.Job{ObjectMeta: metav1.ObjectMeta{Name: "run", Namespace: "ns", UID: "job-uid"}, Spec: batchv1.JobSpec{Completions: ptr.To[int32](1)}}
+	pod := func(name string, ref metav1.OwnerReference) *corev1.Pod {
+		return &corev1.Pod{
+			ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "ns", Labels: map[string]string{batchv1.JobNameLabel: "run"},
+				Annotations: map[string]string{batchv1.JobCompletionIndexAnnotation: "0"}, OwnerReferences: []metav1.OwnerReference{ref}},
+			Status: corev1.PodStatus{Phase: corev1.PodRunning, PodIP: "127.0.0.1"},
+		}
+	}
+	ref := metav1.OwnerReference{APIVersion: "batch/v1", Kind: "Job", Name: "run", UID: "job-uid", Controller: ptr.To(true), BlockOwnerDeletion: ptr.To(true)}
+	forged := ref
+	forged.UID = "another-job"
+	c := fake.NewClientBuilder().WithScheme(scheme).WithObjects(pod("run-0", ref), pod("forged-0", forged)).Build()
+	k := runner{Client: c, opts: Options{ProgressPort: int32(port), ProgressInterval: 2 * time.Second}}
+	owner := types.UID(t.Name())
+	defer progressPolls.forget(owner)
+
+	now := time.Date(2026, 1, 1, 0, 0, 10, 0, time.UTC)
+	var p *v1.RunProgress
+	after, err := k.trackProgress(context.Background(), owner, job, &p, now)
+	if err != nil || after != 2*time.Second || p == nil || p.Done != 10 || len(srv.polls()) != 1 {
+		t.Fatalf("first poll: after %s, err %v, progress %+v, %d polls; want 10 done after one poll (the forged pod not asked)", after, err, p, len(srv.polls()))
+	}
+	var stale *v1.RunProgress // a reconcile on a cache without the write
+	srv.set(20)
+	after, err = k.trackProgress(context.Background(), owner, job, &stale, now.Add(500*time.Millisecond))
+	if err != nil || after != 1500*time.Millisecond || stale != nil || len(srv.polls()) != 1 {
+		t.Fatalf("within the interval: after %s, err %v, progress %+v, %d polls; want no poll and a requeue in 1.5s", after, err, stale, len(srv.polls()))
+	}
+	after, err = k.trackProgress(context.Background(), owner, job, &p, now.Add(2*time.Second))
+	if err != nil || after != 2*time.Second || p.Done != 20 || p.UpdatedAt.Time != now.Add(2*time.Second) || len(srv.polls()) != 2 {
+		t.Fatalf("after the interval: after %s, err %v, progress %+v, %d polls; want 20 done", after, err, p, len(srv.polls()))
+	}
+	last := p
+	if _, err = k.trackProgress(context.Background(), owner, job, &p, now.Add(4*time.Second)); err != nil || p != last || len(srv.polls()) != 3 {
+		t.Fatalf("unchanged: err %v, progress %+v, %d polls; want the same progress (nothing to write) after a third poll", err, p, len(srv.polls()))
+	}
+	if off := (runner{Client: c, opts: Options{ProgressPort: int32(port), ProgressInterval: -1}}); true {
+		if after, _ := off.trackProgress(context.Background(), "other", job, &p, now.Add(time.Hour)); after != 0 || len(srv.polls()) != 3 {
+			t.Fatalf("polling off: after %s, %d polls", after, len(srv.polls()))
+		}
 	}
 }
