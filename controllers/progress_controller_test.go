@@ -4,19 +4,16 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"strconv"
-	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	v1 "github.com/lcft-dev/lcft-operator/api/v1alpha1"
@@ -102,7 +99,7 @@ func TestProgressMovesDuringRun(t *testing.T) {
 		t.Errorf("progress %+v; want 40 of 100 users at 2.0/s, ETA 30 s, one shard", p)
 	}
 	const want = "40% (40/100 users, ETA 30s)"
-	if got := printerColumn(t, ns, "finetunecohorts", "prog", "Progress"); got != want {
+	if got := printerColumn(t, ns, "prog", "Progress"); got != want {
 		t.Errorf("printer column Progress %q, want %q", got, want)
 	}
 
@@ -174,41 +171,21 @@ func waitProgress(t *testing.T, ns, name string, done int64) *v1.RunProgress {
 }
 
 // printerColumn is the value kubectl get shows in column of the named
-// object: the API server's Table rendering of the CRD's printer columns.
-func printerColumn(t *testing.T, ns, resource, name, column string) string {
+// cohort: the API server's table form of the CRD's printer columns.
+func printerColumn(t *testing.T, ns, name, column string) string {
 	t.Helper()
-	hc, err := rest.HTTPClientFor(restConfig)
-	if err != nil {
-		t.Fatal(err)
-	}
-	host := strings.TrimSuffix(restConfig.Host, "/")
-	if !strings.Contains(host, "://") {
-		host = "https://" + host
-	}
-	req, err := http.NewRequest(http.MethodGet, fmt.Sprintf("%s/apis/%s/namespaces/%s/%s/%s", host, v1.GroupVersion, ns, resource, name), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Accept", "application/json;as=Table;v=v1;g=meta.k8s.io")
-	resp, err := hc.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil || resp.StatusCode != http.StatusOK {
-		t.Fatalf("table of %s %s: %s %v: %s", resource, name, resp.Status, err, b)
-	}
-	var table metav1.Table
-	if err := json.Unmarshal(b, &table); err != nil {
-		t.Fatal(err)
-	}
+	table := cohortTable(t, ns)
 	for i, col := range table.ColumnDefinitions {
-		if col.Name == column && len(table.Rows) == 1 && i < len(table.Rows[0].Cells) {
-			s, _ := table.Rows[0].Cells[i].(string)
-			return s
+		if col.Name != column {
+			continue
+		}
+		for _, row := range table.Rows {
+			if len(row.Cells) > i && row.Cells[0] == name {
+				s, _ := row.Cells[i].(string)
+				return s
+			}
 		}
 	}
-	t.Fatalf("no column %s in %+v", column, table.ColumnDefinitions)
+	t.Fatalf("no column %s of %s in %+v", column, name, table)
 	return ""
 }
