@@ -147,8 +147,8 @@ func (k runner) trackProgress(ctx context.Context, owner types.UID, job *batchv1
 	shards := int(ptr.Deref(job.Spec.Completions, 1))
 	polled := k.pollShards(ctx, pods.Items, shards)
 	next := mergeProgress(*p, polled, pods.Items, shards, now)
-	if prev := *p; prev != nil && sameProgress(prev, next) {
-		progressPolls.set(owner, now) // nothing to write
+	if prev := *p; prev == nil && next.ShardsReporting == 0 || prev != nil && sameProgress(prev, next) {
+		progressPolls.set(owner, now) // nothing to write (no shard has answered yet, or nothing moved)
 		return interval, nil
 	}
 	*p = next

@@ -140,6 +140,12 @@ func TestTrackProgressPollsOncePerInterval(t *testing.T) {
 	if _, err = k.trackProgress(context.Background(), owner, job, &p, now.Add(4*time.Second)); err != nil || p != last || len(srv.polls()) != 3 {
 		t.Fatalf("unchanged: err %v, progress %+v, %d polls; want the same progress (nothing to write) after a third poll", err, p, len(srv.polls()))
 	}
+	empty := runner{Client: fake.NewClientBuilder().WithScheme(scheme).Build(), opts: k.opts}
+	var none *v1.RunProgress
+	if _, err := empty.trackProgress(context.Background(), "no-pods", job, &none, now); err != nil || none != nil {
+		t.Fatalf("no pod answered: err %v, progress %+v; want nothing to write", err, none)
+	}
+	progressPolls.forget("no-pods")
 	if off := (runner{Client: c, opts: Options{ProgressPort: int32(port), ProgressInterval: -1}}); true {
 		if after, _ := off.trackProgress(context.Background(), "other", job, &p, now.Add(time.Hour)); after != 0 || len(srv.polls()) != 3 {
 			t.Fatalf("polling off: after %s, %d polls", after, len(srv.polls()))
