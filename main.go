@@ -81,6 +81,10 @@ func run() error {
 		"How many times a run's Job deleted before it finished is made again; past it the run fails (reason JobRestartLimitExceeded).")
 	flag.DurationVar(&opts.UnschedulableAfter, "unschedulable-after", controllers.DefaultUnschedulableAfter,
 		"How long a run's pods may wait for a node before the cohort's Unschedulable condition says so.")
+	flag.DurationVar(&opts.ProgressInterval, "progress-interval", controllers.DefaultProgressInterval,
+		"How often a running object's progress is polled from its trainer pods and written to status.progress; "+
+			"at least "+controllers.MinProgressInterval.String()+"; 0 turns progress off.")
+	progressPort := flag.Int("progress-port", controllers.DefaultProgressPort, "The port of the trainer pods' progress endpoint.")
 	flag.StringVar(&watchNS, "watch-namespaces", "",
 		"Namespaces to watch, separated by commas; empty: every namespace (a ClusterRole). "+
 			"With a list, the manager needs the manager Role in each of them only (the chart's watchNamespaces).")
@@ -108,6 +112,18 @@ func run() error {
 	if opts.UnschedulableAfter <= 0 {
 		return fmt.Errorf("--unschedulable-after %s is not positive", opts.UnschedulableAfter)
 	}
+	switch {
+	case opts.ProgressInterval < 0:
+		return fmt.Errorf("--progress-interval %s is negative", opts.ProgressInterval)
+	case opts.ProgressInterval == 0:
+		opts.ProgressInterval = -1 // off
+	case opts.ProgressInterval < controllers.MinProgressInterval:
+		return fmt.Errorf("--progress-interval %s is below %s: status would be written too often", opts.ProgressInterval, controllers.MinProgressInterval)
+	}
+	if *progressPort < 1 || *progressPort > 65535 {
+		return fmt.Errorf("--progress-port %d is not a TCP port", *progressPort)
+	}
+	opts.ProgressPort = int32(*progressPort)
 	namespaces, err := controllers.ParseNamespaces(watchNS)
 	if err != nil {
 		return err

@@ -3,6 +3,7 @@ package controllers
 import (
 	"context"
 	"fmt"
+	"time"
 
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -33,17 +34,20 @@ func (r *CorrectionPolicyReconciler) Reconcile(ctx context.Context, req ctrl.Req
 	return reconcileInUse(ctx, r.Client, p, inUseFrame{
 		statusOf: func(o client.Object) any { return &o.(*finetunev1alpha1.CorrectionPolicy).Status },
 		observed: func() (int64, finetunev1alpha1.Phase) { return p.Status.ObservedGeneration, p.Status.Phase },
-		run: func() error {
-			err := r.resolve(ctx, p)
+		run: func() (time.Duration, error) {
+			var after time.Duration
+			err := r.resolve(ctx, p, &after)
 			if err == nil { // only a spec that reached its Job (or was judged without one) is observed
 				p.Status.ObservedGeneration = p.Generation
 			}
-			return err
+			return after, err
 		},
 	})
 }
 
-func (r *CorrectionPolicyReconciler) resolve(ctx context.Context, p *finetunev1alpha1.CorrectionPolicy) error {
+// resolve fills the policy's status; *after is when to poll a running
+// search's progress again.
+func (r *CorrectionPolicyReconciler) resolve(ctx context.Context, p *finetunev1alpha1.CorrectionPolicy, after *time.Duration) error {
 	conds := conditions{list: &p.Status.Conditions, generation: p.Generation, doneType: finetunev1alpha1.ConditionReady}
 	switch {
 	case p.Spec.Strategy != finetunev1alpha1.StrategyHard:
@@ -53,7 +57,7 @@ func (r *CorrectionPolicyReconciler) resolve(ctx context.Context, p *finetunev1a
 	case len(p.Spec.Groups) > 0:
 		return r.explicitTable(p, conds)
 	case p.Spec.Search != nil:
-		return r.search(ctx, p, conds)
+		return r.search(ctx, p, conds, after)
 	}
 	p.Status.Phase = finetunev1alpha1.PhaseFailed
 	conds.phase(p.Status.Phase, "InvalidSpec", "strategy Hard needs spec.groups or spec.search")
@@ -86,7 +90,7 @@ func (r *CorrectionPolicyReconciler) explicitTable(p *finetunev1alpha1.Correctio
 	return nil
 }
 
-func (r *CorrectionPolicyReconciler) search(ctx context.Context, p *finetunev1alpha1.CorrectionPolicy, conds conditions) error {
+func (r *CorrectionPolicyReconciler) search(ctx context.Context, p *finetunev1alpha1.CorrectionPolicy, conds conditions, after *time.Duration) error {
 	gm, wait, err := readyModel(ctx, r.Client, p.Namespace, p.Spec.Search.GlobalModelRef.Name)
 	if err != nil {
 		return err
@@ -142,6 +146,7 @@ func (r *CorrectionPolicyReconciler) search(ctx context.Context, p *finetunev1al
 	p.Status.Seeds = searchSeeds(spec)
 	p.Status.ReportURI = runOutputURI(spec.OutputURI, job.Annotations[RunHashAnnotation])
 	if created {
+		p.Status.Progress = nil // of an earlier run
 		jobsCreated.WithLabelValues("CorrectionPolicy").Inc()
 		r.event(p, corev1.EventTypeNormal, "JobCreated", "Created", "created search Job %s with %d shard(s)", job.Name, spec.Shards)
 	}
@@ -152,9 +157,11 @@ func (r *CorrectionPolicyReconciler) search(ctx context.Context, p *finetunev1al
 	p.Status.ShardsSucceeded = out.succeeded
 	switch out.phase {
 	case finetunev1alpha1.PhaseSucceeded:
+		p.Status.Progress = endProgress(p.UID, p.Status.Progress, true)
 		r.searchSucceeded(p, out, conds)
 		observeRunEnd("CorrectionPolicy", job, p.Status.Phase)
 	case finetunev1alpha1.PhaseFailed:
+		p.Status.Progress = endProgress(p.UID, p.Status.Progress, false)
 		p.Status.Phase = finetunev1alpha1.PhaseFailed
 		conds.phase(p.Status.Phase, out.reason, out.message)
 		jobsFailed.WithLabelValues("CorrectionPolicy").Inc()
@@ -163,6 +170,10 @@ func (r *CorrectionPolicyReconciler) search(ctx context.Context, p *finetunev1al
 	default:
 		p.Status.Phase = out.phase
 		conds.phase(out.phase, "JobRunning", fmt.Sprintf("search Job %s is %s (%d of %d shards done)", job.Name, out.phase, out.succeeded, spec.Shards))
+		if out.phase == finetunev1alpha1.PhaseRunning {
+			*after, err = k.trackProgress(ctx, p.UID, job, &p.Status.Progress, time.Now())
+			return err
+		}
 	}
 	return nil
 }

@@ -135,6 +135,7 @@ func (r *FineTuneCohortReconciler) reconcileRun(ctx context.Context, c *finetune
 		c.Status.StartTime = job.Status.StartTime
 	}
 	if created {
+		c.Status.Progress = nil // of an earlier run
 		jobsCreated.WithLabelValues("FineTuneCohort").Inc()
 		jobCreationLatency.Observe(time.Since(c.CreationTimestamp.Time).Seconds())
 		r.event(c, corev1.EventTypeNormal, "JobCreated", "Created", "created Job %s with %d shard(s)", job.Name, spec.Shards)
@@ -159,6 +160,7 @@ func (r *FineTuneCohortReconciler) reconcileRun(ctx context.Context, c *finetune
 		}
 		c.Status.CompletionTime = completionTime(job)
 		c.Status.Phase = finetunev1alpha1.PhaseSucceeded
+		c.Status.Progress = endProgress(c.UID, c.Status.Progress, true)
 		msg := fmt.Sprintf("%d users: Cloud %s, Local %s, LCFT %s", c.Status.Users, c.Status.CloudAUC, c.Status.LocalAUC, c.Status.LCFTAUC)
 		if iv := c.Status.LiftVsLocalInterval; iv != nil {
 			msg += fmt.Sprintf(", LCFT-Local %s (95%% CI %s, significant: %t)", iv.Mean, iv.Range, iv.Significant)
@@ -184,6 +186,7 @@ func (r *FineTuneCohortReconciler) reconcileRun(ctx context.Context, c *finetune
 	case finetunev1alpha1.PhaseFailed:
 		c.Status.CompletionTime = completionTime(job)
 		c.Status.Phase = finetunev1alpha1.PhaseFailed
+		c.Status.Progress = endProgress(c.UID, c.Status.Progress, false)
 		conds.phase(c.Status.Phase, out.reason, out.message)
 		jobsFailed.WithLabelValues("FineTuneCohort").Inc()
 		observeRunEnd("FineTuneCohort", job, c.Status.Phase)
@@ -200,7 +203,16 @@ func (r *FineTuneCohortReconciler) reconcileRun(ctx context.Context, c *finetune
 			return ctrl.Result{}, err
 		}
 		c.Status.Shards = recordShards(c.Status.Shards, pods.Items, int(spec.Shards))
-		return ctrl.Result{RequeueAfter: k.checkScheduling(c, job, pods.Items, time.Now())}, nil
+		now := time.Now()
+		after := k.checkScheduling(c, job, pods.Items, now)
+		if out.phase == finetunev1alpha1.PhaseRunning {
+			poll, err := k.trackProgress(ctx, c.UID, job, &c.Status.Progress, now)
+			if err != nil {
+				return ctrl.Result{}, err
+			}
+			after = sooner(after, poll)
+		}
+		return ctrl.Result{RequeueAfter: after}, nil
 	}
 	clearUnschedulable(c)
 	return ctrl.Result{}, nil

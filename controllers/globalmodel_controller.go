@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strconv"
+	"time"
 
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -46,18 +47,20 @@ func (r *GlobalModelReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 	return reconcileInUse(ctx, r.Client, gm, inUseFrame{
 		statusOf: func(o client.Object) any { return &o.(*finetunev1alpha1.GlobalModel).Status },
 		observed: func() (int64, finetunev1alpha1.Phase) { return gm.Status.ObservedGeneration, gm.Status.Phase },
-		run: func() error {
-			err := r.reconcileRun(ctx, gm)
+		run: func() (time.Duration, error) {
+			var after time.Duration
+			err := r.reconcileRun(ctx, gm, &after)
 			if err == nil { // only a spec that reached its Job (or was judged without one) is observed
 				gm.Status.ObservedGeneration = gm.Generation
 			}
-			return err
+			return after, err
 		},
 	})
 }
 
-// reconcileRun drives the pretraining or verification Job and fills status.
-func (r *GlobalModelReconciler) reconcileRun(ctx context.Context, gm *finetunev1alpha1.GlobalModel) error {
+// reconcileRun drives the pretraining or verification Job and fills
+// status; *after is when to poll the running Job's progress again.
+func (r *GlobalModelReconciler) reconcileRun(ctx context.Context, gm *finetunev1alpha1.GlobalModel, after *time.Duration) error {
 	conds := conditions{list: &gm.Status.Conditions, generation: gm.Generation, doneType: finetunev1alpha1.ConditionReady}
 	build, what := pretrainSpec, "pretraining"
 	if gm.Spec.Import != nil {
@@ -94,6 +97,7 @@ func (r *GlobalModelReconciler) reconcileRun(ctx context.Context, gm *finetunev1
 	job, created := res.job, res.created
 	gm.Status.JobName = job.Name
 	if created {
+		gm.Status.Progress = nil // of an earlier run
 		jobsCreated.WithLabelValues("GlobalModel").Inc()
 		r.event(gm, corev1.EventTypeNormal, "JobCreated", "Created", "created %s Job %s", what, job.Name)
 	}
@@ -103,10 +107,12 @@ func (r *GlobalModelReconciler) reconcileRun(ctx context.Context, gm *finetunev1
 	}
 	switch out.phase {
 	case finetunev1alpha1.PhaseSucceeded:
+		gm.Status.Progress = endProgress(gm.UID, gm.Status.Progress, true)
 		err := r.succeeded(gm, spec, out, conds)
 		observeRunEnd("GlobalModel", job, gm.Status.Phase)
 		return err
 	case finetunev1alpha1.PhaseFailed:
+		gm.Status.Progress = endProgress(gm.UID, gm.Status.Progress, false)
 		gm.Status.Phase = finetunev1alpha1.PhaseFailed
 		conds.phase(gm.Status.Phase, out.reason, out.message)
 		jobsFailed.WithLabelValues("GlobalModel").Inc()
@@ -115,6 +121,10 @@ func (r *GlobalModelReconciler) reconcileRun(ctx context.Context, gm *finetunev1
 	default:
 		gm.Status.Phase = out.phase
 		conds.phase(out.phase, "JobRunning", fmt.Sprintf("%s Job %s is %s", what, job.Name, out.phase))
+		if out.phase == finetunev1alpha1.PhaseRunning {
+			*after, err = k.trackProgress(ctx, gm.UID, job, &gm.Status.Progress, time.Now())
+			return err
+		}
 	}
 	return nil
 }

@@ -3,6 +3,7 @@ package controllers
 import (
 	"context"
 	"fmt"
+	"time"
 
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -86,7 +87,7 @@ func referencingObjects(ctx context.Context, c client.Client, obj client.Object)
 type inUseFrame struct {
 	statusOf func(client.Object) any                // the status of an object of the kind
 	observed func() (int64, finetunev1alpha1.Phase) // observed generation and phase of the live object
-	run      func() error                           // the kind's work; fills status in memory
+	run      func() (time.Duration, error)          // the kind's work; fills status in memory; when to look again (0: on events only)
 }
 
 // reconcileInUse is the frame of the reconcile of an object others use:
@@ -103,9 +104,12 @@ func reconcileInUse(ctx context.Context, c client.Client, obj client.Object, f i
 		return ctrl.Result{}, nil
 	}
 	orig := obj.DeepCopyObject().(client.Object)
-	err := f.run()
+	after, err := f.run()
 	if perr := patchStatus(ctx, c, obj, orig, f.statusOf(orig), f.statusOf(obj)); perr != nil {
 		return ctrl.Result{}, perr
 	}
-	return ctrl.Result{}, err
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	return ctrl.Result{RequeueAfter: after}, nil
 }

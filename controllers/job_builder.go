@@ -179,6 +179,13 @@ func trainerPodSpec(r run, opts Options, volumes []corev1.Volume, mounts []corev
 			ResourceFieldRef: &corev1.ResourceFieldSelector{ContainerName: trainerContainer, Resource: "limits.memory"},
 		}})
 	}
+	var ports []corev1.ContainerPort
+	if opts.progressInterval() > 0 {
+		// The trainer serves its progress there; the manager polls it (progress.go).
+		port := opts.progressPort()
+		env = append(env, corev1.EnvVar{Name: runspec.EnvProgressAddr, Value: ":" + strconv.Itoa(int(port))})
+		ports = []corev1.ContainerPort{{Name: "progress", ContainerPort: port, Protocol: corev1.ProtocolTCP}}
+	}
 	mounts = append(mounts,
 		corev1.VolumeMount{Name: "run-spec", MountPath: specMountDir, ReadOnly: true},
 		corev1.VolumeMount{Name: "scratch", MountPath: "/tmp"},
@@ -207,6 +214,7 @@ func trainerPodSpec(r run, opts Options, volumes []corev1.Volume, mounts []corev
 			Image:                    opts.TrainerImage,
 			Args:                     []string{"run", "--spec", path.Join(specMountDir, specKey), "--termination-log", "/dev/termination-log"},
 			Env:                      env,
+			Ports:                    ports,
 			Resources:                resources,
 			VolumeMounts:             mounts,
 			TerminationMessagePath:   "/dev/termination-log",

@@ -6,6 +6,7 @@ package controllers
 
 import (
 	"fmt"
+	"net/http"
 	"os"
 	"sort"
 	"strings"
@@ -59,6 +60,17 @@ type Options struct {
 	// before the object says it cannot be scheduled
 	// (scheduling_policy.go); 0: DefaultUnschedulableAfter.
 	UnschedulableAfter time.Duration
+	// ProgressInterval is how often a running object's progress is
+	// polled from its pods and written (progress.go): 0 gives
+	// DefaultProgressInterval, a negative value turns polling off, and
+	// values below MinProgressInterval are raised to it.
+	ProgressInterval time.Duration
+	// ProgressPort is the trainer's progress port; 0:
+	// runspec.DefaultProgressPort.
+	ProgressPort int32
+	// ProgressClient polls the pods (nil: a client with a 1 s timeout,
+	// no proxy, no redirects).
+	ProgressClient *http.Client
 }
 
 // LoadTrainerPodTemplate reads the operator's default pod template from a

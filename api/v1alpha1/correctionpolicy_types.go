@@ -277,6 +277,9 @@ type CorrectionPolicyStatus struct {
 	// ReportURI of the full search result.
 	// +optional
 	ReportURI string `json:"reportURI,omitempty"`
+	// Progress of the running Job, polled from its shards (see RunProgress).
+	// +optional
+	Progress *RunProgress `json:"progress,omitempty"`
 }
 
 // CorrectionPolicy says how FineTuneCohorts correct local labels.
@@ -285,6 +288,7 @@ type CorrectionPolicyStatus struct {
 // +kubebuilder:resource:shortName=cpol,categories=lcft
 // +kubebuilder:printcolumn:name="Strategy",type=string,JSONPath=`.spec.strategy`
 // +kubebuilder:printcolumn:name="Phase",type=string,JSONPath=`.status.phase`
+// +kubebuilder:printcolumn:name="Progress",type=string,JSONPath=`.status.progress.summary`
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 type CorrectionPolicy struct {
 	metav1.TypeMeta   `json:",inline"`

@@ -323,6 +323,9 @@ type FineTuneCohortStatus struct {
 	// globalCTR here).
 	// +optional
 	Model *CohortModel `json:"model,omitempty"`
+	// Progress of the running Job, polled from its shards (see RunProgress).
+	// +optional
+	Progress *RunProgress `json:"progress,omitempty"`
 }
 
 // UserModelsStatus describes the saved per-user deltas.
@@ -387,6 +390,7 @@ type OutOfVocabulary struct {
 // +kubebuilder:subresource:status
 // +kubebuilder:resource:shortName=ftc,categories=lcft
 // +kubebuilder:printcolumn:name="Phase",type=string,JSONPath=`.status.phase`
+// +kubebuilder:printcolumn:name="Progress",type=string,JSONPath=`.status.progress.summary`
 // +kubebuilder:printcolumn:name="Mode",type=string,JSONPath=`.spec.mode`
 // +kubebuilder:printcolumn:name="Pool",type=string,JSONPath=`.spec.placement.pool`
 // +kubebuilder:printcolumn:name="Users",type=integer,JSONPath=`.status.users`

@@ -209,6 +209,9 @@ type GlobalModelStatus struct {
 	// Dataset the model was trained (or, when imported, evaluated) on.
 	// +optional
 	Dataset *DatasetStatus `json:"dataset,omitempty"`
+	// Progress of the running Job, polled from its shards (see RunProgress).
+	// +optional
+	Progress *RunProgress `json:"progress,omitempty"`
 }
 
 // DatasetStatus identifies the data a run read.
@@ -231,6 +234,7 @@ type DatasetStatus struct {
 // +kubebuilder:resource:shortName=gm,categories=lcft
 // +kubebuilder:printcolumn:name="Arch",type=string,JSONPath=`.spec.architecture`
 // +kubebuilder:printcolumn:name="Phase",type=string,JSONPath=`.status.phase`
+// +kubebuilder:printcolumn:name="Progress",type=string,JSONPath=`.status.progress.summary`
 // +kubebuilder:printcolumn:name="CTR",type=string,JSONPath=`.status.globalCTR`
 // +kubebuilder:printcolumn:name="Users",type=integer,JSONPath=`.status.users`
 // +kubebuilder:printcolumn:name="Cloud",type=string,JSONPath=`.status.cloudAUC`

@@ -162,6 +162,8 @@ func TestTemplateDefaults(t *testing.T) {
 		"trainer-image":             {"ghcr.io/lcft-dev/lcft-trainer:" + appVersion},
 		"max-job-restarts":          {"3"},
 		"unschedulable-after":       {"5m"},
+		"progress-interval":         {"10s"},
+		"progress-port":             {"8089"},
 	}
 	if diff := cmp.Diff(wantFlags, flags); diff != "" {
 		t.Errorf("manager flags (-want +got):\n%s", diff)
@@ -354,6 +356,8 @@ func TestTemplateFullValues(t *testing.T) {
 		"zap-log-level":             {"debug"},
 		"max-job-restarts":          {"5"},
 		"unschedulable-after":       {"10m"},
+		"progress-interval":         {"30s"},
+		"progress-port":             {"9099"},
 	}
 	if diff := cmp.Diff(wantFlags, flags); diff != "" {
 		t.Errorf("manager flags (-want +got):\n%s", diff)

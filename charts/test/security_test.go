@@ -191,9 +191,13 @@ func TestNetworkPolicyAndDisruptionBudget(t *testing.T) {
 		!reflect.DeepEqual(np.Spec.Ingress[1].Ports, []networkingv1.NetworkPolicyPort{port(18081)}) {
 		t.Errorf("ingress: want metrics 18443 from monitoring and probes on 18081, got %+v", np.Spec.Ingress)
 	}
-	if len(np.Spec.Egress) != 2 || !reflect.DeepEqual(np.Spec.Egress[1].Ports, []networkingv1.NetworkPolicyPort{port(6443)}) ||
+	if len(np.Spec.Egress) != 3 || !reflect.DeepEqual(np.Spec.Egress[1].Ports, []networkingv1.NetworkPolicyPort{port(6443)}) ||
 		len(np.Spec.Egress[1].To) != 1 || np.Spec.Egress[1].To[0].IPBlock.CIDR != "10.0.0.10/32" || len(np.Spec.Egress[0].Ports) != 2 {
-		t.Errorf("egress: want DNS and the API server 10.0.0.10/32:6443, got %+v", np.Spec.Egress)
+		t.Errorf("egress: want DNS, the API server 10.0.0.10/32:6443 and the trainer pods, got %+v", np.Spec.Egress)
+	} else if trainers := np.Spec.Egress[2]; !reflect.DeepEqual(trainers.Ports, []networkingv1.NetworkPolicyPort{port(9099)}) || len(trainers.To) != 1 ||
+		trainers.To[0].NamespaceSelector == nil || len(trainers.To[0].NamespaceSelector.MatchLabels) != 0 || trainers.To[0].PodSelector == nil ||
+		!reflect.DeepEqual(trainers.To[0].PodSelector.MatchLabels, map[string]string{"app.kubernetes.io/managed-by": "lcft-operator"}) {
+		t.Errorf("egress to the trainer pods: want the progress port 9099 on pods managed by lcft-operator in any namespace, got %+v", trainers)
 	}
 
 	var pdb policyv1.PodDisruptionBudget

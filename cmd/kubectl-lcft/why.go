@@ -27,10 +27,12 @@ type WhyView struct {
 	Name       string          `json:"name"`
 	Phase      string          `json:"phase,omitempty"`
 	Conditions []ConditionView `json:"conditions,omitempty"`
-	Kueue      KueueView       `json:"kueue"`
-	Job        *JobView        `json:"job,omitempty"`
-	Pods       []PodView       `json:"pods,omitempty"`
-	Events     []EventView     `json:"events,omitempty"`
+	// Progress of the run as the operator last polled it (status.progress).
+	Progress *finetunev1alpha1.RunProgress `json:"progress,omitempty"`
+	Kueue    KueueView                     `json:"kueue"`
+	Job      *JobView                      `json:"job,omitempty"`
+	Pods     []PodView                     `json:"pods,omitempty"`
+	Events   []EventView                   `json:"events,omitempty"`
 	// LastMessage is the trainer's termination message of the most recently
 	// finished trainer container.
 	LastMessage *TrainerMessage `json:"lastMessage,omitempty"`
@@ -92,6 +94,7 @@ type target struct {
 	conditions []metav1.Condition
 	jobName    string
 	uid        string
+	progress   *finetunev1alpha1.RunProgress
 }
 
 func newWhyCommand(o *options) *cobra.Command {
@@ -134,21 +137,21 @@ var whyKinds = []struct {
 		if err := c.Get(ctx, key, &o); err != nil {
 			return nil, err
 		}
-		return &target{"FineTuneCohort", string(o.Status.Phase), o.Status.Conditions, o.Status.JobName, string(o.UID)}, nil
+		return &target{"FineTuneCohort", string(o.Status.Phase), o.Status.Conditions, o.Status.JobName, string(o.UID), o.Status.Progress}, nil
 	}},
 	{"GlobalModel", "gm", func(ctx context.Context, c client.Client, key client.ObjectKey) (*target, error) {
 		var o finetunev1alpha1.GlobalModel
 		if err := c.Get(ctx, key, &o); err != nil {
 			return nil, err
 		}
-		return &target{"GlobalModel", string(o.Status.Phase), o.Status.Conditions, o.Status.JobName, string(o.UID)}, nil
+		return &target{"GlobalModel", string(o.Status.Phase), o.Status.Conditions, o.Status.JobName, string(o.UID), o.Status.Progress}, nil
 	}},
 	{"CorrectionPolicy", "cpol", func(ctx context.Context, c client.Client, key client.ObjectKey) (*target, error) {
 		var o finetunev1alpha1.CorrectionPolicy
 		if err := c.Get(ctx, key, &o); err != nil {
 			return nil, err
 		}
-		return &target{"CorrectionPolicy", string(o.Status.Phase), o.Status.Conditions, o.Status.JobName, string(o.UID)}, nil
+		return &target{"CorrectionPolicy", string(o.Status.Phase), o.Status.Conditions, o.Status.JobName, string(o.UID), o.Status.Progress}, nil
 	}},
 }
 
@@ -184,7 +187,7 @@ func why(ctx context.Context, c client.Client, ns, arg string, maxEvents int) (*
 	if err != nil {
 		return nil, err
 	}
-	v := &WhyView{Kind: t.kind, Namespace: ns, Name: name, Phase: t.phase, Conditions: conditionViews(t.conditions)}
+	v := &WhyView{Kind: t.kind, Namespace: ns, Name: name, Phase: t.phase, Conditions: conditionViews(t.conditions), Progress: t.progress}
 	subjects := map[string]bool{t.kind + "/" + name: true}
 	var job *batchv1.Job
 	if t.jobName != "" {
@@ -348,6 +351,9 @@ func age(now time.Time, t metav1.Time) string {
 
 func (v *WhyView) table(w io.Writer, now time.Time) error {
 	fmt.Fprintf(w, "%s %s/%s: %s\n", v.Kind, v.Namespace, v.Name, cmp.Or(v.Phase, "(no phase yet)"))
+	if p := v.Progress; p != nil {
+		fmt.Fprintf(w, "Progress: %s, %s; %d shard(s) reporting, polled %s ago\n", p.Summary, cmp.Or(p.Stage, "no stage yet"), p.ShardsReporting, age(now, p.UpdatedAt))
+	}
 	fmt.Fprintln(w, "\nCONDITION\tSTATUS\tREASON\tAGE\tMESSAGE")
 	for _, c := range v.Conditions {
 		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", c.Type, c.Status, c.Reason, age(now, c.LastTransitionTime), oneLine(c.Message))

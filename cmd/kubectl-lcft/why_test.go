@@ -35,6 +35,8 @@ func failedRun(t *testing.T, ns string) *batchv1.Job {
 	mustCreate(t, c)
 	c.Status.Phase = finetunev1alpha1.PhaseFailed
 	c.Status.JobName = "stuck-run1"
+	c.Status.Progress = &finetunev1alpha1.RunProgress{Summary: "40% (40/100 users) stopped", Stage: "fine-tuning", Unit: "users", Done: 40, Total: 100, Percent: 40,
+		ShardsReporting: 2, UpdatedAt: ago(3 * time.Minute)}
 	c.Status.Conditions = []metav1.Condition{
 		{Type: "Failed", Status: metav1.ConditionTrue, Reason: "JobFailed", Message: "shard 0 failed:\n exit code 2", LastTransitionTime: ago(2 * time.Minute)},
 		{Type: "Ready", Status: metav1.ConditionFalse, Reason: "JobFailed", Message: "see Failed", LastTransitionTime: ago(2 * time.Minute)},
@@ -117,6 +119,7 @@ func TestWhy(t *testing.T) {
 	}
 	want := []string{
 		"FineTuneCohort " + ns + "/stuck: Failed",
+		"Progress: 40% (40/100 users) stopped, fine-tuning; 2 shard(s) reporting, polled 3m ago",
 		"",
 		"CONDITION  STATUS  REASON     AGE  MESSAGE",
 		"Failed     True    JobFailed  2m   shard 0 failed: exit code 2",

@@ -26,6 +26,9 @@ type userTask struct {
 	// keep, when >= 0 (with keepDeltas set), is the arm whose fine-tuned
 	// model is kept as a delta (userOutcome.delta).
 	keep int
+	// units is what the task counts for in the shard's progress (1 user,
+	// or its arms in a search's cells).
+	units int64
 }
 
 // userOutcome holds a user's test AUCs; NaN marks an undefined AUC
@@ -142,6 +145,7 @@ func runPerUser(ctx context.Context, base *model.Model, tasks []userTask, o runs
 					return
 				}
 				out[i] = res
+				lg.tr.Add(task.units)
 				s := samples.Add(int64(len(task.train) * distinctArms(task.arms) * o.Epochs))
 				if d := done.Add(1); d%step == 0 || d == int64(len(tasks)) {
 					secs := time.Since(start).Seconds()
@@ -241,6 +245,7 @@ arms:
 			lg.printf("pooled fine-tuning with labels (%.4g, %.4g): %d samples × %d epochs in %.1f s (%.0f samples/s)",
 				lab.Positive, lab.Negative, len(pool), o.Epochs, secs, float64(len(pool)*o.Epochs)/max(secs, 1e-9))
 		}
+		lg.tr.Add(int64(len(pool)) * int64(o.Epochs))
 		if keep != nil && lab == arms[keepArm] {
 			pa := pooledArm{rep: t.rep, diverged: reason}
 			if isDiverged {

@@ -290,6 +290,7 @@ func finetuneCore(ctx context.Context, spec *runspec.Spec, shard int, strategies
 		for i, u := range mine {
 			tasks[i] = userTask{raw: u.raw, key: u.key, train: u.train, test: u.test}
 		}
+		lg.tr.Begin("fine-tuning", runspec.UnitSamples, int64(distinctArms(arms))*int64(len(pool))*int64(spec.Optimization.Epochs))
 		var keep func(pooledArm) error
 		if saveModel {
 			keep = func(arm pooledArm) error {
@@ -320,8 +321,9 @@ func finetuneCore(ctx context.Context, spec *runspec.Spec, shard int, strategies
 				labels[s][i], corrected[s][i] = lab, applied
 				arms = append(arms, lab)
 			}
-			tasks[i] = userTask{raw: u.raw, key: u.key, train: u.train, test: u.test, arms: arms, keep: 1}
+			tasks[i] = userTask{raw: u.raw, key: u.key, train: u.train, test: u.test, arms: arms, keep: 1, units: 1}
 		}
+		lg.tr.Begin("fine-tuning", runspec.UnitUsers, int64(len(tasks)))
 		var um *userModelsWriter
 		if saveModels && spec.Cohort.UserModels == runspec.UserModelsDeltas {
 			if um, err = startUserModels(ctx, spec, shard, m, digest, tasks); err != nil {

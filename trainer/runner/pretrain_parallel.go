@@ -101,6 +101,7 @@ func trainGlobalParallel(ctx context.Context, m *model.Model, samples []data.Sam
 		ws[i] = &pretrainWorker{rep: r, batch: make([]data.Sample, 0, o.BatchSize), y: make([]float32, 0, o.BatchSize)}
 	}
 	span := o.BatchSize * pretrainSync
+	lg.tr.Begin("pretraining", runspec.UnitSamples, int64(n)*int64(o.Epochs))
 	for epoch := range o.Epochs {
 		opt.SetEpoch(epoch)
 		rng.Shuffle(n, func(i, j int) { order[i], order[j] = order[j], order[i] })
@@ -129,7 +130,9 @@ func trainGlobalParallel(ctx context.Context, m *model.Model, samples []data.Sam
 			if err := m.Merge(reps); err != nil {
 				return fmt.Errorf("pretraining, epoch %d: %w", epoch+1, err)
 			}
-			if hi := min(n, lo+workers*span); time.Since(lastLog) > 10*time.Second {
+			hi := min(n, lo+workers*span)
+			lg.tr.Add(int64(hi - lo))
+			if time.Since(lastLog) > 10*time.Second {
 				lastLog = time.Now()
 				lg.printf("epoch %d/%d: %d/%d samples, loss %.4f, %.0f samples/s", epoch+1, o.Epochs, hi, n, lossSum/float64(hi), float64(hi)/time.Since(start).Seconds())
 			}

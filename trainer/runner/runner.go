@@ -33,6 +33,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/lcft-dev/lcft-operator/trainer/progress"
 	"github.com/lcft-dev/lcft-operator/trainer/runspec"
 )
 
@@ -44,6 +45,8 @@ type options struct {
 	// pretrainWorkers is the number of data-parallel pretraining workers
 	// (EnvPretrainWorkers); unlike workers it changes the results.
 	pretrainWorkers int
+	// tracker counts progress for the shard's endpoint (nil: none).
+	tracker *progress.Tracker
 }
 
 // DefaultBootstrapResamples is the number of paired bootstrap resamples of
@@ -63,12 +66,19 @@ func defaultOptions() options {
 // The environment variable EnvPretrainWorkers sets the number of
 // data-parallel pretraining workers.
 func Run(ctx context.Context, spec *runspec.Spec, shard int, progress io.Writer) (*runspec.Summary, error) {
+	return RunTracked(ctx, spec, shard, progress, nil)
+}
+
+// RunTracked is Run counting its progress in tr (nil: not counted), which
+// the trainer serves to the controller (package progress).
+func RunTracked(ctx context.Context, spec *runspec.Spec, shard int, progress io.Writer, tr *progress.Tracker) (*runspec.Summary, error) {
 	opts := defaultOptions()
 	n, err := pretrainWorkersFromEnv(os.Getenv(EnvPretrainWorkers))
 	if err != nil {
 		return nil, badInput("%w", err)
 	}
 	opts.pretrainWorkers = n
+	opts.tracker = tr
 	return run(ctx, spec, shard, progress, opts)
 }
 
@@ -85,6 +95,7 @@ func run(ctx context.Context, spec *runspec.Spec, shard int, progress io.Writer,
 	opts.workers = max(1, opts.workers)
 	opts.pretrainWorkers = max(1, opts.pretrainWorkers)
 	lg := newLogger(progress, fmt.Sprintf("[%s shard %d/%d]", spec.Kind, shard, spec.Shards))
+	lg.tr = opts.tracker
 	var sum *runspec.Summary
 	var err error
 	switch spec.Kind {
@@ -115,6 +126,8 @@ type logger struct {
 	w      io.Writer
 	prefix string
 	start  time.Time
+	// tr counts progress (nil: not counted); its methods are safe on nil.
+	tr *progress.Tracker
 }
 
 func newLogger(w io.Writer, prefix string) *logger {

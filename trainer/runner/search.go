@@ -222,6 +222,7 @@ func scoreSeeds(ctx context.Context, m *model.Model, rep *SearchReport, users []
 	o runspec.Optimization, opts options, lg *logger) ([]userScores, error) {
 	tasks := make([]userTask, len(users))
 	scores := make([]userScores, len(users))
+	var perSeed int64 // user fine-tunings of one seed
 	for i, u := range users {
 		cells := rep.Groups[u.group].Cells
 		arms := make([]correction.Labels, 0, len(cells)+1)
@@ -232,9 +233,11 @@ func scoreSeeds(ctx context.Context, m *model.Model, rep *SearchReport, users []
 		if err != nil {
 			return nil, badInput("user %q: %w", u.raw, err)
 		}
-		tasks[i] = userTask{raw: u.raw, key: u.key, train: u.fit, test: u.valid, arms: append(arms, auto), keep: -1}
+		tasks[i] = userTask{raw: u.raw, key: u.key, train: u.fit, test: u.valid, arms: append(arms, auto), keep: -1, units: int64(len(arms) + 1)}
 		scores[i] = userScores{sum: make([]float64, len(arms)+1), diverged: make([]bool, len(arms)+1)}
+		perSeed += tasks[i].units
 	}
+	lg.tr.Begin("searching", runspec.UnitCells, perSeed*int64(len(seeds)))
 	for _, seed := range seeds {
 		so := o
 		so.Seed = seed

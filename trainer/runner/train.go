@@ -99,6 +99,7 @@ func trainGlobal(ctx context.Context, m *model.Model, samples []data.Sample, opt
 	rng := pretrainRNG(o.Seed)
 	batch := make([]data.Sample, 0, o.BatchSize)
 	y := make([]float32, 0, o.BatchSize)
+	lg.tr.Begin("pretraining", runspec.UnitSamples, int64(n)*int64(o.Epochs))
 	for epoch := range o.Epochs {
 		opt.SetEpoch(epoch)
 		rng.Shuffle(n, func(i, j int) { order[i], order[j] = order[j], order[i] })
@@ -122,6 +123,7 @@ func trainGlobal(ctx context.Context, m *model.Model, samples []data.Sample, opt
 				return badInput("pretraining diverged at epoch %d (loss %v): lower the learning rate", epoch+1, loss)
 			}
 			lossSum += float64(loss) * float64(hi-lo)
+			lg.tr.Add(int64(hi - lo))
 			if time.Since(lastLog) > 10*time.Second {
 				lastLog = time.Now()
 				lg.printf("epoch %d/%d: %d/%d samples, loss %.4f, %.0f samples/s", epoch+1, o.Epochs, hi, n, lossSum/float64(hi), float64(hi)/time.Since(start).Seconds())

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"unicode/utf8"
 
+	"github.com/lcft-dev/lcft-operator/trainer/progress"
 	"github.com/lcft-dev/lcft-operator/trainer/runner"
 	"github.com/lcft-dev/lcft-operator/trainer/runspec"
 )
@@ -44,7 +45,8 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 				return nil, badInput("$%s=%q disagrees with the spec's %d shards", runspec.EnvShardCount, v, spec.Shards)
 			}
 		}
-		return runner.Run(ctx, spec, shard, stderr)
+		tr := serveProgress(ctx, os.Getenv(runspec.EnvProgressAddr), spec.Kind, shard, stderr)
+		return runner.RunTracked(ctx, spec, shard, stderr, tr)
 	}()
 	if err == nil {
 		b, encErr := sum.Encode()
@@ -78,6 +80,24 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "lcft-trainer: %v\n", werr)
 	}
 	return runner.ExitCode(err)
+}
+
+// serveProgress serves the shard's progress on addr ($LCFT_PROGRESS_ADDR)
+// until ctx ends; with no address, no endpoint and a nil tracker. A port
+// that cannot be opened is a warning: progress is informational, and the
+// run's results do not depend on it.
+func serveProgress(ctx context.Context, addr string, kind runspec.Kind, shard int, stderr io.Writer) *progress.Tracker {
+	if addr == "" {
+		return nil
+	}
+	tr := progress.NewTracker(kind, shard)
+	bound, err := progress.Serve(ctx, addr, tr)
+	if err != nil {
+		fmt.Fprintf(stderr, "lcft-trainer: warning: no progress endpoint: %v\n", err)
+		return nil
+	}
+	fmt.Fprintf(stderr, "lcft-trainer: serving progress on %s%s\n", bound, runspec.ProgressPath)
+	return tr
 }
 
 // shardIndex is --shard when given, else $JOB_COMPLETION_INDEX, else 0.
