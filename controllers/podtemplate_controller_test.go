@@ -18,6 +18,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	v1 "github.com/lcft-dev/lcft-operator/api/v1alpha1"
+	"github.com/lcft-dev/lcft-operator/trainer/runspec"
 )
 
 // restrictedNamespace is a namespace whose Pod Security admission enforces
@@ -141,6 +142,7 @@ func TestCohortPodTemplateReachesTheJob(t *testing.T) {
 		// The operator's variables first, then the operator's template's, then the cohort's.
 		Env: []corev1.EnvVar{
 			{Name: "LCFT_SHARD_COUNT", Value: "2"}, memoryLimitEnv(),
+			{Name: runspec.EnvProgressAddr, Value: fmt.Sprintf(":%d", runspec.DefaultProgressPort)},
 			{Name: "AWS_REGION", Value: "eu-west-1"},
 			secretEnv("AWS_SECRET_ACCESS_KEY", "s3", "secret"), {Name: "AWS_ENDPOINT_URL", Value: "http://s3.local"},
 		},

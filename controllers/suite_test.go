@@ -241,7 +241,10 @@ func waitReconciled(t *testing.T, log func() string, kind string, key client.Obj
 			if json.Unmarshal([]byte(line), &entry) != nil {
 				continue
 			}
-			if entry.Msg == "Reconcile successful" && entry.Controller == kind && entry.Namespace == key.Namespace && entry.Name == key.Name {
+			// Both say the reconcile returned without error; a running run
+			// is looked at again later (progress, scheduling).
+			done := entry.Msg == "Reconcile successful" || strings.HasPrefix(entry.Msg, "Reconcile done, requeueing")
+			if done && entry.Controller == kind && entry.Namespace == key.Namespace && entry.Name == key.Name {
 				return true, nil
 			}
 		}
