@@ -87,6 +87,12 @@ func celExamples() []celExample {
 				c.Spec.Mode, c.Spec.Output = v1.ModePooled, &v1.OutputSpec{UserModels: v1.UserModelsDeltas}
 				return c
 			}},
+		{name: "patch scope of a pooled cohort", kind: "FineTuneCohort", path: "spec", rule: "fineTuning.scope Patch needs mode PerUser", field: "spec",
+			make: func(ns string) client.Object {
+				c := validCohort(ns)
+				c.Spec.Mode, c.Spec.FineTuning.Scope = v1.ModePooled, v1.ScopePatch
+				return c
+			}},
 		{name: "fine-tuning learning rate above 10", kind: "FineTuneCohort", path: "spec.fineTuning.learningRate", rule: "learningRate must be in (0, 10]", field: "spec.fineTuning.learningRate",
 			make: func(ns string) client.Object { c := validCohort(ns); c.Spec.FineTuning.LearningRate = "10.5"; return c }},
 		{name: "fine-tuning learning rate decay above one", kind: "FineTuneCohort", path: "spec.fineTuning.learningRateDecay", rule: "learningRateDecay must be in (0, 1]", field: "spec.fineTuning.learningRateDecay",
