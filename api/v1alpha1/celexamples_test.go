@@ -267,6 +267,10 @@ func datasetExamples() []celExample {
 		{"train fraction of one", ".split.trainFraction", "trainFraction must be in (0, 1)", func(d *v1.DatasetSpec) {
 			d.Split = v1.SplitSpec{Method: v1.SplitPerUserFraction, TrainFraction: "1"}
 		}},
+		{"negatives on MovieLens", "", "negatives may only be set when format is Amazon or Implicit", func(d *v1.DatasetSpec) {
+			d.Format, d.URI, d.Synthetic = v1.DatasetMovieLens, "file:///data/ml", nil
+			d.Negatives = &v1.NegativeSampling{PerPositive: 4, Seed: 2}
+		}},
 		{"synthetic drift above one", ".synthetic.drift", "drift must be in [0, 1]", func(d *v1.DatasetSpec) { synthetic(d).Drift = "1.01" }},
 		{"synthetic global CTR zero", ".synthetic.globalCTR", "globalCTR must be in (0, 1)", func(d *v1.DatasetSpec) { synthetic(d).GlobalCTR = "0" }},
 	}
