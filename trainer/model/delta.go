@@ -231,7 +231,7 @@ func DecodeDelta(b []byte, m *Model) (*Delta, error) {
 	}
 	if rd.err == nil && hasPatch {
 		want := patchLen(m.net)
-		if k := rd.uvarint(); rd.err == nil && k != uint64(want) {
+		if k := rd.uvarint(); rd.err == nil && (k != uint64(want) || want == 0) {
 			rd.fail("%d patch values, the model's patch has %d", k, want)
 		}
 		d.Patch = rd.floats(want)
