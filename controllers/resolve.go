@@ -83,6 +83,9 @@ func resolveDataset(d *decimals, field string, ds finetunev1alpha1.DatasetSpec, 
 	if ds.Split.Timestamp != nil {
 		out.Split.Timestamp = *ds.Split.Timestamp
 	}
+	if n := ds.Negatives; n != nil {
+		out.Negatives = &runspec.Negatives{PerPositive: int(n.PerPositive), Seed: uint64(max(n.Seed, 0))}
+	}
 	if s := ds.Synthetic; s != nil {
 		out.Synthetic = &runspec.Synthetic{
 			Users:          int(s.Users),

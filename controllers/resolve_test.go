@@ -127,3 +127,19 @@ func TestResolveDatasetTestHistories(t *testing.T) {
 		}
 	}
 }
+
+// TestResolveDatasetNegatives: an implicit-feedback dataset's negative
+// sampling reaches the run spec as given; unset, the spec has none (the
+// trainer's defaults) and existing runs keep their identity.
+func TestResolveDatasetNegatives(t *testing.T) {
+	ds := testData()
+	ds.Format, ds.URI = v1.DatasetAmazon, "s3://data/amazon"
+	if got := resolveDataset(&decimals{}, "spec.dataset", ds, 10); got.Format != "Amazon" || got.Negatives != nil {
+		t.Errorf("without negatives: format %q, negatives %+v", got.Format, got.Negatives)
+	}
+	ds.Negatives = &v1.NegativeSampling{PerPositive: 4, Seed: 9}
+	got := resolveDataset(&decimals{}, "spec.dataset", ds, 10)
+	if want := (runspec.Negatives{PerPositive: 4, Seed: 9}); got.Negatives == nil || *got.Negatives != want {
+		t.Errorf("negatives %+v, want %+v", got.Negatives, want)
+	}
+}

@@ -5,13 +5,17 @@
 #   hack/quality.sh            (make quality)
 #   ML_DATA=path/to/movielens  the MovieLens copy (default ../shared/data/movielens-small)
 #   QUALITY_KEEP_ROWS=1        keep the per-user rows in the committed JSONs (MBs)
+#   QUALITY_ONLY=scopes        run section 3c alone and print its markdown on
+#                              stdout (nothing under hack/quality is touched)
 #
 # What runs (all with `lcft-trainer experiment`: pretrain each model, then
 # fine-tune every user once per strategy, Cloud / Local / LCFT side by side):
 #   1. MovieLens-small, the five models, paper settings, strategies
 #      None, Auto, SoftPositive, SoftNegative;
 #   2. synthetic data with strong CTR drift, same models and settings;
-#   3. Wide&Deep at fine-tuning lr 0.1 on both data sets;
+#   3. Wide&Deep at fine-tuning lr 0.1 on both data sets (3b: scope
+#      Sparse; 3c: scopes All, Sparse and Patch side by side, Auto, with
+#      each user's model saved as a delta for its size);
 #   4. Wide&Deep on MovieLens over seeds 1..5 (seed-to-seed noise);
 #   5. Hard against Auto over seeds 1,2,3 (Wide&Deep, fine-tuning lr 0.1) on
 #      both data sets: per seed, pretraining holds out the last 20% of each
@@ -60,9 +64,13 @@ done
 elapsed() { awk -v a="$1" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }'; }
 
 t_total=$(date +%s.%N)
+if [[ ${QUALITY_ONLY:-} == scopes ]]; then
+	WORK=bin/quality-work-scopes
+	OUT=${WORK}/out
+fi
 rm -rf "${WORK}"
 mkdir -p "${WORK}" "${OUT}"
-rm -f "${OUT}"/*.json "${OUT}"/*.png "${OUT}"/*.svg "${OUT}"/quality.md
+[[ -z ${QUALITY_ONLY:-} ]] && rm -f "${OUT}"/*.json "${OUT}"/*.png "${OUT}"/*.svg "${OUT}"/quality.md
 
 echo "quality.sh: building ${TRAINER}" >&2
 t0=$(date +%s.%N)
@@ -103,6 +111,49 @@ experiment() { # NAME ARCHS STRATEGIES FT_LR SEED DATA-FLAGS...
 	keep "${name}"
 }
 
+# jq number formatting: f5 is 5 decimals, sg adds the sign (− for minus).
+JQ_DEFS='def f5: (. * 100000 | round) as $i | "\($i / 100000 | floor).\(($i % 100000) | tostring | ("0000" + .) | .[-5:])";
+	def sg: if . > 0 then "+" + f5 elif . < 0 then "−" + (-(.) | f5) else "0.00000" end;'
+
+# 3c: fine-tuning scopes All, Sparse and Patch, Wide&Deep, Auto, lr 0.1,
+# every user's LCFT model saved as a delta (--user-models Deltas) for its
+# size. scopes_table DATA prints one row per scope.
+SCOPES="All Sparse Patch"
+scope_runs() { # DATA-NAME DATA-FLAGS...
+	local ds=$1
+	shift
+	for scope in ${SCOPES}; do
+		experiment "${ds}-widedeep-lr0.1-scope-${scope,,}" WideDeep Auto "${FT_LR_HIGH}" "${SEED}" "$@" --ft-scope "${scope}" --user-models Deltas
+	done
+}
+scopes_table() { # DATA-NAME
+	echo "| scope | users | Cloud | Local | LCFT (Auto) | LCFT−Local [95% CI] | LCFT−Cloud [95% CI] | improved / unchanged / degraded | bytes per user | ms per user |"
+	echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+	for scope in ${SCOPES}; do
+		jq -r --arg scope "${scope}" "${JQ_DEFS}"'.models[0].strategies[0] |
+			"| \($scope) | \(.summary.users) | \(.cloud.auc | f5) | \(.local.auc | f5) | \(.lcft.auc | f5) | \(.lcftVsLocal.mean | sg) [\(.lcftVsLocal.lo | sg), \(.lcftVsLocal.hi | sg)] | \(.lcftVsCloud.mean | sg) [\(.lcftVsCloud.lo | sg), \(.lcftVsCloud.hi | sg)] | \(.vsCloud.improved) / \(.vsCloud.unchanged) / \(.vsCloud.degraded) | \(.userModels.bytes / .userModels.users | round) | \(.summary.seconds / .summary.users * 1000 * 100 | round / 100) |"' \
+			"${WORK}/$1-widedeep-lr0.1-scope-${scope,,}.json"
+	done
+}
+SCOPES_NOTE="Wide&Deep, strategy Auto, fine-tuning SGD lr ${FT_LR_HIGH}, 1 epoch, batch 32, seed ${SEED}; one \`lcft-trainer experiment
+--ft-scope SCOPE --user-models Deltas\` run per scope (the same Cloud model: pretraining is seeded). **All** trains every
+parameter a user's samples reach; **Sparse** only the embedding and wide rows they touch (dense layers frozen); **Patch**
+freezes the whole model and trains a FiLM patch alone, h ⊙ (1 + s) + b on each hidden layer's output (64 + 32 units: 192
+values). Intervals: 1000-resample paired bootstrap over users. bytes per user: the users' saved deltas (Auto's LCFT model)
+over the users; ms per user: the run's fine-tuning and evaluation seconds (Cloud scoring, the Local and the LCFT
+fine-tuning of each user, their AUCs) over the users, wall time on the shared machine."
+if [[ ${QUALITY_ONLY:-} == scopes ]]; then
+	scope_runs synthetic "${SYNTHETIC[@]}"
+	scope_runs movielens "${MOVIELENS[@]}"
+	echo "${SCOPES_NOTE}"
+	printf '\n### Synthetic\n\n'
+	scopes_table synthetic
+	printf '\n### MovieLens-small\n\n'
+	scopes_table movielens
+	echo "quality.sh: section 3c in $(elapsed "${t_total}") s" >&2
+	exit 0
+fi
+
 # 1-3: the main tables and the lr 0.1 runs.
 experiment movielens "${ARCHS}" "${STRATEGIES}" "${FT_LR}" "${SEED}" "${MOVIELENS[@]}"
 experiment synthetic "${ARCHS}" "${STRATEGIES}" "${FT_LR}" "${SEED}" "${SYNTHETIC[@]}"
@@ -111,6 +162,8 @@ experiment synthetic-widedeep-lr0.1 WideDeep "${STRATEGIES}" "${FT_LR_HIGH}" "${
 # 3b: the same with fine-tuning scope Sparse (dense layers frozen), beside All.
 experiment movielens-widedeep-lr0.1-sparse WideDeep "${STRATEGIES}" "${FT_LR_HIGH}" "${SEED}" "${MOVIELENS[@]}" --ft-scope Sparse
 experiment synthetic-widedeep-lr0.1-sparse WideDeep "${STRATEGIES}" "${FT_LR_HIGH}" "${SEED}" "${SYNTHETIC[@]}" --ft-scope Sparse
+scope_runs synthetic "${SYNTHETIC[@]}"
+scope_runs movielens "${MOVIELENS[@]}"
 
 # 4: seed-to-seed noise (pretraining and fine-tuning seeds together).
 for s in ${NOISE_SEEDS}; do
@@ -136,10 +189,6 @@ for ds in movielens synthetic; do
 		--out "${OUT}" --prefix "${ds}"
 done
 md() { "${TRAINER}" report --plots=false --markdown - --in "$@"; }
-
-# jq number formatting: f5 is 5 decimals, sg adds the sign (− for minus).
-JQ_DEFS='def f5: (. * 100000 | round) as $i | "\($i / 100000 | floor).\(($i % 100000) | tostring | ("0000" + .) | .[-5:])";
-	def sg: if . > 0 then "+" + f5 elif . < 0 then "−" + (-(.) | f5) else "0.00000" end;'
 
 # Seed noise table: one row per seed, then mean and sample SD over seeds.
 noise_table() {
@@ -168,6 +217,8 @@ md_movielens_high=$(md "${WORK}/movielens-widedeep-lr0.1.json")
 md_synthetic_high=$(md "${WORK}/synthetic-widedeep-lr0.1.json")
 md_movielens_sparse=$(md "${WORK}/movielens-widedeep-lr0.1-sparse.json")
 md_synthetic_sparse=$(md "${WORK}/synthetic-widedeep-lr0.1-sparse.json")
+md_scopes_synthetic=$(scopes_table synthetic)
+md_scopes_movielens=$(scopes_table movielens)
 md_noise=$(noise_table)
 # Hard: the searches and the tables over seeds (from "Hard search," on).
 md_hard_movielens=$(md "${WORK}/movielens-widedeep-hard-seeds.json" | sed -n '/^Hard search, /,$p')
@@ -248,6 +299,18 @@ ${md_movielens_sparse}
 ### Synthetic, Sparse
 
 ${md_synthetic_sparse}
+
+## 3c. Fine-tuning scopes All, Sparse and Patch (Wide&Deep, Auto, lr ${FT_LR_HIGH})
+
+${SCOPES_NOTE}
+
+### Synthetic
+
+${md_scopes_synthetic}
+
+### MovieLens-small
+
+${md_scopes_movielens}
 
 ## 4. Seed-to-seed noise: Wide&Deep, Auto, MovieLens-small, lr ${FT_LR}
 

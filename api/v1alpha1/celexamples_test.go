@@ -87,6 +87,12 @@ func celExamples() []celExample {
 				c.Spec.Mode, c.Spec.Output = v1.ModePooled, &v1.OutputSpec{UserModels: v1.UserModelsDeltas}
 				return c
 			}},
+		{name: "patch scope of a pooled cohort", kind: "FineTuneCohort", path: "spec", rule: "fineTuning.scope Patch needs mode PerUser", field: "spec",
+			make: func(ns string) client.Object {
+				c := validCohort(ns)
+				c.Spec.Mode, c.Spec.FineTuning.Scope = v1.ModePooled, v1.ScopePatch
+				return c
+			}},
 		{name: "fine-tuning learning rate above 10", kind: "FineTuneCohort", path: "spec.fineTuning.learningRate", rule: "learningRate must be in (0, 10]", field: "spec.fineTuning.learningRate",
 			make: func(ns string) client.Object { c := validCohort(ns); c.Spec.FineTuning.LearningRate = "10.5"; return c }},
 		{name: "fine-tuning learning rate decay above one", kind: "FineTuneCohort", path: "spec.fineTuning.learningRateDecay", rule: "learningRateDecay must be in (0, 1]", field: "spec.fineTuning.learningRateDecay",
@@ -260,6 +266,10 @@ func datasetExamples() []celExample {
 		}},
 		{"train fraction of one", ".split.trainFraction", "trainFraction must be in (0, 1)", func(d *v1.DatasetSpec) {
 			d.Split = v1.SplitSpec{Method: v1.SplitPerUserFraction, TrainFraction: "1"}
+		}},
+		{"negatives on MovieLens", "", "negatives may only be set when format is Amazon or Implicit", func(d *v1.DatasetSpec) {
+			d.Format, d.URI, d.Synthetic = v1.DatasetMovieLens, "file:///data/ml", nil
+			d.Negatives = &v1.NegativeSampling{PerPositive: 4, Seed: 2}
 		}},
 		{"synthetic drift above one", ".synthetic.drift", "drift must be in [0, 1]", func(d *v1.DatasetSpec) { synthetic(d).Drift = "1.01" }},
 		{"synthetic global CTR zero", ".synthetic.globalCTR", "globalCTR must be in (0, 1)", func(d *v1.DatasetSpec) { synthetic(d).GlobalCTR = "0" }},

@@ -16,7 +16,7 @@ const (
 )
 
 // FineTuningScope names which parameters fine-tuning updates.
-// +kubebuilder:validation:Enum=All;Sparse
+// +kubebuilder:validation:Enum=All;Sparse;Patch
 type FineTuningScope string
 
 const (
@@ -26,6 +26,12 @@ const (
 	// user's samples touch and freezes the dense layers (the paper's
 	// "sparse model update"): a user's delta is a few KB.
 	ScopeSparse FineTuningScope = "Sparse"
+	// ScopePatch freezes the whole backbone (every embedding row and dense
+	// layer) and trains, per user, a MetaPatch-style patch alone: a FiLM
+	// scale and shift per hidden unit of the MLP (for LR, a scale per logit
+	// term and a shift). A user's delta is the patch: a few hundred bytes.
+	// PerUser mode only.
+	ScopePatch FineTuningScope = "Patch"
 )
 
 // UserModelsMode says whether a PerUser run keeps each user's model.
@@ -37,7 +43,8 @@ const (
 	UserModelsNone UserModelsMode = "None"
 	// UserModelsDeltas keeps each user's LCFT model as a delta from the
 	// global model (the rows the user touched, the dense layers unless the
-	// scope is Sparse), one file per shard with an index by user.
+	// scope is Sparse; with scope Patch, the patch alone), one file per
+	// shard with an index by user.
 	UserModelsDeltas UserModelsMode = "Deltas"
 )
 
@@ -84,8 +91,11 @@ type FineTuningSpec struct {
 	// +kubebuilder:default=1
 	// +optional
 	Seed int64 `json:"seed,omitempty"`
-	// Scope: All (every parameter) or Sparse (only the embedding and wide
-	// rows a user's samples touch; dense layers frozen).
+	// Scope: All (every parameter), Sparse (only the embedding and wide
+	// rows a user's samples touch; dense layers frozen) or Patch (the whole
+	// model frozen; each user trains a FiLM scale and shift per hidden unit
+	// of the MLP, for LR a scale per logit term and a shift; PerUser mode
+	// only).
 	// +kubebuilder:default=All
 	// +optional
 	Scope FineTuningScope `json:"scope,omitempty"`
@@ -103,6 +113,7 @@ type FineTuningSpec struct {
 // generation.
 // +kubebuilder:validation:XValidation:rule="!has(self.parallelism) || self.parallelism <= self.shards",message="parallelism must not exceed shards"
 // +kubebuilder:validation:XValidation:rule="!has(self.output) || !has(self.output.userModels) || self.output.userModels != 'Deltas' || !has(self.mode) || self.mode != 'Pooled'",message="output.userModels Deltas needs mode PerUser (a Pooled cohort saves its group model)"
+// +kubebuilder:validation:XValidation:rule="!has(self.fineTuning) || !has(self.fineTuning.scope) || self.fineTuning.scope != 'Patch' || !has(self.mode) || self.mode != 'Pooled'",message="fineTuning.scope Patch needs mode PerUser (a Pooled cohort saves its group model whole, with no place for a patch)"
 type FineTuneCohortSpec struct {
 	// GlobalModelRef is the model to fine-tune; the cohort waits until it is Ready.
 	GlobalModelRef ObjectReference `json:"globalModelRef"`

@@ -360,6 +360,61 @@ func TestSamplesAreAccepted(t *testing.T) {
 	}
 }
 
+// TestImplicitFormatsAreAccepted: a GlobalModel can pretrain on the
+// implicit-feedback formats the trainer reads (Amazon, Implicit), with or
+// without negative-sampling settings, and the API server refuses a bad
+// one: negatives out of range, negatives on a format that has none, an
+// Amazon dataset without its directory.
+func TestImplicitFormatsAreAccepted(t *testing.T) {
+	needEnv(t)
+	ctx := context.Background()
+	ns := newNamespace(t)
+	model := func(name string, format v1.DatasetFormat, uri string, neg *v1.NegativeSampling) *v1.GlobalModel {
+		m := validModel(ns)
+		m.Name = name
+		m.Spec.Training.Dataset = v1.DatasetSpec{Format: format, URI: uri, Negatives: neg}
+		return m
+	}
+	good := []*v1.GlobalModel{
+		model("amazon", v1.DatasetAmazon, "s3://data/amazon-electronics", &v1.NegativeSampling{PerPositive: 4, Seed: 7}),
+		model("amazon-defaults", v1.DatasetAmazon, "pvc://datasets/amazon", nil),
+		model("implicit", v1.DatasetImplicit, "file:///data/log.parquet", &v1.NegativeSampling{}),
+	}
+	for _, m := range good {
+		if err := k8sClient.Create(ctx, m); err != nil {
+			t.Errorf("%s rejected: %v", m.Name, err)
+			continue
+		}
+		got := &v1.GlobalModel{}
+		if err := k8sClient.Get(ctx, client.ObjectKeyFromObject(m), got); err != nil {
+			t.Fatal(err)
+		}
+		d := got.Spec.Training.Dataset
+		if d.Format != m.Spec.Training.Dataset.Format {
+			t.Errorf("%s: format %q stored", m.Name, d.Format)
+		}
+		if n := d.Negatives; n != nil && n.PerPositive == 0 {
+			t.Errorf("%s: negatives.perPositive not defaulted: %+v", m.Name, n)
+		}
+	}
+	bad := []struct {
+		m     *v1.GlobalModel
+		field string
+	}{
+		{model("amazon-no-uri", v1.DatasetAmazon, "", nil), "uri is required unless format is Synthetic"},
+		{model("amazon-too-many-negatives", v1.DatasetAmazon, "s3://data/amazon", &v1.NegativeSampling{PerPositive: 1001}), "spec.training.dataset.negatives.perPositive"},
+		{model("amazon-negative-seed", v1.DatasetAmazon, "s3://data/amazon", &v1.NegativeSampling{PerPositive: 3, Seed: -1}), "spec.training.dataset.negatives.seed"},
+		{model("samples-with-negatives", v1.DatasetSamples, "s3://data/s.csv", &v1.NegativeSampling{PerPositive: 3}), "negatives may only be set when format is Amazon or Implicit"},
+		{model("unknown-format", "Criteo", "s3://data/criteo", nil), "spec.training.dataset.format"},
+	}
+	for _, b := range bad {
+		err := k8sClient.Create(ctx, b.m)
+		if !apierrors.IsInvalid(err) || !strings.Contains(err.Error(), b.field) {
+			t.Errorf("%s: error %v, want Invalid naming %q", b.m.Name, err, b.field)
+		}
+	}
+}
+
 // TestExplainPlacement checks that `kubectl explain ftc.spec.placement`
 // teaches every field: the API server publishes a description for each, and
 // kubectl prints them.

@@ -4,7 +4,8 @@ import "github.com/lcft-dev/lcft-operator/trainer/data"
 
 // lr is the LR architecture: the linear part alone.
 type lr struct {
-	lin *linear
+	lin  *linear
+	film []*dense // a replica's patch (patch.go): term scales and shift, or nil
 }
 
 func buildLR(p *params, _ Config, s data.Schema) network {
@@ -14,10 +15,18 @@ func buildLR(p *params, _ Config, s data.Schema) network {
 func (*lr) widths() []int { return nil }
 
 func (n *lr) forward(ws *workspace, batch []data.Sample) {
+	if n.film != nil {
+		n.forwardPatch(ws, batch)
+		return
+	}
 	n.lin.forward(batch, ws.z)
 }
 
 func (n *lr) backward(ws *workspace, batch []data.Sample) {
+	if n.film != nil {
+		n.backwardPatch(ws, batch, true)
+		return
+	}
 	n.lin.backward(batch, ws.dz)
 }
 

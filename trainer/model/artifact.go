@@ -96,6 +96,9 @@ func (m *Model) SaveWithProvenance(w io.Writer, p Provenance) (digest string, er
 }
 
 func (m *Model) save(w io.Writer, prov Provenance) (digest string, err error) {
+	if m.patchDirty() {
+		return "", errors.New("model: save: the replica has a trained patch, which an artifact has no place for; save its Delta")
+	}
 	h := header{
 		Config:        m.cfg,
 		Schema:        headerSchema{m.schema.NumUsers, m.schema.NumItems, m.schema.NumCategories, m.schema.HistoryLen},

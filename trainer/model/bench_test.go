@@ -95,11 +95,17 @@ func BenchmarkFineTuneUser(b *testing.B) {
 // benchFineTuneUser fine-tunes one user per iteration as described above
 // with cfg and opt, reporting users/s and the CPU time per user.
 func benchFineTuneUser(b *testing.B, cfg Config, opt optim.Optimizer) {
+	benchFineTuneUserWith(b, cfg, opt, func(*Replica) {})
+}
+
+// benchFineTuneUserWith is benchFineTuneUser on a replica set up by scope.
+func benchFineTuneUserWith(b *testing.B, cfg Config, opt optim.Optimizer, scope func(*Replica)) {
 	m := mustNew(b, cfg, benchSchema)
 	r, err := m.Fork()
 	if err != nil {
 		b.Fatal(err)
 	}
+	scope(r)
 	s, y := userSamples(160)
 	z := make([]float32, 32)
 	b.ReportAllocs()
@@ -117,6 +123,12 @@ func benchFineTuneUser(b *testing.B, cfg Config, opt optim.Optimizer) {
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "users/s")
 	b.ReportMetric(float64(cpuTime(b)-cpu0)/float64(b.N), "cpu-ns/op")
+}
+
+// BenchmarkFineTuneUserPatch: BenchmarkFineTuneUser in Patch scope (the
+// backbone frozen, the FiLM patch alone trained).
+func BenchmarkFineTuneUserPatch(b *testing.B) {
+	benchFineTuneUserWith(b, benchWideDeep, mustAdam(b, 0.001), func(r *Replica) { r.UsePatch(true) })
 }
 
 // BenchmarkReplicaReset: Reset alone, after fine-tuning on 128 samples as

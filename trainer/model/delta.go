@@ -19,6 +19,10 @@ type Delta struct {
 	// Dense holds one entry per dense parameter, in declaration order: its
 	// values, or nil when the replica left it as the base's.
 	Dense [][]float32
+	// Patch holds the values of a patched replica's patch vectors (see
+	// Replica.UsePatch), concatenated in declaration order, or nil when the
+	// replica has no patch or left it at the identity.
+	Patch []float32
 }
 
 // TableDelta are the rows of one table a replica wrote.
@@ -31,7 +35,7 @@ type TableDelta struct {
 func (r *Replica) Delta() *Delta {
 	d := &Delta{Tables: make([]TableDelta, len(r.p.tables)), Dense: make([][]float32, len(r.p.denses))}
 	for i, t := range r.p.tables {
-		rows := slices.Clone(t.ovRows)
+		rows := append(make([]int32, 0, len(t.ovRows)), t.ovRows...)
 		slices.Sort(rows)
 		vals := make([]float32, 0, len(rows)*t.dim)
 		for _, row := range rows {
@@ -44,16 +48,21 @@ func (r *Replica) Delta() *Delta {
 			d.Dense[i] = slices.Clone(p.data)
 		}
 	}
+	d.Patch = r.patchValues()
 	return d
 }
 
 // ApplyDelta resets the replica to its base and writes d into it. d must
 // have the replica's shapes (rows in range, ascending, the right number of
-// values); on error the replica is reset.
+// values); on error the replica is reset. A delta with a Patch gives a
+// replica without one its patch (UsePatch(true)).
 func (r *Replica) ApplyDelta(d *Delta) error {
 	r.Reset()
 	if err := r.checkDelta(d); err != nil {
 		return fmt.Errorf("model: apply delta: %w", err)
+	}
+	if d.Patch != nil && r.patch == nil {
+		r.UsePatch(true)
 	}
 	for i, t := range r.p.tables {
 		td := d.Tables[i]
@@ -67,6 +76,11 @@ func (r *Replica) ApplyDelta(d *Delta) error {
 		if v := d.Dense[i]; v != nil {
 			copy(p.data, v)
 			p.dirty = true
+		}
+	}
+	if d.Patch != nil {
+		if err := r.setPatch(d.Patch); err != nil {
+			return fmt.Errorf("model: apply delta: %w", err)
 		}
 	}
 	return nil
@@ -102,14 +116,27 @@ func (r *Replica) checkDelta(d *Delta) error {
 			return fmt.Errorf("%w: parameter %q value %d is %v", ErrNonFinite, p.name, j, x)
 		}
 	}
+	if d.Patch != nil {
+		if n := patchLen(r.net); len(d.Patch) != n {
+			return fmt.Errorf("patch: %d values, want %d", len(d.Patch), n)
+		}
+		if j, x, bad := firstNonFinite(d.Patch); bad {
+			return fmt.Errorf("%w: patch value %d is %v", ErrNonFinite, j, x)
+		}
+	}
 	return nil
 }
 
 // AppendBinary appends d's encoding to b: per table the row count, the
 // rows as gaps from the previous row (unsigned varints) and the values
 // (float32, little-endian); then the number of dense parameters present
-// and, for each, its index (uvarint) and values. The encoding does not
-// name shapes: DecodeDelta reads it against the model.
+// and, for each, its index (uvarint) and values. A delta with a Patch
+// marks it in the count of dense parameters, which is then D+1+n for D
+// dense parameters in the model and n present (a count no delta without a
+// patch can have), and ends with the number of patch values (uvarint) and
+// the values. A delta without a patch encodes as before patches existed.
+// The encoding does not name shapes: DecodeDelta reads it against the
+// model.
 func (d *Delta) AppendBinary(b []byte) []byte {
 	for _, td := range d.Tables {
 		b = binary.AppendUvarint(b, uint64(len(td.Rows)))
@@ -126,12 +153,19 @@ func (d *Delta) AppendBinary(b []byte) []byte {
 			n++
 		}
 	}
+	if len(d.Patch) > 0 {
+		n += len(d.Dense) + 1
+	}
 	b = binary.AppendUvarint(b, uint64(n))
 	for i, v := range d.Dense {
 		if v != nil {
 			b = binary.AppendUvarint(b, uint64(i))
 			b = appendFloats(b, v)
 		}
+	}
+	if len(d.Patch) > 0 {
+		b = binary.AppendUvarint(b, uint64(len(d.Patch)))
+		b = appendFloats(b, d.Patch)
 	}
 	return b
 }
@@ -175,6 +209,10 @@ func DecodeDelta(b []byte, m *Model) (*Delta, error) {
 		d.Tables[i] = TableDelta{Rows: rows, Values: rd.floats(int(n) * t.dim)}
 	}
 	n := rd.uvarint()
+	hasPatch := n > uint64(len(m.p.denses))
+	if hasPatch {
+		n -= uint64(len(m.p.denses)) + 1
+	}
 	if rd.err == nil && n > uint64(len(m.p.denses)) {
 		rd.fail("%d dense parameters, the model has %d", n, len(m.p.denses))
 	}
@@ -190,6 +228,13 @@ func DecodeDelta(b []byte, m *Model) (*Delta, error) {
 		}
 		p := m.p.denses[i]
 		d.Dense[i], prev = rd.floats(len(p.data)), int(i)
+	}
+	if rd.err == nil && hasPatch {
+		want := patchLen(m.net)
+		if k := rd.uvarint(); rd.err == nil && (k != uint64(want) || want == 0) {
+			rd.fail("%d patch values, the model's patch has %d", k, want)
+		}
+		d.Patch = rd.floats(want)
 	}
 	if rd.err == nil && len(rd.b) > 0 {
 		rd.fail("%d trailing bytes", len(rd.b))

@@ -166,6 +166,9 @@ func FuzzDecodeDelta(f *testing.F) {
 	r.FreezeDense(true)
 	fineTune(f, r, train[1], test[1], mustSGD(f, 0.05))
 	f.Add(r.Delta().AppendBinary(nil))
+	r.UsePatch(true) // Patch scope: the patch alone
+	fineTune(f, r, train[1], test[1], mustSGD(f, 0.05))
+	f.Add(r.Delta().AppendBinary(nil))
 	f.Add([]byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01})
 	f.Fuzz(func(t *testing.T, b []byte) {
 		d, err := DecodeDelta(b, base)

@@ -114,6 +114,12 @@
 // many users. Fine-tuning results depend only on the base, the batches and
 // the optimizer, not on which replica ran them or in what order.
 //
+// A replica fine-tunes everything its batches reach, or, frozen
+// (FreezeDense), only embedding rows, or, patched (UsePatch), nothing of
+// the base: it trains a small per-user patch alone, a FiLM scale and shift
+// of each hidden layer of the MLP (LR: a scale per logit term and a shift;
+// see patch.go). Delta and ApplyDelta carry what a replica changed.
+//
 // Matrix products and vector updates use package kernels (AVX2+FMA on amd64
 // CPUs that have it, pure Go otherwise) and run serially: parallelism
 // belongs to the caller (one replica per core).

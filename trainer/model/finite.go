@@ -37,7 +37,7 @@ func (m *Model) CheckFinite() error {
 			return fmt.Errorf("%w: table %q row %d value %d is %v", ErrNonFinite, t.name, i/t.dim, i%t.dim, v)
 		}
 	}
-	for _, d := range m.p.denses {
+	for _, d := range append(m.p.denses[:len(m.p.denses):len(m.p.denses)], m.p.patch...) {
 		if i, v, bad := firstNonFinite(d.data); bad {
 			return fmt.Errorf("%w: parameter %q [%d, %d] is %v", ErrNonFinite, d.name, i/d.cols, i%d.cols, v)
 		}

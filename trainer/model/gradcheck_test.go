@@ -62,7 +62,7 @@ func analyticGroups(t *testing.T, m *Model, batch []data.Sample, labels []float3
 		}
 		gs = append(gs, g)
 	}
-	for _, d := range m.p.denses {
+	for _, d := range append(m.p.denses[:len(m.p.denses):len(m.p.denses)], m.p.patch...) {
 		g := group{name: d.name, values: d.data, analytic: make([]float64, len(d.data))}
 		for i, v := range d.grad {
 			g.analytic[i] = float64(v)

@@ -26,6 +26,9 @@ func (m *Model) Merge(reps []*Replica) error {
 		if r.base != m {
 			return fmt.Errorf("model: merge: replica %d is not forked from this model", i)
 		}
+		if r.patch != nil {
+			return fmt.Errorf("model: merge: replica %d has a patch, which a model has no place for", i)
+		}
 		if r.forked != m.version {
 			return fmt.Errorf("model: merge: replica %d is stale (its base was trained since its Fork or Reset)", i)
 		}

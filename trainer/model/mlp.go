@@ -19,6 +19,9 @@ import (
 type mlp struct {
 	widths []int
 	w, b   []*dense // len(b) == len(w)-1
+	// film is a replica's patch (patch.go): scale and shift of each hidden
+	// layer, 2*len(b) vectors, or nil.
+	film []*dense
 }
 
 // newMLP declares an MLP from in inputs through hidden to 1 output.
@@ -46,10 +49,16 @@ func (m *mlp) forward(ws *workspace, n int) {
 	for l, w := range m.w {
 		k, out := m.widths[l], m.widths[l+1]
 		h := ws.h[l][:n*out]
-		if l < len(m.b) {
+		switch {
+		case l < len(m.b) && m.film != nil:
+			// r = relu(in·w + b), then h = r ⊙ (1 + scale) + shift.
+			r := ws.preLayer(l, n)
+			kernels.GemmNN(n, out, k, in, k, w.data, out, r, out, m.b[l].data, true)
+			filmForward(r, h, m.film[2*l], m.film[2*l+1], out)
+		case l < len(m.b):
 			// h = relu(in·w + b), fused in one pass over h.
 			kernels.GemmNN(n, out, k, in, k, w.data, out, h, out, m.b[l].data, true)
-		} else {
+		default:
 			kernels.GemmNN(n, out, k, in, k, w.data, out, h, out, nil, false)
 		}
 		in = h
@@ -59,6 +68,12 @@ func (m *mlp) forward(ws *workspace, n int) {
 // backward accumulates the weight and bias gradients given dout = dL/dout
 // (n values) and writes dL/dx into ws.dx.
 func (m *mlp) backward(ws *workspace, n int, dout []float32) {
+	m.backwardTo(ws, n, dout, true)
+}
+
+// backwardTo is backward; without input it leaves ws.dx alone (a
+// patch-only model, where nothing below the MLP trains).
+func (m *mlp) backwardTo(ws *workspace, n int, dout []float32, input bool) {
 	L := len(m.w)
 	copy(ws.dh[L-1][:n], dout[:n])
 	for l := L - 1; l >= 0; l-- {
@@ -81,9 +96,14 @@ func (m *mlp) backward(ws *workspace, n int, dout []float32) {
 		}
 		// d(in) = dh·Wᵀ; for a hidden input, masked by the ReLU that
 		// produced it (zero where in ≤ 0), fused in one pass over d(in).
-		if l > 0 {
+		// With a patch, the FiLM between them is taken back first.
+		switch {
+		case l > 0 && m.film != nil:
+			kernels.GemmNT(n, k, out, dh, out, m.w[l].data, out, ws.dh[l-1][:n*k], k, nil, 0)
+			filmBackward(ws.pre[l-1][:n*k], ws.dh[l-1][:n*k], m.film[2*(l-1)], m.film[2*(l-1)+1], k)
+		case l > 0:
 			kernels.GemmNT(n, k, out, dh, out, m.w[l].data, out, ws.dh[l-1][:n*k], k, ws.h[l-1][:n*k], k)
-		} else {
+		case input:
 			kernels.GemmNT(n, k, out, dh, out, m.w[l].data, out, ws.dx[:n*k], k, nil, 0)
 		}
 	}

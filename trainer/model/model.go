@@ -26,6 +26,7 @@ type Model struct {
 	ws     *workspace // training workspace
 	pool   *sync.Pool // *workspace for Predict, shared with replicas
 	prov   Provenance // of a base model; replicas read their base's
+	patch  *patch     // a replica's patch (UsePatch), nil otherwise
 
 	// version counts the training steps of a base model; a replica
 	// remembers the base's version at Fork or Reset and refuses to run when
@@ -173,7 +174,11 @@ func (m *Model) gradients(batch []data.Sample, labels []float32, opt optim.Optim
 	m.net.forward(ws, batch)
 	loss := crossEntropy(ws.z[:n], labels, ws.dz[:n], 1/float32(n))
 	m.p.zeroGrad()
-	m.net.backward(ws, batch)
+	if m.patch != nil && m.patch.only {
+		m.patch.backward(ws, batch)
+	} else {
+		m.net.backward(ws, batch)
+	}
 	return float32(loss / float64(n)), nil
 }
 

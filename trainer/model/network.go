@@ -29,6 +29,12 @@ type workspace struct {
 	x, dx  []float32   // input of the dense layers and its gradient, n×widths[0]
 	h, dh  [][]float32 // output of layer l and its gradient, n×widths[l+1]
 
+	// pre holds, when the MLP has a patch, each hidden layer's ReLU output
+	// before its FiLM (n×widths[l+1]); terms, when LR has a patch, its five
+	// logit terms per sample. Both size themselves.
+	pre   [][]float32
+	terms []float32
+
 	// attn holds DIN's activation-unit intermediates for the positive
 	// (attn[0]) and negative (attn[1]) histories; they size themselves.
 	attn [2]attnWork

@@ -13,6 +13,9 @@ import (
 type params struct {
 	tables []*table
 	denses []*dense
+	// patch holds a replica's patch vectors (patch.go): trained like dense
+	// parameters, but neither in artifacts nor in a Delta's Dense.
+	patch []*dense
 
 	// base is the base model's parameter set when this set belongs to a
 	// replica; nil otherwise.
@@ -118,7 +121,7 @@ func (p *params) prepare(stateLen int) {
 	for _, t := range p.tables {
 		t.prepare(stateLen)
 	}
-	for _, d := range p.denses {
+	for _, d := range append(p.denses[:len(p.denses):len(p.denses)], p.patch...) {
 		d.state = make([]float32, len(d.data)*stateLen)
 		d.steps = 0
 	}
@@ -131,6 +134,9 @@ func (p *params) zeroGrad() {
 	for _, d := range p.denses {
 		clear(d.grad)
 	}
+	for _, d := range p.patch {
+		clear(d.grad)
+	}
 }
 
 // apply runs the optimizer on the touched rows of every table and on every
@@ -140,6 +146,9 @@ func (p *params) apply(opt optim.Optimizer) {
 		t.apply(opt, p.stateLen)
 	}
 	for _, d := range p.denses {
+		d.apply(opt)
+	}
+	for _, d := range p.patch {
 		d.apply(opt)
 	}
 }
@@ -161,6 +170,7 @@ func (p *params) reset(stale bool) {
 		d.dirty = d.dirty || stale
 		d.reset()
 	}
+	p.resetPatch()
 }
 
 // grow extends s by n zeros, reusing capacity when it can.

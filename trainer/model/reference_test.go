@@ -30,7 +30,7 @@ func newRef(m *Model) *ref {
 		}
 		r.p[t.name], r.cols[t.name] = v, t.dim
 	}
-	for _, d := range m.p.denses {
+	for _, d := range append(m.p.denses[:len(m.p.denses):len(m.p.denses)], m.p.patch...) {
 		v := make([]float64, len(d.data))
 		for i, x := range d.data {
 			v[i] = float64(x)
@@ -72,8 +72,19 @@ func refDot(a, b []float64) float64 {
 	return s
 }
 
-// linear: b + wUser[u] + wItem[i] + mean wCat + mean wPos + mean wNeg.
+// linear: b + wUser[u] + wItem[i] + mean wCat + mean wPos + mean wNeg;
+// with an LR patch, b + shift + Σ_f (1 + scale[f]) term_f.
 func (r *ref) linear(s *data.Sample) float64 {
+	if sc, ok := r.p["patch.linear.scale"]; ok && r.cfg.Arch == ArchLR {
+		terms := []float64{r.row("linear.user", s.User)[0], r.row("linear.item", s.Item)[0],
+			r.mean("linear.category", s.Categories())[0], r.mean("linear.posHistory", s.PosHistory())[0],
+			r.mean("linear.negHistory", s.NegHistory())[0]}
+		z := r.param("linear.bias")[0] + r.param("patch.linear.shift")[0]
+		for f, t := range terms {
+			z += (1 + sc[f]) * t
+		}
+		return z
+	}
 	return r.param("linear.bias")[0] + r.row("linear.user", s.User)[0] + r.row("linear.item", s.Item)[0] +
 		r.mean("linear.category", s.Categories())[0] + r.mean("linear.posHistory", s.PosHistory())[0] +
 		r.mean("linear.negHistory", s.NegHistory())[0]
@@ -106,11 +117,18 @@ func (r *ref) layer(name string, x []float64, hidden bool) []float64 {
 	return out
 }
 
-// mlp: ReLU hidden layers of HiddenUnits, then one linear unit, no bias.
+// mlp: ReLU hidden layers of HiddenUnits, then one linear unit, no bias;
+// with a patch, each hidden output h becomes h ⊙ (1 + scale) + shift.
 func (r *ref) mlp(x []float64) float64 {
 	L := len(r.cfg.HiddenUnits)
 	for l := range L {
 		x = r.layer(fmt.Sprintf("mlp.%d", l), x, true)
+		if sc, ok := r.p[fmt.Sprintf("patch.mlp.%d.scale", l)]; ok {
+			sh := r.param(fmt.Sprintf("patch.mlp.%d.shift", l))
+			for j := range x {
+				x[j] = x[j]*(1+sc[j]) + sh[j]
+			}
+		}
 	}
 	return r.layer(fmt.Sprintf("mlp.%d", L), x, false)[0]
 }

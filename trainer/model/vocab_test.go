@@ -109,8 +109,8 @@ func TestArtifactVocabularyCorrupt(t *testing.T) {
 	vocabAt := 16 + int(hl)
 	cases := map[string][]byte{
 		"truncated in the vocabulary": full[:vocabAt+3],
-		"user count off by one":       patch(full, vocabAt, byte(m.Schema().NumUsers+1)),
-		"zero-length id":              patch(full, vocabAt+1, 0),
+		"user count off by one":       setByte(full, vocabAt, byte(m.Schema().NumUsers+1)),
+		"zero-length id":              setByte(full, vocabAt+1, 0),
 	}
 	for name, b := range cases {
 		if _, err := Load(bytes.NewReader(b)); err == nil || !strings.Contains(err.Error(), "vocabulary") {
@@ -119,7 +119,7 @@ func TestArtifactVocabularyCorrupt(t *testing.T) {
 	}
 }
 
-func patch(b []byte, at int, v byte) []byte {
+func setByte(b []byte, at int, v byte) []byte {
 	out := bytes.Clone(b)
 	out[at] = v
 	return out

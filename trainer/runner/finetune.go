@@ -174,7 +174,9 @@ func writeJSON(ctx context.Context, uri string, v any) (string, error) {
 // once with the original labels (Local) and once per distinct corrected
 // labelling, on the same batch order. It returns one report per strategy,
 // in order; they share Cloud and Local. Strategy None gives LCFT == Local.
-// Nothing is written.
+// Nothing is written, except, for a PerUser cohort with userModels
+// Deltas, the users' models of the first strategy, as a run would save
+// them (the first report names them).
 func CompareStrategies(ctx context.Context, spec *runspec.Spec, strategies []string, progress io.Writer) ([]*Report, error) {
 	if spec == nil {
 		return nil, badInput("no run spec")
@@ -189,7 +191,8 @@ func CompareStrategies(ctx context.Context, spec *runspec.Spec, strategies []str
 		return nil, badInput("no strategies to compare")
 	}
 	lg := newLogger(progress, "[compare]")
-	return finetuneCore(ctx, spec, 0, strategies, lg, defaultOptions(), false)
+	deltas := spec.Cohort.Mode != ModePooled && spec.Cohort.UserModels == runspec.UserModelsDeltas
+	return finetuneCore(ctx, spec, 0, strategies, lg, defaultOptions(), deltas)
 }
 
 // finetuneCore fine-tunes shard's users for each strategy and returns one

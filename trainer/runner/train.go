@@ -164,7 +164,8 @@ type tuner struct {
 }
 
 // newTuner forks base for fine-tuning with o; scope Sparse freezes the
-// replica's dense parameters.
+// replica's dense parameters, scope Patch its whole backbone (it trains a
+// patch alone).
 func newTuner(base *model.Model, o runspec.Optimization) (*tuner, error) {
 	rep, err := base.Fork()
 	if err != nil {
@@ -174,7 +175,11 @@ func newTuner(base *model.Model, o runspec.Optimization) (*tuner, error) {
 	if err != nil {
 		return nil, err
 	}
-	rep.FreezeDense(o.Scope == runspec.ScopeSparse)
+	if o.Scope == runspec.ScopePatch {
+		rep.UsePatch(true)
+	} else {
+		rep.FreezeDense(o.Scope == runspec.ScopeSparse)
+	}
 	return &tuner{rep: rep, opt: opt, o: o}, nil
 }
 

@@ -45,7 +45,7 @@ type UserModelsHeader struct {
 	ModelDigest  string `json:"modelDigest"` // the global model the deltas apply to
 	Architecture string `json:"architecture"`
 	Strategy     string `json:"strategy"` // the LCFT labels the users were fine-tuned with
-	Scope        string `json:"scope"`    // All or Sparse
+	Scope        string `json:"scope"`    // All, Sparse or Patch
 	Shard        int    `json:"shard"`
 	Shards       int    `json:"shards"`
 }

@@ -18,13 +18,14 @@ import (
 // delta gives that user's fine-tuned logits bit for bit (checked against a
 // fine-tune redone here) and the report's LCFT AUC exactly; the file's
 // bytes do not depend on the worker count; scope Sparse saves deltas
-// without dense parameters, many times smaller.
+// without dense parameters, many times smaller, and scope Patch the patch
+// alone, smaller still.
 func TestUserDeltasReproduceFineTunedUsers(t *testing.T) {
 	ctx := context.Background()
 	ds := synthDataset(90, 30, 0.8, 10)
 	p := mustPretrain(t, pretrainSpec(ds, "WideDeep", "mem://deltas/model", 10))
 	sizes := map[string]float64{}
-	for _, scope := range []string{runspec.ScopeAll, runspec.ScopeSparse} {
+	for _, scope := range []string{runspec.ScopeAll, runspec.ScopeSparse, runspec.ScopePatch} {
 		t.Run(scope, func(t *testing.T) {
 			spec := finetuneSpec(ds, p, "Auto", ModePerUser, "mem://deltas/"+scope, 0.1, 2, 10)
 			spec.Optimization.Scope = scope
@@ -74,7 +75,17 @@ func TestUserDeltasReproduceFineTunedUsers(t *testing.T) {
 					if err != nil || !ok || d == nil {
 						t.Fatalf("user %s: delta %v %v %v", row.User, d != nil, ok, err)
 					}
-					if scope == runspec.ScopeSparse {
+					if scope == runspec.ScopePatch {
+						for k, td := range d.Tables {
+							if len(td.Rows) != 0 {
+								t.Fatalf("user %s: a Patch delta carries rows of table %d", row.User, k)
+							}
+						}
+						if d.Patch == nil {
+							t.Fatalf("user %s: a Patch delta without a patch", row.User)
+						}
+					}
+					if scope != runspec.ScopeAll {
 						for k, v := range d.Dense {
 							if v != nil {
 								t.Fatalf("user %s: a Sparse delta carries dense parameter %d", row.User, k)
@@ -130,6 +141,9 @@ func TestUserDeltasReproduceFineTunedUsers(t *testing.T) {
 				t.Error("the user-models file depends on the worker count")
 			}
 		})
+	}
+	if !(sizes[runspec.ScopePatch] < sizes[runspec.ScopeSparse]) {
+		t.Errorf("Patch deltas (%.0f bytes per user) are not smaller than Sparse's (%.0f)", sizes[runspec.ScopePatch], sizes[runspec.ScopeSparse])
 	}
 	if !(sizes[runspec.ScopeSparse]*3 < sizes[runspec.ScopeAll]) {
 		t.Errorf("Sparse deltas (%.0f bytes per user) are not much smaller than All's (%.0f)", sizes[runspec.ScopeSparse], sizes[runspec.ScopeAll])

@@ -206,9 +206,13 @@ type Optimization struct {
 	Epochs            int     `json:"epochs"`
 	BatchSize         int     `json:"batchSize"`
 	Seed              uint64  `json:"seed"`
-	// Scope of fine-tuning: All (every parameter, the default) or Sparse
+	// Scope of fine-tuning: All (every parameter, the default), Sparse
 	// (only the embedding and wide rows a user's samples touch; dense
-	// layers frozen: the paper's sparse model update). Not for pretraining.
+	// layers frozen: the paper's sparse model update) or Patch (the whole
+	// backbone frozen; each user trains a FiLM patch, a scale and a shift
+	// per hidden unit of the MLP, or LR's term scales and shift: see
+	// model.Replica.UsePatch). Not for pretraining; Patch not for Pooled
+	// cohorts (a group model is saved whole, with no place for a patch).
 	Scope string `json:"scope,omitempty"`
 }
 
@@ -216,6 +220,7 @@ type Optimization struct {
 const (
 	ScopeAll    = "All"
 	ScopeSparse = "Sparse"
+	ScopePatch  = "Patch"
 )
 
 // User models of Cohort.UserModels.
@@ -350,12 +355,15 @@ func (s *Spec) Validate() error {
 	}
 	switch o.Scope {
 	case "", ScopeAll:
-	case ScopeSparse:
+	case ScopeSparse, ScopePatch:
 		if s.Kind == KindPretrain {
-			errs = append(errs, errors.New("optimization scope Sparse is for fine-tuning, not pretraining"))
+			errs = append(errs, fmt.Errorf("optimization scope %s is for fine-tuning, not pretraining", o.Scope))
+		}
+		if c := s.Cohort; o.Scope == ScopePatch && c != nil && c.Mode == "Pooled" {
+			errs = append(errs, errors.New("optimization scope Patch needs cohort mode PerUser (a Pooled run saves its group model whole, which has no place for a patch)"))
 		}
 	default:
-		errs = append(errs, fmt.Errorf("optimization scope %q is not one of %s, %s", o.Scope, ScopeAll, ScopeSparse))
+		errs = append(errs, fmt.Errorf("optimization scope %q is not one of %s, %s, %s", o.Scope, ScopeAll, ScopeSparse, ScopePatch))
 	}
 	if c := s.Cohort; c != nil {
 		switch c.UserModels {

@@ -88,6 +88,15 @@ func TestDecodeRefusesBadSpecs(t *testing.T) {
 		{"too many epochs", specJSON(t, func(s *Spec) { s.Optimization.Epochs = MaxEpochs + 1 }), "epochs 1001 is above 1000"},
 		{"unknown scope", specJSON(t, func(s *Spec) { s.Optimization.Scope = "Dense" }), `scope "Dense" is not one of`},
 		{"sparse pretraining", specJSON(t, func(s *Spec) { s.Kind = KindPretrain; s.Model = &Model{Architecture: "LR"} }), "scope Sparse is for fine-tuning"},
+		{"patch pretraining", specJSON(t, func(s *Spec) {
+			s.Kind = KindPretrain
+			s.Model = &Model{Architecture: "LR"}
+			s.Optimization.Scope = ScopePatch
+		}), "scope Patch is for fine-tuning"},
+		{"patch of a pooled cohort", specJSON(t, func(s *Spec) {
+			s.Cohort.Mode, s.Cohort.UserModels = "Pooled", UserModelsNone
+			s.Optimization.Scope = ScopePatch
+		}), "scope Patch needs cohort mode PerUser"},
 		{"deltas of a pooled cohort", specJSON(t, func(s *Spec) { s.Cohort.Mode = "Pooled" }), "userModels Deltas needs mode PerUser"},
 		{"unknown user models", specJSON(t, func(s *Spec) { s.Cohort.UserModels = "Full" }), `userModels "Full" is not one of`},
 		{"hard label beyond the bound", specJSON(t, func(s *Spec) { s.Correction.Groups[1].Negative = -101 }), "correction group 1 negative label -101 is outside [-100, 100]"},

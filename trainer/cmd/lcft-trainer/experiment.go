@@ -47,6 +47,7 @@ func cmdExperiment(ctx context.Context, args []string, stdout, stderr io.Writer)
 	work := fs.String("work", "mem://lcft-experiment", "directory URI for the pretrained models")
 	out := fs.String("out", "", "also write the results as JSON to this URI or path")
 	perUser := fs.Bool("per-user", false, "include per-user rows in the --out JSON")
+	userModels := fs.String("user-models", runspec.UserModelsNone, "None, or Deltas to save each user's model of the first strategy as a delta under --work (the report gives their bytes)")
 	if code := parse(fs, args); code >= 0 {
 		return code
 	}
@@ -81,7 +82,7 @@ func cmdExperiment(ctx context.Context, args []string, stdout, stderr io.Writer)
 	}
 	res := ExperimentResult{
 		Dataset: ds, Pretraining: pre.optimization(), FineTuning: ft.optimization(),
-		Cohort: runspec.Cohort{MinCTR: 0, MaxCTR: 1, MinSamples: *minSamples, Mode: runner.ModePerUser},
+		Cohort: runspec.Cohort{MinCTR: 0, MaxCTR: 1, MinSamples: *minSamples, Mode: runner.ModePerUser, UserModels: *userModels},
 	}
 	hp := hardParams{quantiles: *searchQuantiles, minSamples: *searchMinSamples, repeats: *searchRepeats}
 	for _, sd := range seeds {

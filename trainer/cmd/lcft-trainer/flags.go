@@ -139,7 +139,7 @@ func (o *optFlags) register(fs *flag.FlagSet, prefix, what string, def runspec.O
 	fs.IntVar(&o.epochs, prefix+"epochs", def.Epochs, what+": epochs")
 	fs.IntVar(&o.batch, prefix+"batch-size", def.BatchSize, what+": mini-batch size")
 	if what == "fine-tuning" {
-		fs.StringVar(&o.scope, prefix+"scope", runspec.ScopeAll, what+": All parameters, or Sparse (only the embedding rows a user touches; dense layers frozen)")
+		fs.StringVar(&o.scope, prefix+"scope", runspec.ScopeAll, what+": All parameters, Sparse (only the embedding rows a user touches; dense layers frozen) or Patch (backbone frozen; a per-user FiLM scale and shift of the MLP's hidden units)")
 	}
 	o.seed = seed
 }

@@ -242,3 +242,31 @@ func TestExperimentHardOverSeeds(t *testing.T) {
 		}
 	}
 }
+
+// TestExperimentPatchDeltas: experiment --ft-scope Patch --user-models
+// Deltas saves each user's patch alone: for Wide&Deep with one hidden
+// layer of 8, 8 tables of 1 byte, the marked dense count (1), the patch
+// length (1) and 16 float32 values: 74 bytes per user.
+func TestExperimentPatchDeltas(t *testing.T) {
+	dir := t.TempDir()
+	results := filepath.Join(dir, "patch.json")
+	code, _, stderr := lcft(t, "experiment", "--format", "Synthetic", "--synth-users", "60", "--synth-samples-per-user", "20",
+		"--arch", "WideDeep", "--embedding-dim", "4", "--hidden", "8", "--strategies", "Auto", "--ft-lr", "0.1",
+		"--ft-scope", "Patch", "--user-models", "Deltas", "--work", "file://"+filepath.Join(dir, "work"), "--out", results)
+	if code != 0 {
+		t.Fatalf("experiment exited %d: %s", code, stderr)
+	}
+	b, err := os.ReadFile(results)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var res ExperimentResult
+	if err := json.Unmarshal(b, &res); err != nil {
+		t.Fatal(err)
+	}
+	rep := res.Models[0].Strategies[0]
+	um := rep.UserModels
+	if um == nil || um.Scope != "Patch" || int64(um.Users) != rep.Summary.Users || um.Users == 0 || um.Bytes != int64(74*um.Users) {
+		t.Fatalf("user models %+v for %d users", um, rep.Summary.Users)
+	}
+}

@@ -232,81 +232,85 @@ func TestPredictWithUserModels(t *testing.T) {
 		t.Fatalf("pretrain: %s", stderr)
 	}
 	globalModel := filepath.Join(dir, "global", runner.ModelFile)
-	code, out, stderr := lcft(t, "finetune", "--data", samples, "--format", "Samples", "--model", globalModel, "--user-models", "Deltas", "--scope", "Sparse",
-		"--lr", "0.1", "--out", filepath.Join(dir, "per-user"))
-	if code != 0 {
-		t.Fatalf("finetune: %s", stderr)
-	}
-	deltas := filepath.Join(dir, "per-user", runner.UserModelsFile(0))
-	if !strings.Contains(out, "user models") || !strings.Contains(out, deltas) {
-		t.Fatalf("finetune output names no user models:\n%s", out)
-	}
-	plain, personal := filepath.Join(dir, "plain.csv"), filepath.Join(dir, "personal.csv")
-	if code, _, stderr := lcft(t, "predict", "--model", globalModel, "--data", samples, "--out", plain); code != 0 {
-		t.Fatalf("predict: %s", stderr)
-	}
-	code, out, stderr = lcft(t, "predict", "--model", globalModel, "--data", samples, "--user-models", deltas, "--out", personal)
-	if code != 0 {
-		t.Fatalf("predict with user models: %s", stderr)
-	}
-	t.Log("\n" + out)
-	ctx := context.Background()
-	um, err := runner.ReadUserModels(ctx, deltas)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !strings.Contains(out, fmt.Sprintf("%d users scored with their own delta", len(um.Index.Users))) {
-		t.Errorf("output does not count the %d users of the file:\n%s", len(um.Index.Users), out)
-	}
-	m, _, err := runner.LoadModel(ctx, &runspec.ModelArtifact{URI: globalModel})
-	if err != nil {
-		t.Fatal(err)
-	}
-	rep, err := m.Fork()
-	if err != nil {
-		t.Fatal(err)
-	}
-	ds, _, err := runner.LoadDataset(ctx, runspec.Dataset{Format: runner.FormatSamples, URI: samples, HistoryLength: m.Schema().HistoryLen}, data.Selection{Vocab: m.Provenance().Vocab})
-	if err != nil {
-		t.Fatal(err)
-	}
-	got, base := readScores(t, personal), readScores(t, plain)
-	changed := 0
-	for _, r := range data.UserRanges(ds) {
-		user := ds.Vocab.Users.Name(r.User)
-		d, ok, err := um.Delta(user, m)
+	// Scope Sparse, and Patch (a delta of the patch alone).
+	var deltas string
+	for _, scope := range []string{"Sparse", "Patch"} {
+		code, out, stderr := lcft(t, "finetune", "--data", samples, "--format", "Samples", "--model", globalModel, "--user-models", "Deltas", "--scope", scope,
+			"--lr", "0.1", "--out", filepath.Join(dir, "per-user-"+scope))
+		if code != 0 {
+			t.Fatalf("finetune: %s", stderr)
+		}
+		deltas = filepath.Join(dir, "per-user-"+scope, runner.UserModelsFile(0))
+		if !strings.Contains(out, "user models") || !strings.Contains(out, deltas) {
+			t.Fatalf("finetune output names no user models:\n%s", out)
+		}
+		plain, personal := filepath.Join(dir, "plain.csv"), filepath.Join(dir, "personal-"+scope+".csv")
+		if code, _, stderr := lcft(t, "predict", "--model", globalModel, "--data", samples, "--out", plain); code != 0 {
+			t.Fatalf("predict: %s", stderr)
+		}
+		code, out, stderr = lcft(t, "predict", "--model", globalModel, "--data", samples, "--user-models", deltas, "--out", personal)
+		if code != 0 {
+			t.Fatalf("predict with user models: %s", stderr)
+		}
+		t.Log("\n" + out)
+		ctx := context.Background()
+		um, err := runner.ReadUserModels(ctx, deltas)
 		if err != nil {
 			t.Fatal(err)
 		}
-		scorer := m
-		if ok && d != nil {
-			if err := rep.ApplyDelta(d); err != nil {
-				t.Fatal(err)
-			}
-			scorer = rep.Model
+		if !strings.Contains(out, fmt.Sprintf("%d users scored with their own delta", len(um.Index.Users))) {
+			t.Errorf("output does not count the %d users of the file:\n%s", len(um.Index.Users), out)
 		}
-		z := make([]float32, r.End-r.Start)
-		if err := scorer.Predict(ds.Samples[r.Start:r.End], z); err != nil {
+		m, _, err := runner.LoadModel(ctx, &runspec.ModelArtifact{URI: globalModel})
+		if err != nil {
 			t.Fatal(err)
 		}
-		for j := range z {
-			if got[r.Start+j].score != model.Sigmoid(z[j]) || got[r.Start+j].user != user {
-				t.Fatalf("user %s row %d: score %v, want %v", user, j, got[r.Start+j], model.Sigmoid(z[j]))
+		rep, err := m.Fork()
+		if err != nil {
+			t.Fatal(err)
+		}
+		ds, _, err := runner.LoadDataset(ctx, runspec.Dataset{Format: runner.FormatSamples, URI: samples, HistoryLength: m.Schema().HistoryLen}, data.Selection{Vocab: m.Provenance().Vocab})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, base := readScores(t, personal), readScores(t, plain)
+		changed := 0
+		for _, r := range data.UserRanges(ds) {
+			user := ds.Vocab.Users.Name(r.User)
+			d, ok, err := um.Delta(user, m)
+			if err != nil {
+				t.Fatal(err)
 			}
-			if got[r.Start+j].score != base[r.Start+j].score {
-				changed++
+			scorer := m
+			if ok && d != nil {
+				if err := rep.ApplyDelta(d); err != nil {
+					t.Fatal(err)
+				}
+				scorer = rep.Model
+			}
+			z := make([]float32, r.End-r.Start)
+			if err := scorer.Predict(ds.Samples[r.Start:r.End], z); err != nil {
+				t.Fatal(err)
+			}
+			for j := range z {
+				if got[r.Start+j].score != model.Sigmoid(z[j]) || got[r.Start+j].user != user {
+					t.Fatalf("user %s row %d: score %v, want %v", user, j, got[r.Start+j], model.Sigmoid(z[j]))
+				}
+				if got[r.Start+j].score != base[r.Start+j].score {
+					changed++
+				}
 			}
 		}
-	}
-	if changed == 0 {
-		t.Error("the deltas changed no score")
+		if changed == 0 {
+			t.Errorf("%s: the deltas changed no score", scope)
+		}
 	}
 	// Deltas of one model do not apply to another.
 	other := filepath.Join(dir, "other")
 	if code, _, stderr := lcft(t, "pretrain", "--data", samples, "--format", "Samples", "--arch", "DeepFM", "--embedding-dim", "4", "--hidden", "8", "--seed", "2", "--out", other); code != 0 {
 		t.Fatalf("pretrain: %s", stderr)
 	}
-	code, _, stderr = lcft(t, "predict", "--model", filepath.Join(other, runner.ModelFile), "--data", samples, "--user-models", deltas, "--out", filepath.Join(dir, "x.csv"))
+	code, _, stderr := lcft(t, "predict", "--model", filepath.Join(other, runner.ModelFile), "--data", samples, "--user-models", deltas, "--out", filepath.Join(dir, "x.csv"))
 	if code != runspec.ExitBadInput || !strings.Contains(stderr, "were made from the model") {
 		t.Errorf("deltas of another model: exit %d, %s", code, stderr)
 	}
