@@ -30,9 +30,10 @@ const (
 	// podTemplateSecretIndex indexes each kind by the Secrets its own
 	// spec.podTemplate requires (requiredSecrets).
 	podTemplateSecretIndex = "spec.podTemplate.secrets"
-	// controllerUIDIndex indexes Jobs and ConfigMaps by the UID of their
-	// controller, so an owner finds its runs without scanning every run
-	// in the namespace (a label selector on the cache is a scan).
+	// controllerUIDIndex indexes Jobs, ConfigMaps and Pods by the UID of
+	// their controller, so an owner finds its runs, and a Job its pods,
+	// without scanning every one in the namespace (a label selector on the
+	// cache is a scan).
 	controllerUIDIndex = "metadata.ownerReferences.controller.uid"
 )
 
@@ -81,7 +82,7 @@ func setupIndexes(mgr ctrl.Manager) error {
 	}); err != nil {
 		return fmt.Errorf("indexing policies by model: %w", err)
 	}
-	for _, obj := range []client.Object{&batchv1.Job{}, &corev1.ConfigMap{}} {
+	for _, obj := range []client.Object{&batchv1.Job{}, &corev1.ConfigMap{}, &corev1.Pod{}} {
 		if err := idx.IndexField(ctx, obj, controllerUIDIndex, controllerUID); err != nil {
 			return fmt.Errorf("indexing %T by controller: %w", obj, err)
 		}
