@@ -50,12 +50,20 @@ func (k runner) applyConfigMap(ctx context.Context, cm *corev1.ConfigMap) error 
 // applyJob applies want, the Job as buildRun makes it, or, when live is
 // set, its fields that a live Job follows over live's (see above). It
 // returns the Job as the API server has it after the apply; a live Job
-// that already has them is returned without a write.
+// that already has them is returned without a write. The cache holds Jobs
+// without their pod template (trimCached), which the apply of a live Job
+// copies: when it has to write, it reads the Job from the API server.
 func (k runner) applyJob(ctx context.Context, want, live *batchv1.Job) (*batchv1.Job, error) {
 	if live != nil {
-		want = liveJobUpdate(want, live)
-		if !jobNeedsApply(want, live) {
+		if !jobNeedsApply(liveJobUpdate(want, live), live) {
 			return live, nil
+		}
+		full := &batchv1.Job{}
+		if err := k.reader().Get(ctx, client.ObjectKeyFromObject(live), full); err != nil {
+			return nil, fmt.Errorf("getting Job %s to apply it: %w", live.Name, err)
+		}
+		if want = liveJobUpdate(want, full); !jobNeedsApply(want, full) {
+			return full, nil
 		}
 	}
 	want.TypeMeta.APIVersion, want.TypeMeta.Kind = "batch/v1", "Job"

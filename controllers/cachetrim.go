@@ -1,22 +1,28 @@
 package controllers
 
 import (
+	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 )
 
 // trimCached keeps the Jobs, Pods and ConfigMaps in the manager's cache
-// without what the controllers never read, which at thousands of cohorts is
-// much of the manager's memory: their managed fields, and the data of the
-// ConfigMaps (the run spec is applied, never read back). Jobs and Pods keep
-// their spec: the server-side apply of a live Job and the failure messages
-// read it.
+// without what the controllers never read from it, which at thousands of
+// cohorts is much of the manager's memory: their managed fields, the pod
+// template of a Job (the apply of a live Job reads it from the API server
+// when it has to write, apply.go; messages name the pods' node selector),
+// and the data of the ConfigMaps (the run spec is applied, never read
+// back). Pods keep their spec: the failure messages read it. Such objects
+// are changed by apply or patch, never by an Update of the cached copy.
 func trimCached(obj any) (any, error) {
 	if m, err := meta.Accessor(obj); err == nil && m.GetManagedFields() != nil {
 		m.SetManagedFields(nil)
 	}
-	if cm, ok := obj.(*corev1.ConfigMap); ok {
-		cm.Data, cm.BinaryData = nil, nil
+	switch o := obj.(type) {
+	case *batchv1.Job:
+		o.Spec.Template = corev1.PodTemplateSpec{}
+	case *corev1.ConfigMap:
+		o.Data, o.BinaryData = nil, nil
 	}
 	return obj, nil
 }

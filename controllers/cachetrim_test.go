@@ -33,9 +33,9 @@ func TestTrimCached(t *testing.T) {
 		in, want client.Object
 	}{
 		{
-			name: "job keeps all but its managed fields",
+			name: "job keeps all but its managed fields and pod template",
 			in:   &batchv1.Job{ObjectMeta: meta(), Spec: jobSpec, Status: jobStatus},
-			want: &batchv1.Job{ObjectMeta: kept(), Spec: jobSpec, Status: jobStatus},
+			want: &batchv1.Job{ObjectMeta: kept(), Spec: batchv1.JobSpec{Completions: ptr.To[int32](2), Suspend: ptr.To(true)}, Status: jobStatus},
 		},
 		{
 			name: "pod keeps all but its managed fields",

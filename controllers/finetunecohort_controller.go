@@ -239,11 +239,12 @@ func orDefaultPool(p finetunev1alpha1.Pool) finetunev1alpha1.Pool {
 
 // SetupWithManager watches cohorts, their Jobs and pods, the models and
 // policies they use (through the field indexes on the references), and the
-// creation of the Secrets their pod templates need (metadata only).
+// creation of the Secrets their pod templates need (metadata only). A
+// change of a cohort's status alone (its own status write) is no event.
 func (r *FineTuneCohortReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	cohortList := func() client.ObjectList { return &finetunev1alpha1.FineTuneCohortList{} }
 	return ctrl.NewControllerManagedBy(mgr).
-		For(&finetunev1alpha1.FineTuneCohort{}).
+		For(&finetunev1alpha1.FineTuneCohort{}, builder.WithPredicates(notStatusOnly())).
 		Owns(&batchv1.Job{}).
 		Watches(&corev1.Pod{}, handler.EnqueueRequestsFromMapFunc(podOwner("FineTuneCohort")), builder.WithPredicates(finishedPods())).
 		Watches(&finetunev1alpha1.GlobalModel{}, handler.EnqueueRequestsFromMapFunc(usersOf(mgr.GetClient(), cohortList, cohortModelIndex, cohortNames))).

@@ -93,35 +93,46 @@ func observeRunEnd(kind string, job *batchv1.Job, phase finetunev1alpha1.Phase) 
 }
 
 // endedRuns remembers the UIDs of the last runs whose end was recorded.
-var endedRuns = recentSet{size: 4096}
+var endedRuns = recentSet[types.UID]{size: 4096}
 
-// recentSet is a bounded set of UIDs: adding to a full set forgets the
-// oldest. Stale cache reads come seconds after the write they lag, so the
-// last few thousand ends are enough.
-type recentSet struct {
+// recentSet is a bounded set: adding to a full set forgets the oldest.
+// Stale cache reads come seconds after the write they lag, so the last few
+// thousand entries are enough.
+type recentSet[K comparable] struct {
 	mu    sync.Mutex
 	size  int
-	seen  map[types.UID]struct{}
-	order []types.UID
+	seen  map[K]struct{}
+	order []K
 }
 
-// first adds uid and reports whether it was not in the set.
-func (s *recentSet) first(uid types.UID) bool {
+// first adds k and reports whether it was not in the set.
+func (s *recentSet[K]) first(k K) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if _, ok := s.seen[uid]; ok {
+	if _, ok := s.seen[k]; ok {
 		return false
 	}
 	if s.seen == nil {
-		s.seen = make(map[types.UID]struct{}, s.size)
+		s.seen = make(map[K]struct{}, s.size)
 	}
 	if len(s.order) == s.size {
 		delete(s.seen, s.order[0])
 		s.order = s.order[1:]
 	}
-	s.seen[uid] = struct{}{}
-	s.order = append(s.order, uid)
+	s.seen[k] = struct{}{}
+	s.order = append(s.order, k)
 	return true
+}
+
+// add puts k in the set.
+func (s *recentSet[K]) add(k K) { s.first(k) }
+
+// has reports whether k is in the set.
+func (s *recentSet[K]) has(k K) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	_, ok := s.seen[k]
+	return ok
 }
 
 // phaseCollector reports lcft_runs from the reader (the manager's cache)
@@ -158,7 +169,8 @@ func (p *phaseCollector) Collect(ch chan<- prometheus.Metric) {
 		{"FineTuneCohort", &finetunev1alpha1.FineTuneCohortList{}},
 	}
 	for _, l := range lists {
-		if err := (*rp).List(ctx, l.list); err != nil {
+		// Read-only: the cache's own objects, not a copy of thousands.
+		if err := (*rp).List(ctx, l.list, client.UnsafeDisableDeepCopy); err != nil {
 			continue // cache not started or stopped: no sample rather than a failed scrape
 		}
 		items, err := meta.ExtractList(l.list)

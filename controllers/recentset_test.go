@@ -7,7 +7,7 @@ import (
 )
 
 func TestRecentSetCountsEachRunOnce(t *testing.T) {
-	s := recentSet{size: 3}
+	s := recentSet[types.UID]{size: 3}
 	for i, tc := range []struct {
 		uid  types.UID
 		want bool

@@ -60,7 +60,8 @@ func (k runner) ensure(ctx context.Context, r run) (ensured, error) {
 	if err := k.own(r.owner, objs); err != nil {
 		return ensured{}, err
 	}
-	live, err := k.liveJob(ctx, client.ObjectKeyFromObject(objs.job))
+	key := client.ObjectKeyFromObject(objs.job)
+	live, err := k.liveJob(ctx, key, k.mayLag(r, key))
 	if err != nil {
 		return ensured{}, err
 	}
@@ -96,7 +97,7 @@ func (k runner) ensure(ctx context.Context, r run) (ensured, error) {
 		if err != nil && !apierrors.IsNotFound(err) && !apierrors.IsConflict(err) {
 			return ensured{}, fmt.Errorf("deleting the failed Job %s to run it with the new pod template: %w", live.Name, err)
 		}
-		if gone, err := k.liveJob(ctx, client.ObjectKeyFromObject(live)); err != nil || gone != nil {
+		if gone, err := k.liveJob(ctx, client.ObjectKeyFromObject(live), true); err != nil || gone != nil {
 			return ensured{}, errors.Join(err, fmt.Errorf("the Job %s of the failed run is still being deleted", live.Name))
 		}
 	}
@@ -105,9 +106,28 @@ func (k runner) ensure(ctx context.Context, r run) (ensured, error) {
 	}
 	job, err := k.applyJob(ctx, objs.job, nil)
 	if err != nil {
+		// Unconfirmed: the name may be a Job the cache does not hold.
+		if other, gerr := k.liveJob(ctx, key, true); gerr == nil && other != nil && !metav1IsControlledBy(other, r.owner) {
+			return ensured{}, fmt.Errorf("a Job %s exists that %s %s does not control", other.Name, r.ownerKind, r.owner.GetName())
+		}
 		return ensured{}, err
 	}
+	createdJobs.add(key)
 	return ensured{job: job, created: true, recreated: decision.recreate}, nil
+}
+
+// createdJobs are the Jobs this manager made last: until its cache holds
+// them, a Job that is not there may still exist.
+var createdJobs = recentSet[client.ObjectKey]{size: 4096}
+
+// mayLag reports whether a Job of r named key that the cache lacks may
+// exist all the same, the cache lagging behind a write: the object's status
+// names it (the restart policy must know whether it was deleted), or this
+// manager made it a moment ago. Otherwise (a new run, at the creation of
+// every object) the Job is made without asking the API server first; the
+// apply of an existing one changes nothing.
+func (k runner) mayLag(r run, key client.ObjectKey) bool {
+	return (r.restart.jobName != nil && *r.restart.jobName == key.Name) || createdJobs.has(key)
 }
 
 // failedWithOtherIdentity reports whether job failed, was made for another
@@ -130,12 +150,12 @@ func (k runner) own(owner client.Object, objs *runObjects) error {
 }
 
 // liveJob reads the Job from the cache and, when the cache does not have
-// it (it may lag behind the manager's own writes), from the API server;
-// nil when neither has it.
-func (k runner) liveJob(ctx context.Context, key client.ObjectKey) (*batchv1.Job, error) {
+// it and confirm is set (it may lag behind the manager's own writes), from
+// the API server; nil when neither has it.
+func (k runner) liveJob(ctx context.Context, key client.ObjectKey, confirm bool) (*batchv1.Job, error) {
 	var job batchv1.Job
 	err := k.Get(ctx, key, &job)
-	if apierrors.IsNotFound(err) && k.apiReader != nil {
+	if apierrors.IsNotFound(err) && confirm && k.apiReader != nil {
 		err = k.apiReader.Get(ctx, key, &job)
 	}
 	if apierrors.IsNotFound(err) {

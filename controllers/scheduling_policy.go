@@ -45,9 +45,10 @@ func unschedulable(pod *corev1.Pod) *corev1.PodCondition {
 	return nil
 }
 
-// longestUnschedulable is the PodScheduled condition of the run's pod that
-// has waited longest for a node, and how many pods wait.
-func longestUnschedulable(pods []corev1.Pod) (*corev1.PodCondition, int) {
+// longestUnschedulable is the run's pod that has waited longest for a node,
+// its PodScheduled condition, and how many pods wait.
+func longestUnschedulable(pods []corev1.Pod) (*corev1.Pod, *corev1.PodCondition, int) {
+	var pod *corev1.Pod
 	var oldest *corev1.PodCondition
 	n := 0
 	for i := range pods {
@@ -57,10 +58,10 @@ func longestUnschedulable(pods []corev1.Pod) (*corev1.PodCondition, int) {
 		}
 		n++
 		if oldest == nil || c.LastTransitionTime.Before(&oldest.LastTransitionTime) {
-			oldest = c
+			pod, oldest = &pods[i], c
 		}
 	}
-	return oldest, n
+	return pod, oldest, n
 }
 
 func (o Options) unschedulableAfter() time.Duration {
@@ -74,7 +75,7 @@ func (o Options) unschedulableAfter() time.Duration {
 // of its running Job, and returns when to look again (0: when a pod
 // changes).
 func (k runner) checkScheduling(c *finetunev1alpha1.FineTuneCohort, job *batchv1.Job, pods []corev1.Pod, now time.Time) time.Duration {
-	oldest, n := longestUnschedulable(pods)
+	pod, oldest, n := longestUnschedulable(pods)
 	conds := conditions{list: &c.Status.Conditions, generation: c.Generation}
 	if oldest == nil {
 		if meta.FindStatusCondition(c.Status.Conditions, finetunev1alpha1.ConditionUnschedulable) != nil {
@@ -89,7 +90,7 @@ func (k runner) checkScheduling(c *finetunev1alpha1.FineTuneCohort, job *batchv1
 	}
 	pool := orDefaultPool(c.Spec.Placement.Pool)
 	msg := fmt.Sprintf("%d pod(s) of Job %s cannot be scheduled, the first since %s (more than %s): pool %s, node selector %v: %s",
-		n, job.Name, oldest.LastTransitionTime.UTC().Format(time.RFC3339), after, pool, job.Spec.Template.Spec.NodeSelector, oldest.Message)
+		n, job.Name, oldest.LastTransitionTime.UTC().Format(time.RFC3339), after, pool, pod.Spec.NodeSelector, oldest.Message)
 	conds.set(finetunev1alpha1.ConditionUnschedulable, true, ReasonPodsUnschedulable, msg)
 	return 0
 }

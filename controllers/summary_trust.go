@@ -7,6 +7,7 @@ import (
 
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 )
@@ -22,10 +23,18 @@ import (
 // jobs/finalizers, which tenants do not have; a pod of an earlier Job of
 // the same name (a failed run started again) has another UID.
 
-// listPods lists the pods the Job controls.
+// listPods lists the pods the Job controls: from the manager's cache by the
+// controller-UID index (a label selector there scans every pod of the
+// namespace), from the API server (which refuses that field) by the Job's
+// label.
 func listPods(ctx context.Context, r client.Reader, job *batchv1.Job) (*corev1.PodList, error) {
 	var pods corev1.PodList
-	if err := r.List(ctx, &pods, client.InNamespace(job.Namespace), client.MatchingLabels{batchv1.JobNameLabel: job.Name}); err != nil {
+	ns := client.InNamespace(job.Namespace)
+	err := r.List(ctx, &pods, ns, client.MatchingFields{controllerUIDIndex: string(job.UID)})
+	if apierrors.IsBadRequest(err) {
+		err = r.List(ctx, &pods, ns, client.MatchingLabels{batchv1.JobNameLabel: job.Name})
+	}
+	if err != nil {
 		return nil, fmt.Errorf("listing the pods of Job %s: %w", job.Name, err)
 	}
 	pods.Items = slices.DeleteFunc(pods.Items, func(p corev1.Pod) bool { return !madeByJob(&p, job) })

@@ -3,9 +3,12 @@ package controllers
 import (
 	"context"
 	"fmt"
+	"maps"
+	"slices"
 
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -27,9 +30,10 @@ const (
 	// podTemplateSecretIndex indexes each kind by the Secrets its own
 	// spec.podTemplate requires (requiredSecrets).
 	podTemplateSecretIndex = "spec.podTemplate.secrets"
-	// controllerUIDIndex indexes Jobs and ConfigMaps by the UID of their
-	// controller, so an owner finds its runs without scanning every run
-	// in the namespace (a label selector on the cache is a scan).
+	// controllerUIDIndex indexes Jobs, ConfigMaps and Pods by the UID of
+	// their controller, so an owner finds its runs, and a Job its pods,
+	// without scanning every one in the namespace (a label selector on the
+	// cache is a scan).
 	controllerUIDIndex = "metadata.ownerReferences.controller.uid"
 )
 
@@ -78,7 +82,7 @@ func setupIndexes(mgr ctrl.Manager) error {
 	}); err != nil {
 		return fmt.Errorf("indexing policies by model: %w", err)
 	}
-	for _, obj := range []client.Object{&batchv1.Job{}, &corev1.ConfigMap{}} {
+	for _, obj := range []client.Object{&batchv1.Job{}, &corev1.ConfigMap{}, &corev1.Pod{}} {
 		if err := idx.IndexField(ctx, obj, controllerUIDIndex, controllerUID); err != nil {
 			return fmt.Errorf("indexing %T by controller: %w", obj, err)
 		}
@@ -136,6 +140,27 @@ func finishedPods() predicate.Predicate {
 	}
 }
 
+// notStatusOnly drops the updates of an object that changed nothing but its
+// status (mostly the reconciler's own status write, which would reconcile
+// every object once more for nothing), and passes every other event: its
+// spec (generation), labels, annotations, finalizers, owners or deletion
+// changed, or a resync. What a run's status follows comes through the
+// other watches: its Job, pods, model, policy and Secrets.
+func notStatusOnly() predicate.Predicate {
+	return predicate.Funcs{UpdateFunc: func(e event.UpdateEvent) bool {
+		o, n := e.ObjectOld, e.ObjectNew
+		if o == nil || n == nil || o.GetResourceVersion() == n.GetResourceVersion() {
+			return true
+		}
+		return o.GetGeneration() != n.GetGeneration() ||
+			!maps.Equal(o.GetLabels(), n.GetLabels()) ||
+			!maps.Equal(o.GetAnnotations(), n.GetAnnotations()) ||
+			!slices.Equal(o.GetFinalizers(), n.GetFinalizers()) ||
+			!equality.Semantic.DeepEqual(o.GetOwnerReferences(), n.GetOwnerReferences()) ||
+			!o.GetDeletionTimestamp().Equal(n.GetDeletionTimestamp())
+	}}
+}
+
 // deletions passes deletes (and the start of a deletion), which is when a
 // used object may release its in-use finalizer.
 func deletions() predicate.Predicate {
@@ -178,7 +203,8 @@ func usersOf(c client.Client, newList func() client.ObjectList, index string, na
 func usersOrAll(c client.Client, newList func() client.ObjectList, index string, names func(client.ObjectList) []string, all func(client.Object) bool) func(context.Context, client.Object) []reconcile.Request {
 	return func(ctx context.Context, o client.Object) []reconcile.Request {
 		list := newList()
-		listOpts := []client.ListOption{client.InNamespace(o.GetNamespace())}
+		// Only names are read: the cache's objects, not copies of them.
+		listOpts := []client.ListOption{client.InNamespace(o.GetNamespace()), client.UnsafeDisableDeepCopy}
 		if !all(o) {
 			listOpts = append(listOpts, client.MatchingFields{index: o.GetName()})
 		}
