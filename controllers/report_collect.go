@@ -98,14 +98,23 @@ func (k runner) collectFromStore(ctx context.Context, job *batchv1.Job, rec *rec
 	if len(notes) > 0 || len(targets) == 0 || rec.owner == nil {
 		return notes, nil // a shard that cannot be recovered fails the run anyway
 	}
-	want, err := buildCollectJob(job, rec, targets)
+	// The cache keeps Jobs without their pod template (cachetrim.go): the
+	// collect Job copies the run Job's, so read it whole.
+	full := job
+	if k.apiReader != nil {
+		full = &batchv1.Job{}
+		if err := k.apiReader.Get(ctx, client.ObjectKeyFromObject(job), full); err != nil {
+			return nil, fmt.Errorf("reading Job %s for its pod template: %w", job.Name, err)
+		}
+	}
+	want, err := buildCollectJob(full, rec, targets)
 	if err != nil {
 		return nil, err
 	}
 	if err := controllerutil.SetControllerReference(rec.owner, want, k.Scheme()); err != nil {
 		return nil, fmt.Errorf("owning the collect Job: %w", err)
 	}
-	live, err := k.liveJob(ctx, client.ObjectKeyFromObject(want))
+	live, err := k.liveJob(ctx, client.ObjectKeyFromObject(want), true)
 	if err != nil {
 		return nil, err
 	}
