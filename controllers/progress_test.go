@@ -115,7 +115,8 @@ func TestTrackProgressPollsOncePerInterval(t *testing.T) {
 	ref := metav1.OwnerReference{APIVersion: "batch/v1", Kind: "Job", Name: "run", UID: "job-uid", Controller: ptr.To(true), BlockOwnerDeletion: ptr.To(true)}
 	forged := ref
 	forged.UID = "another-job"
-	c := fake.NewClientBuilder().WithScheme(scheme).WithObjects(pod("run-0", ref), pod("forged-0", forged)).Build()
+	c := fake.NewClientBuilder().WithScheme(scheme).WithObjects(pod("run-0", ref), pod("forged-0", forged)).
+		WithIndex(&corev1.Pod{}, controllerUIDIndex, controllerUID).Build()
 	k := runner{Client: c, opts: Options{ProgressPort: int32(port), ProgressInterval: 2 * time.Second}}
 	owner := types.UID(t.Name())
 	defer progressPolls.forget(owner)
@@ -140,7 +141,7 @@ func TestTrackProgressPollsOncePerInterval(t *testing.T) {
 	if _, err = k.trackProgress(context.Background(), owner, job, &p, now.Add(4*time.Second)); err != nil || p != last || len(srv.polls()) != 3 {
 		t.Fatalf("unchanged: err %v, progress %+v, %d polls; want the same progress (nothing to write) after a third poll", err, p, len(srv.polls()))
 	}
-	empty := runner{Client: fake.NewClientBuilder().WithScheme(scheme).Build(), opts: k.opts}
+	empty := runner{Client: fake.NewClientBuilder().WithScheme(scheme).WithIndex(&corev1.Pod{}, controllerUIDIndex, controllerUID).Build(), opts: k.opts}
 	var none *v1.RunProgress
 	if _, err := empty.trackProgress(context.Background(), "no-pods", job, &none, now); err != nil || none != nil {
 		t.Fatalf("no pod answered: err %v, progress %+v; want nothing to write", err, none)
