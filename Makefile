@@ -133,7 +133,7 @@ test-arm64: ## Trainer unit tests as linux/arm64 binaries under qemu-user-static
 
 ##@ Tools
 
-# bin/ holds caches (tools, module copies such as kwok's stages): a go.mod of
+# bin/ holds caches (tools, built binaries, images): a go.mod of
 # its own keeps `go test ./...` and `go vet ./...` out of it.
 $(LOCALBIN):
 	mkdir -p $(LOCALBIN)

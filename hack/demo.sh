@@ -9,12 +9,14 @@
 # Steps:
 #   1. hack/cluster/up.sh: etcd, kube-apiserver, kube-controller-manager,
 #      kube-scheduler, kubelet (Kubernetes 1.35 built from the Go module
-#      proxy), Debian's containerd + runc + CNI bridge, a kwok-simulated
-#      arm64 node, and SeaweedFS's S3 gateway at http://<node IP>:8333 with
+#      proxy), Debian's containerd + runc + CNI bridge, an emulated arm64
+#      node (a linux/arm64 kubelet under qemu-user with its own containerd),
+#      and SeaweedFS's S3 gateway at http://<node IP>:8333 with
 #      authentication and the buckets lcft-data and lcft-artifacts
 #      (hack/seaweedfs/up.sh); kubeconfig in bin/demo/kubeconfig.
 #   2. hack/imagebuild/images.sh: multi-arch images of the manager and the
-#      trainer; imported into the node's containerd and tagged by digest.
+#      trainer; imported into the node's containerd and tagged by digest; the
+#      trainer's linux/arm64 variant into the arm64 node's containerd.
 #   3. Object store: the synthetic dataset the samples name is generated and
 #      uploaded with `lcft-trainer gen --out s3://lcft-data/...` (admin key);
 #      the Secret lcft-s3-credentials in the samples' namespace gets the
@@ -27,8 +29,9 @@
 #   5. kubectl apply -f config/samples/ in namespace lcft-demo (Pod Security
 #      "restricted" enforced), wait for every cohort and policy to finish,
 #      print tables and the objects the runs wrote to the store.
-#      The ctr-high cohort is placed on the arm64 pool: its pods go to the
-#      kwok node, where nothing runs, so it ends Failed (MissingSummary).
+#      The ctr-high cohort is placed on the arm64 pool: its pods run the arm64
+#      trainer on the emulated arm64 node. The same cohort on the amd64 pool
+#      (ctr-high-amd64, made here from the sample) gives the comparison.
 #
 # Environment: DEMO_NAMESPACE (lcft-demo), OPERATOR_NAMESPACE (lcft-system),
 # DEMO_TIMEOUT seconds (600), HELM (bin/helm-v3.22.0), plus hack/cluster/up.sh's.
@@ -59,15 +62,22 @@ export KUBECONFIG="${STATE_DIR}/kubeconfig"
 step "images (hack/imagebuild: static binaries, linux/amd64 + linux/arm64, no Docker)"
 hack/imagebuild/images.sh manager trainer
 ctr_() { ctr --address "${RUN_DIR}/containerd.sock" -n k8s.io "$@"; }
+ctr_arm64() { ctr --address "${RUN_DIR}/containerd-arm64.sock" -n k8s.io "$@"; }
 # import NAME REPO: import the multi-arch archive, then tag it by digest so
 # that a rebuilt image gets a new reference (and a rollout) on the next run.
+# The arm64 node's containerd gets the linux/arm64 variant under the same
+# reference (only its manifest: the name resolves there to arm64).
 import() {
-  local name="$1" repo="$2" digest tag
+  local name="$1" repo="$2" digest tag arm="bin/images/$1.linux-arm64.docker.tar"
   digest="$(cat "bin/images/${name}.digest")"
   tag="dev-${digest#sha256:}"
   tag="${tag:0:16}"
   ctr_ images import --all-platforms "bin/images/${name}.oci.tar" >/dev/null
   ctr_ images tag --force "${repo}:dev" "${repo}:${tag}" >/dev/null
+  if [[ -S "${RUN_DIR}/containerd-arm64.sock" && -s "${arm}" ]]; then
+    ctr_arm64 images import --platform linux/arm64 "${arm}" >/dev/null
+    ctr_arm64 images tag --force "${repo}:dev" "${repo}:${tag}" >/dev/null
+  fi
   log "imported ${repo}:${tag} (${digest})"
   printf '%s:%s' "${repo}" "${tag}"
 }
@@ -139,8 +149,10 @@ fi
   --wait --timeout 5m
 kubectl -n "${OPERATOR_NAMESPACE}" get pods -o wide
 
-step "samples (kubectl apply -f config/samples/ -n ${DEMO_NAMESPACE})"
+step "samples (kubectl apply -f config/samples/ -n ${DEMO_NAMESPACE}), and ctr-high again on the amd64 pool"
 kubectl apply -n "${DEMO_NAMESPACE}" -f config/samples/
+sed -e 's/^  name: ctr-high$/  name: ctr-high-amd64/' -e 's/^    pool: arm64$/    pool: amd64/' \
+  config/samples/finetune_v1alpha1_finetunecohort_high.yaml | kubectl apply -n "${DEMO_NAMESPACE}" -f -
 
 step "waiting for the runs (timeout ${DEMO_TIMEOUT}s)"
 deadline=$((SECONDS + DEMO_TIMEOUT))
@@ -175,6 +187,9 @@ kubectl get -n "${DEMO_NAMESPACE}" gm,cpol,ftc
 
 step "Cloud / Local / LCFT (user-level AUC, weighted by test-set size; 95% intervals over users, exact across shards)"
 kubectl get -n "${DEMO_NAMESPACE}" ftc -o 'custom-columns=COHORT:.metadata.name,POOL:.spec.placement.pool,CTR-RANGE:.spec.ctrRange.min,TO:.spec.ctrRange.max,PHASE:.status.phase,USERS:.status.users,CLOUD:.status.cloudAUC,LOCAL:.status.localAUC,LCFT:.status.lcftAUC,LIFT-VS-LOCAL:.status.liftVsLocal,95%-CI:.status.liftVsLocalInterval.range,SIGNIFICANT:.status.liftVsLocalInterval.significant,LIFT-VS-CLOUD:.status.liftVsCloud,95%-CI-CLOUD:.status.liftVsCloudInterval.range,NODES:.status.shards[*].node,ARCH:.status.shards[*].arch'
+
+step "the same cohort on the emulated arm64 node and on the amd64 node (ARCH: the trainer's GOARCH per shard)"
+kubectl get -n "${DEMO_NAMESPACE}" ftc ctr-high ctr-high-amd64 -o 'custom-columns=COHORT:.metadata.name,POOL:.spec.placement.pool,ARCH:.status.shards[*].arch,NODES:.status.shards[*].node,PHASE:.status.phase,USERS:.status.users,CLOUD:.status.cloudAUC,LOCAL:.status.localAUC,LCFT:.status.lcftAUC,LIFT-VS-LOCAL:.status.liftVsLocal,95%-CI:.status.liftVsLocalInterval.range' || true
 
 step "Hard search hard-search: per local-CTR group, the choice and its validation lifts (on the model's held-out rows)"
 kubectl get -n "${DEMO_NAMESPACE}" cpol hard-search -o go-template='holdout {{.status.holdoutFraction}}, seeds {{.status.seeds}}, {{.status.shardsSucceeded}} shard(s)

@@ -5,15 +5,16 @@
 #   etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kubelet
 #     from the wrapper module hack/cluster/k8s (k8s.io/kubernetes v1.35.x with
 #     its staging modules replaced by v0.35.x; etcd as Kubernetes pins it)
-#   kwok (simulated nodes)  `go install sigs.k8s.io/kwok/cmd/kwok@KWOK_VERSION`
+#   kubelet-arm64 (the kubelet for linux/arm64; the emulated arm64 node runs
+#                  it under qemu-user)
 #
 #   bindir="$(hack/cluster/build.sh)"
 #
-# Binaries go to bin/k8s/<K8S_VERSION>/ (kwok to bin/kwok-<KWOK_VERSION>/).
+# Binaries go to bin/k8s/<K8S_VERSION>/.
 # A binary that is already there and reports the wanted version is reused.
 # Copies are kept outside the checkout, in
-# ${LCFT_CACHE_DIR:-~/.cache/lcft-operator}/k8s/<K8S_VERSION>/ and
-# .../kwok-<KWOK_VERSION>/, so a fresh clone (CI) links them instead of
+# ${LCFT_CACHE_DIR:-~/.cache/lcft-operator}/k8s/<K8S_VERSION>/, so a fresh
+# clone (CI) links them instead of
 # rebuilding; LCFT_CACHE_DIR=off disables that cache.
 # Progress goes to stderr (a line every 30 s while a build runs); stdout gets
 # only the absolute binaries dir.
@@ -28,7 +29,6 @@ log() { printf '%s\n' "cluster-build: $*" >&2; }
 
 repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd -P)"
 wrapper_dir="${repo_root}/hack/cluster/k8s"
-KWOK_VERSION="${KWOK_VERSION:-v0.8.0}"
 
 # shellcheck source=../lib/k8s-build.sh
 source "${repo_root}/hack/lib/k8s-build.sh"
@@ -41,8 +41,7 @@ fi
 k8s_minor="${BASH_REMATCH[1]}"
 
 bindir="${repo_root}/bin/k8s/${K8S_VERSION}"
-kwok_dir="${repo_root}/bin/kwok-${KWOK_VERSION}"
-mkdir -p "${bindir}" "${kwok_dir}"
+mkdir -p "${bindir}"
 cache_dir="${LCFT_CACHE_DIR:-${XDG_CACHE_HOME:-${HOME:-/root}/.cache}/lcft-operator}"
 [[ "${cache_dir}" == off ]] && cache_dir=""
 
@@ -82,15 +81,16 @@ ldflags_k8s() {
   k8s_version_ldflags "${K8S_VERSION}" "${k8s_minor}" "${build_date}"
 }
 
-# build NAME PACKAGE VERSION_STRING LDFLAGS
+# build NAME PACKAGE VERSION_STRING LDFLAGS [GOARCH [RUNNER]]: RUNNER (such
+# as qemu-aarch64-static) runs a binary of another GOARCH for its --version.
 build() {
-  local name="$1" pkg="$2" want="$3" ldflags="$4" out tmp_out start
+  local name="$1" pkg="$2" want="$3" ldflags="$4" goarch="${5:-$(go env GOARCH)}" runner="${6:-}" out tmp_out start
   out="${bindir}/${name}"
-  if up_to_date "${out}" "${want}"; then
+  if up_to_date "${out}" "${want}" ${runner}; then
     log "${name} (${want}) already built (cached)"
     return 0
   fi
-  if [[ -n "${cache_dir}" ]] && up_to_date "${cache_dir}/k8s/${K8S_VERSION}/${name}" "${want}"; then
+  if [[ -n "${cache_dir}" ]] && up_to_date "${cache_dir}/k8s/${K8S_VERSION}/${name}" "${want}" ${runner}; then
     link_or_copy "${cache_dir}/k8s/${K8S_VERSION}/${name}" "${out}"
     log "${name} (${want}) from the cache ${cache_dir}"
     return 0
@@ -98,14 +98,14 @@ build() {
   tmp_out="${out}.tmp.$$"
   start="${SECONDS}"
   log "building ${name} from ${pkg} ..."
-  if ! with_ticker "${name}" bash -c 'cd "$1" && go build -mod=readonly -trimpath -ldflags "$2" -o "$3" "$4"' _ \
+  if ! with_ticker "${name}" env GOARCH="${goarch}" bash -c 'cd "$1" && go build -mod=readonly -trimpath -ldflags "$2" -o "$3" "$4"' _ \
       "${wrapper_dir}" "${ldflags}" "${tmp_out}" "${pkg}"; then
     rm -f "${tmp_out}"
     log "building ${name} failed"
     exit 1
   fi
   mv -f "${tmp_out}" "${out}"
-  if ! up_to_date "${out}" "${want}"; then
+  if ! up_to_date "${out}" "${want}" ${runner}; then
     log "built ${name} does not report '${want}'"
     exit 1
   fi
@@ -121,42 +121,17 @@ build kube-apiserver k8s.io/kubernetes/cmd/kube-apiserver "Kubernetes v${K8S_VER
 build kube-controller-manager k8s.io/kubernetes/cmd/kube-controller-manager "Kubernetes v${K8S_VERSION}" "$(ldflags_k8s)"
 build kube-scheduler k8s.io/kubernetes/cmd/kube-scheduler "Kubernetes v${K8S_VERSION}" "$(ldflags_k8s)"
 build kubelet k8s.io/kubernetes/cmd/kubelet "Kubernetes v${K8S_VERSION}" "$(ldflags_k8s)"
-
-# kwok: its own module, installed as released (go install honours its go.sum
-# and the checksum database). Its stage definitions (what a simulated pod does:
-# Pending -> Running -> Succeeded, node heartbeats) are not compiled in; they
-# ship in the module under kustomize/stage and are copied next to the binary.
-kwok_cache="${cache_dir:+${cache_dir}/kwok-${KWOK_VERSION}}"
-if [[ -x "${kwok_dir}/kwok" && -d "${kwok_dir}/stage" ]]; then
-  log "kwok ${KWOK_VERSION} already built (cached)"
-elif [[ -n "${kwok_cache}" && -x "${kwok_cache}/kwok" && -d "${kwok_cache}/stage" ]]; then
-  rm -rf "${kwok_dir}/stage"
-  cp -r "${kwok_cache}/stage" "${kwok_dir}/stage"
-  link_or_copy "${kwok_cache}/kwok" "${kwok_dir}/kwok"
-  log "kwok ${KWOK_VERSION} from the cache ${cache_dir}"
+if [[ "$(go env GOARCH)" != arm64 ]]; then
+  command -v qemu-aarch64-static >/dev/null || { log "qemu-aarch64-static not found (Debian's qemu-user-static): needed to check kubelet-arm64"; exit 1; }
+  build kubelet-arm64 k8s.io/kubernetes/cmd/kubelet "Kubernetes v${K8S_VERSION}" "$(ldflags_k8s)" arm64 qemu-aarch64-static
 else
-  start="${SECONDS}"
-  log "building kwok ${KWOK_VERSION} ..."
-  with_ticker kwok env GOBIN="${kwok_dir}" go install -trimpath -ldflags "-s -w" "sigs.k8s.io/kwok/cmd/kwok@${KWOK_VERSION}"
-  kwok_src="$(go mod download -json "sigs.k8s.io/kwok@${KWOK_VERSION}" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",\{0,1\}$/\1/p')"
-  if [[ -z "${kwok_src}" || ! -d "${kwok_src}/kustomize/stage" ]]; then
-    log "cannot find kustomize/stage in the sigs.k8s.io/kwok@${KWOK_VERSION} module"
-    exit 1
-  fi
-  rm -rf "${kwok_dir}/stage"
-  cp -r "${kwok_src}/kustomize/stage" "${kwok_dir}/stage"
-  chmod -R u+w "${kwok_dir}/stage"
-  log "built ${kwok_dir}/kwok in $((SECONDS - start))s"
-  if [[ -n "${kwok_cache}" ]] && mkdir -p "${kwok_cache}" 2>/dev/null; then
-    rm -rf "${kwok_cache}/stage" && cp -r "${kwok_dir}/stage" "${kwok_cache}/stage" 2>/dev/null || true
-    to_cache "${kwok_dir}/kwok" "kwok-${KWOK_VERSION}/kwok"
-  fi
+  link_or_copy "${bindir}/kubelet" "${bindir}/kubelet-arm64"
 fi
 
 versions_file="${bindir}/VERSIONS"
 versions="$(
   printf 'etcd v%s (go.etcd.io/etcd/server/v3 v%s)\n' "${ETCD_VERSION}" "${ETCD_VERSION}"
-  for c in kube-apiserver kube-controller-manager kube-scheduler kubelet; do
+  for c in kube-apiserver kube-controller-manager kube-scheduler kubelet kubelet-arm64; do
     printf '%s v%s (k8s.io/kubernetes v%s, k8s.io staging modules v0.%s.%s)\n' "${c}" "${K8S_VERSION}" "${K8S_VERSION}" "${k8s_minor}" "${K8S_VERSION##*.}"
   done
   printf 'compiler %s (CGO_ENABLED=0, -trimpath)\n' "$(go version "${bindir}/kubelet" | awk '{print $2}')"

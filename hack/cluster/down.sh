@@ -6,7 +6,7 @@
 # containerd. Mounts under the state dirs (pod volumes, rootfs, netns) are
 # unmounted, the CNI bridge is deleted, then STATE_DIR and RUN_DIR are
 # removed (with them the object store's data and access keys, under
-# STATE_DIR/seaweedfs). Built binaries (bin/k8s, bin/kwok-*, bin/weed-*) and
+# STATE_DIR/seaweedfs). Built binaries (bin/k8s, bin/weed-*) and
 # images (bin/images) stay.
 #
 #   KEEP_STATE=1 hack/cluster/down.sh   # stop, but keep STATE_DIR (logs, PKI)
@@ -16,6 +16,7 @@ repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd -P)"
 STATE_DIR="${STATE_DIR:-${repo_root}/bin/demo}"
 RUN_DIR="${RUN_DIR:-/run/lcft-cluster}"
 BRIDGE="${BRIDGE:-lcft0}"
+ARM_BRIDGE="${ARM_BRIDGE:-lcft1}"
 pids="${STATE_DIR}/pids"
 
 log() { printf '[cluster down] %s\n' "$*" >&2; }
@@ -52,38 +53,41 @@ stop() {
   rm -f "${pids}/${name}.pid"
 }
 
-# The kubelet first, so that it does not restart what we remove below.
-stop kwok
+# The kubelets first, so that they do not restart what we remove below.
+stop kwok # clusters made before the emulated arm64 node
+stop kubelet-arm64
 stop kubelet
 
-# Containers of the cluster's containerd: kill their tasks (this ends the
-# shims, which containerd started) and remove them, while containerd runs.
-sock="${RUN_DIR}/containerd.sock"
-if pid_of containerd >/dev/null && [[ -S "${sock}" ]]; then
-  ctr_() { timeout 20 ctr --address "${sock}" -n k8s.io "$@"; }
-  mapfile -t tasks < <(ctr_ tasks ls -q 2>/dev/null)
-  if ((${#tasks[@]})); then
-    log "killing ${#tasks[@]} container task(s)"
-    for t in "${tasks[@]}"; do ctr_ tasks kill -s SIGKILL "${t}" >/dev/null 2>&1; done
-    sleep 1
-    for t in "${tasks[@]}"; do ctr_ tasks delete -f "${t}" >/dev/null 2>&1; done
+# clean_containerd NAME: kill and remove the containers of the cluster's
+# containerd NAME (containerd or containerd-arm64) while it runs (this ends
+# their shims, which containerd started); then kill shims still alive (e.g.
+# containerd already gone), matched by the exact socket path in their own
+# command line, never by a broad name.
+clean_containerd() {
+  local sock="${RUN_DIR}/$1.sock" t c p cmd
+  if pid_of "$1" >/dev/null && [[ -S "${sock}" ]]; then
+    ctr_() { timeout 20 ctr --address "${sock}" -n k8s.io "$@"; }
+    mapfile -t tasks < <(ctr_ tasks ls -q 2>/dev/null)
+    if ((${#tasks[@]})); then
+      log "killing ${#tasks[@]} container task(s) of $1"
+      for t in "${tasks[@]}"; do ctr_ tasks kill -s SIGKILL "${t}" >/dev/null 2>&1; done
+      sleep 1
+      for t in "${tasks[@]}"; do ctr_ tasks delete -f "${t}" >/dev/null 2>&1; done
+    fi
+    mapfile -t ctrs < <(ctr_ containers ls -q 2>/dev/null)
+    for c in "${ctrs[@]}"; do ctr_ containers delete "${c}" >/dev/null 2>&1; done
   fi
-  mapfile -t ctrs < <(ctr_ containers ls -q 2>/dev/null)
-  for c in "${ctrs[@]}"; do ctr_ containers delete "${c}" >/dev/null 2>&1; done
-fi
-
-# Shims still alive (e.g. containerd already gone): children of the recorded
-# containerd, or shims whose -address is our socket. Matched by exact socket
-# path in their own command line, never by a broad name.
-for p in /proc/[0-9]*; do
-  cmd="$({ tr '\0' ' ' <"${p}/cmdline"; } 2>/dev/null)" || continue
-  if [[ "${cmd}" == *containerd-shim*"-address ${sock} "* ]]; then
-    log "killing leftover shim ${p#/proc/}"
-    kill -KILL "${p#/proc/}" 2>/dev/null
-  fi
-done
-
-stop containerd
+  for p in /proc/[0-9]*; do
+    cmd="$({ tr '\0' ' ' <"${p}/cmdline"; } 2>/dev/null)" || continue
+    if [[ "${cmd}" == *containerd-shim*"-address ${sock} "* ]]; then
+      log "killing leftover shim ${p#/proc/}"
+      kill -KILL "${p#/proc/}" 2>/dev/null
+    fi
+  done
+  stop "$1"
+}
+clean_containerd containerd
+clean_containerd containerd-arm64
 # SeaweedFS's filer keeps retrying to flush its metadata log for about 15 s
 # after its volume server stopped; the store's data goes with STATE_DIR anyway.
 stop seaweedfs 3
@@ -110,9 +114,15 @@ umount_under() {
 umount_under "${RUN_DIR}"
 umount_under "${STATE_DIR}"
 
-if ip link show "${BRIDGE}" >/dev/null 2>&1; then
-  ip link delete "${BRIDGE}" && log "deleted bridge ${BRIDGE}"
-fi
+for br in "${BRIDGE}" "${ARM_BRIDGE}"; do
+  if ip link show "${br}" >/dev/null 2>&1; then
+    ip link delete "${br}" && log "deleted bridge ${br}"
+  fi
+done
+# The arm64 kubelet's pod cgroups (empty once its containers are gone).
+for d in /sys/fs/cgroup/*/lcft-arm64; do
+  [[ -d "${d}" ]] && find "${d}" -depth -type d -exec rmdir {} + 2>/dev/null
+done
 # libcni's result cache for our network name (not configurable in containerd 1.6).
 rm -f /var/lib/cni/results/lcft-cluster-* 2>/dev/null
 

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Start a real single-node Kubernetes cluster on loopback, from binaries built
 # from the Go module proxy (hack/cluster/build.sh), with Debian's containerd,
-# runc and CNI plugins, plus one kwok-simulated arm64 node.
+# runc and CNI plugins, plus an emulated arm64 node: a second kubelet built for
+# linux/arm64 and run by qemu-user, with its own containerd, whose pods run the
+# images' linux/arm64 variants under qemu-user (binfmt_misc).
 #
 #   hack/cluster/up.sh          # idempotent: starts only what is not running
 #   export KUBECONFIG=bin/demo/kubeconfig
@@ -25,7 +27,7 @@
 # lcft-artifacts.
 #
 # Needs root, and Debian packages: containerd runc containernetworking-plugins
-# openssl curl iproute2 (installed with apt-get when missing).
+# openssl curl iproute2 qemu-user-static (installed with apt-get when missing).
 set -euo pipefail
 
 repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd -P)"
@@ -35,12 +37,13 @@ APISERVER_PORT="${APISERVER_PORT:-6443}"
 ETCD_PORT="${ETCD_PORT:-23790}"
 ETCD_PEER_PORT="${ETCD_PEER_PORT:-23800}"
 NODE_NAME="${NODE_NAME:-lcft-node}"
-ARM_NODE_NAME="${ARM_NODE_NAME:-lcft-kwok-arm64}"
+ARM_NODE_NAME="${ARM_NODE_NAME:-lcft-arm64}"
+ARM_POD_CIDR="${ARM_POD_CIDR:-10.89.0.0/16}"
+ARM_BRIDGE="${ARM_BRIDGE:-lcft1}"
 POD_CIDR="${POD_CIDR:-10.88.0.0/16}"
 SERVICE_CIDR="${SERVICE_CIDR:-10.96.0.0/16}"
 BRIDGE="${BRIDGE:-lcft0}"
 PAUSE_IMAGE="${PAUSE_IMAGE:-localhost/lcft-pause:dev}"
-KWOK_VERSION="${KWOK_VERSION:-v0.8.0}"
 
 t0="${SECONDS}"
 log() { printf '[cluster %3ds] %s\n' "$((SECONDS - t0))" "$*" >&2; }
@@ -56,20 +59,24 @@ command -v runc >/dev/null || need_pkgs+=(runc)
 command -v openssl >/dev/null || need_pkgs+=(openssl)
 command -v curl >/dev/null || need_pkgs+=(curl) # health checks; S3 requests (--aws-sigv4)
 command -v ip >/dev/null || need_pkgs+=(iproute2)
+command -v qemu-aarch64-static >/dev/null || need_pkgs+=(qemu-user-static)
 if ((${#need_pkgs[@]})); then
   log "installing Debian packages: ${need_pkgs[*]}"
-  apt-get update -qq >&2
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need_pkgs[@]}" >&2
+  apt-get -o DPkg::Lock::Timeout=300 update -qq >&2
+  DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 install -y -qq --no-install-recommends "${need_pkgs[@]}" >&2
 fi
+# The arm64 node's containers run linux/arm64 binaries: binfmt_misc hands them
+# to qemu-aarch64-static, opened when registered (flag F), so it works inside
+# a container's root filesystem that has no qemu.
+"${repo_root}/hack/cluster/binfmt-arm64.sh"
 
 # --- binaries -------------------------------------------------------------------
-log "binaries (built from the Go module proxy on first use; apiserver ~5 min cold)"
-BIN="$(KWOK_VERSION="${KWOK_VERSION}" "${repo_root}/hack/cluster/build.sh")"
-KWOK_DIR="${repo_root}/bin/kwok-${KWOK_VERSION}"
+log "binaries (built from the Go module proxy on first use)"
+BIN="$("${repo_root}/hack/cluster/build.sh")"
 WEED="$("${repo_root}/hack/seaweedfs/build.sh")"
 export PATH="${BIN}:${PATH}"
 
-mkdir -p "${STATE_DIR}"/{pki,logs,pids,etcd,containerd,kubelet,cni/net.d,cni/ipam,kwok} "${RUN_DIR}"
+mkdir -p "${STATE_DIR}"/{pki,logs,pids,etcd,containerd,containerd-arm64,kubelet,kubelet-arm64,pod-logs-arm64,cni/net.d,cni/ipam,cni-arm64/net.d,cni-arm64/ipam} "${RUN_DIR}"
 chmod 700 "${STATE_DIR}/pki"
 pki="${STATE_DIR}/pki"
 pids="${STATE_DIR}/pids"
@@ -155,8 +162,13 @@ if [[ -s "${pki}/kubelet-serving.crt" ]] &&
   ! openssl x509 -in "${pki}/kubelet-serving.crt" -noout -ext subjectAltName 2>/dev/null | grep -q "IP Address:${NODE_IP}\$\|IP Address:${NODE_IP},"; then
   rm -f "${pki}/kubelet-serving.crt" "${pki}/kubelet-serving.key" # the host's IP changed
 fi
+if [[ -s "${pki}/kubelet-arm64-serving.crt" ]] &&
+  ! openssl x509 -in "${pki}/kubelet-arm64-serving.crt" -noout -ext subjectAltName 2>/dev/null | grep -q "IP Address:${NODE_IP}\$\|IP Address:${NODE_IP},"; then
+  rm -f "${pki}/kubelet-arm64-serving.crt" "${pki}/kubelet-arm64-serving.key"
+fi
 cert kubelet-serving "system:node:${NODE_NAME}" system:nodes serverAuth "IP:${NODE_IP},IP:127.0.0.1,DNS:${NODE_NAME},DNS:localhost"
-cert kwok lcft-kwok system:masters clientAuth
+cert kubelet-arm64 "system:node:${ARM_NODE_NAME}" system:nodes clientAuth
+cert kubelet-arm64-serving "system:node:${ARM_NODE_NAME}" system:nodes serverAuth "IP:${NODE_IP},IP:127.0.0.1,DNS:${ARM_NODE_NAME},DNS:localhost"
 if [[ ! -s "${pki}/sa.key" ]]; then
   openssl ecparam -genkey -name prime256v1 -noout -out "${pki}/sa.key" 2>/dev/null
   openssl ec -in "${pki}/sa.key" -pubout -out "${pki}/sa.pub" 2>/dev/null
@@ -189,7 +201,7 @@ kubeconfig "${STATE_DIR}/kubeconfig" admin
 kubeconfig "${STATE_DIR}/controller-manager.kubeconfig" controller-manager
 kubeconfig "${STATE_DIR}/scheduler.kubeconfig" scheduler
 kubeconfig "${STATE_DIR}/kubelet.kubeconfig" kubelet
-kubeconfig "${STATE_DIR}/kwok.kubeconfig" kwok
+kubeconfig "${STATE_DIR}/kubelet-arm64.kubeconfig" kubelet-arm64
 export KUBECONFIG="${STATE_DIR}/kubeconfig"
 
 # --- object store: SeaweedFS's S3 gateway on the node's IP ---------------------
@@ -245,37 +257,45 @@ start kube-scheduler kube-scheduler \
   --bind-address 127.0.0.1 --leader-elect=false --profiling=false --v=1
 
 # --- containerd -----------------------------------------------------------------
-cat >"${STATE_DIR}/cni/net.d/10-lcft.conflist" <<EOF
+# cni_config DIR BRIDGE CIDR: the CNI bridge network of one node's containerd.
+cni_config() {
+  cat >"$1/net.d/10-lcft.conflist" <<EOF
 {
   "cniVersion": "1.0.0",
   "name": "lcft-cluster",
   "plugins": [
     {
       "type": "bridge",
-      "bridge": "${BRIDGE}",
+      "bridge": "$2",
       "isGateway": true,
       "ipMasq": false,
       "hairpinMode": true,
       "ipam": {
         "type": "host-local",
-        "dataDir": "${STATE_DIR}/cni/ipam",
-        "ranges": [[{"subnet": "${POD_CIDR}"}]],
+        "dataDir": "$1/ipam",
+        "ranges": [[{"subnet": "$3"}]],
         "routes": [{"dst": "0.0.0.0/0"}]
       }
     }
   ]
 }
 EOF
-cat >"${STATE_DIR}/containerd.toml" <<EOF
+}
+# containerd_config NAME: containerd NAME's config (containerd or
+# containerd-arm64); its root is STATE_DIR/NAME, its CNI dir STATE_DIR/cni or
+# STATE_DIR/cni-arm64, its socket RUN_DIR/NAME.sock.
+containerd_config() {
+  local name="$1" cni="${STATE_DIR}/cni${1#containerd}"
+  cat >"${STATE_DIR}/${name}.toml" <<EOF
 # Written by hack/cluster/up.sh.
 version = 2
-root = "${STATE_DIR}/containerd"
-state = "${RUN_DIR}/containerd"
+root = "${STATE_DIR}/${name}"
+state = "${RUN_DIR}/${name}"
 disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshotter.v1.btrfs", "io.containerd.snapshotter.v1.zfs", "io.containerd.snapshotter.v1.devmapper"]
 [grpc]
-  address = "${RUN_DIR}/containerd.sock"
+  address = "${RUN_DIR}/${name}.sock"
 [ttrpc]
-  address = "${RUN_DIR}/containerd.sock.ttrpc"
+  address = "${RUN_DIR}/${name}.sock.ttrpc"
 [plugins."io.containerd.grpc.v1.cri"]
   # The pod sandbox image is built locally (hack/imagebuild/pause); nothing is pulled.
   sandbox_image = "${PAUSE_IMAGE}"
@@ -292,42 +312,59 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
       runtime_type = "io.containerd.runc.v2"
       [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
         SystemdCgroup = false
+        Root = "${RUN_DIR}/runc-${name}"
   [plugins."io.containerd.grpc.v1.cri".cni]
     bin_dir = "/usr/lib/cni"
-    conf_dir = "${STATE_DIR}/cni/net.d"
+    conf_dir = "${cni}/net.d"
 [plugins."io.containerd.internal.v1.opt"]
-  path = "${STATE_DIR}/containerd-opt"
+  path = "${STATE_DIR}/${name}-opt"
 EOF
-start containerd containerd --config "${STATE_DIR}/containerd.toml"
+}
+cni_config "${STATE_DIR}/cni" "${BRIDGE}" "${POD_CIDR}"
+cni_config "${STATE_DIR}/cni-arm64" "${ARM_BRIDGE}" "${ARM_POD_CIDR}"
+for c in containerd containerd-arm64; do
+  containerd_config "${c}"
+  start "${c}" containerd --config "${STATE_DIR}/${c}.toml"
+done
 ctr_() { ctr --address "${RUN_DIR}/containerd.sock" "$@"; }
+ctr_arm64() { ctr --address "${RUN_DIR}/containerd-arm64.sock" "$@"; }
 wait_for "containerd" 30 ctr_ version
+wait_for "containerd-arm64" 30 ctr_arm64 version
 
 # --- pause image (sandbox_image) -------------------------------------------------
-if ! ctr_ -n k8s.io images ls -q | grep -qx "${PAUSE_IMAGE}"; then
-  log "building and importing the pause image ${PAUSE_IMAGE}"
-  IMAGES_DIR="${repo_root}/bin/images" "${repo_root}/hack/imagebuild/images.sh" pause >&2
-  ctr_ -n k8s.io images import --all-platforms "${repo_root}/bin/images/lcft-pause.oci.tar" >&2
-  ctr_ -n k8s.io images label "${PAUSE_IMAGE}" io.cri-containerd.pinned=pinned >/dev/null 2>&1 || true
-fi
+# Both containerds run the host's (amd64) pause binary: a sandbox runs nothing.
+for c in ctr_ ctr_arm64; do
+  if ! "${c}" -n k8s.io images ls -q | grep -qx "${PAUSE_IMAGE}"; then
+    if [[ ! -s "${repo_root}/bin/images/lcft-pause.oci.tar" ]]; then
+      log "building the pause image ${PAUSE_IMAGE}"
+      IMAGES_DIR="${repo_root}/bin/images" "${repo_root}/hack/imagebuild/images.sh" pause >&2
+    fi
+    "${c}" -n k8s.io images import --all-platforms "${repo_root}/bin/images/lcft-pause.oci.tar" >&2
+    "${c}" -n k8s.io images label "${PAUSE_IMAGE}" io.cri-containerd.pinned=pinned >/dev/null 2>&1 || true
+  fi
+done
 
-# --- kubelet ----------------------------------------------------------------------
-cat >"${STATE_DIR}/kubelet.yaml" <<EOF
+# --- kubelets ---------------------------------------------------------------------
+# kubelet_config NAME PORT HEALTHZ_PORT CONTAINERD [EXTRA_YAML]: a kubelet's
+# config, with the serving certificate pki/NAME-serving.
+kubelet_config() {
+  cat >"${STATE_DIR}/$1.yaml" <<EOF
 # Written by hack/cluster/up.sh.
 apiVersion: kubelet.config.k8s.io/v1beta1
 kind: KubeletConfiguration
 address: ${NODE_IP}
-port: 10250
+port: $2
 readOnlyPort: 0
 healthzBindAddress: 127.0.0.1
-healthzPort: 10248
-tlsCertFile: ${pki}/kubelet-serving.crt
-tlsPrivateKeyFile: ${pki}/kubelet-serving.key
+healthzPort: $3
+tlsCertFile: ${pki}/$1-serving.crt
+tlsPrivateKeyFile: ${pki}/$1-serving.key
 authentication:
   anonymous: {enabled: false}
   webhook: {enabled: true}
   x509: {clientCAFile: ${pki}/ca.crt}
 authorization: {mode: Webhook}
-containerRuntimeEndpoint: unix://${RUN_DIR}/containerd.sock
+containerRuntimeEndpoint: unix://${RUN_DIR}/$4.sock
 # cgroup v1 host, no systemd: cgroupfs driver; 1.35 refuses cgroup v1 unless told.
 cgroupDriver: cgroupfs
 failCgroupV1: false
@@ -346,7 +383,10 @@ evictionHard:
 syncFrequency: 10s
 fileCheckFrequency: 10s
 nodeStatusReportFrequency: 10s
+${5:-}
 EOF
+}
+kubelet_config kubelet 10250 10248 containerd
 start kubelet kubelet \
   --config "${STATE_DIR}/kubelet.yaml" \
   --kubeconfig "${STATE_DIR}/kubelet.kubeconfig" \
@@ -356,42 +396,30 @@ start kubelet kubelet \
   --node-labels "lcft.dev/node=real" \
   --v=1
 
-# --- kwok: a simulated arm64 node ---------------------------------------------------
-# Stages from the kwok module (kustomize/stage): nodes become Ready and keep a
-# lease; pods become Running, and pods owned by a Job then complete with exit 0
-# and no termination message (nothing runs).
-stage_dir="${KWOK_DIR}/stage"
-{
-  for f in node/fast/node-initialize.yaml node/heartbeat-with-lease/node-heartbeat-with-lease.yaml \
-    pod/fast/pod-ready.yaml pod/fast/pod-complete.yaml pod/fast/pod-delete.yaml; do
-    printf -- '---\n'
-    cat "${stage_dir}/${f}"
-  done
-} >"${STATE_DIR}/kwok/stages.yaml"
-start kwok "${KWOK_DIR}/kwok" \
-  --kubeconfig "${STATE_DIR}/kwok.kubeconfig" \
-  --config "${STATE_DIR}/kwok/stages.yaml" \
-  --manage-all-nodes=false \
-  --manage-nodes-with-annotation-selector kwok.x-k8s.io/node=fake \
-  --node-lease-duration-seconds 40 \
-  --cidr 10.89.0.0/16 --node-ip 10.89.0.1 \
-  --server-address 127.0.0.1:10247
-kubectl apply -f - >/dev/null <<EOF
-apiVersion: v1
-kind: Node
-metadata:
-  name: ${ARM_NODE_NAME}
-  annotations:
-    kwok.x-k8s.io/node: fake
-    node.alpha.kubernetes.io/ttl: "0"
-  labels:
-    kubernetes.io/arch: arm64
-    kubernetes.io/os: linux
-    kubernetes.io/hostname: ${ARM_NODE_NAME}
-    type: kwok
-    lcft.dev/node: kwok
-spec: {}
-EOF
+# --- the emulated arm64 node -------------------------------------------------------
+# The kubelet built for linux/arm64, run by qemu-aarch64-static: the node's
+# kubernetes.io/arch=arm64 is that kubelet's own GOARCH (a kubelet keeps its
+# node's arch label equal to its GOARCH). It shares the host with the first
+# kubelet, so all that a kubelet owns is its own: root dir, ports, the pod
+# cgroups (under /lcft-arm64), pod logs, and its containerd (a second
+# instance: a kubelet removes the containers it does not know). Images reach
+# that containerd as their linux/arm64 variant (images.sh's
+# NAME.linux-arm64.docker.tar, imported with --platform linux/arm64), so the
+# name resolves there to the arm64 manifest and the trainer is the arm64
+# binary, run by qemu-user through binfmt_misc.
+for d in /sys/fs/cgroup/*/; do
+  [[ -L "${d%/}" ]] || mkdir -p "${d}lcft-arm64" 2>/dev/null || true
+done
+kubelet_config kubelet-arm64 10260 10261 containerd-arm64 "cgroupRoot: /lcft-arm64
+podLogsDir: ${STATE_DIR}/pod-logs-arm64"
+start kubelet-arm64 qemu-aarch64-static "${BIN}/kubelet-arm64" \
+  --config "${STATE_DIR}/kubelet-arm64.yaml" \
+  --kubeconfig "${STATE_DIR}/kubelet-arm64.kubeconfig" \
+  --root-dir "${STATE_DIR}/kubelet-arm64" \
+  --cert-dir "${STATE_DIR}/kubelet-arm64/pki" \
+  --hostname-override "${ARM_NODE_NAME}" --node-ip "${NODE_IP}" \
+  --node-labels "lcft.dev/node=arm64-emulated" \
+  --v=1
 
 # --- ready ------------------------------------------------------------------------
 node_ready() {
@@ -399,7 +427,8 @@ node_ready() {
 }
 wait_for "node ${NODE_NAME} Ready" 120 node_ready "${NODE_NAME}"
 log "node ${NODE_NAME} Ready"
-wait_for "node ${ARM_NODE_NAME} Ready" 60 node_ready "${ARM_NODE_NAME}"
+wait_for "node ${ARM_NODE_NAME} Ready" 300 node_ready "${ARM_NODE_NAME}"
+log "node ${ARM_NODE_NAME} Ready (kubernetes.io/arch=$(kubectl get node "${ARM_NODE_NAME}" -o 'jsonpath={.metadata.labels.kubernetes\.io/arch}'))"
 wait_for "default service account" 60 kubectl get serviceaccount default -n default
 wait_for "kube-root-ca.crt" 60 kubectl get configmap kube-root-ca.crt -n default
 S3_IP="${NODE_IP}" WEED="${WEED}" "${repo_root}/hack/seaweedfs/up.sh"

@@ -81,6 +81,7 @@ type options struct {
 	ociArchive     string
 	dockerArchive  string
 	dockerPlatform string
+	archArchives   multiFlag
 }
 
 func main() {
@@ -99,6 +100,7 @@ func main() {
 	flag.StringVar(&o.ociArchive, "oci-archive", "", "write the OCI image layout as a tar file")
 	flag.StringVar(&o.dockerArchive, "docker-archive", "", "write a `docker save` tarball of one platform")
 	flag.StringVar(&o.dockerPlatform, "docker-platform", runtime.GOOS+"/"+runtime.GOARCH, "platform for -docker-archive")
+	flag.Var(&o.archArchives, "platform-archive", "os/arch=PATH: also write a `docker save` tarball of that platform (repeatable; an emulated node imports it so the image name resolves to that platform's manifest)")
 	flag.Parse()
 	if err := run(o); err != nil {
 		fmt.Fprintln(os.Stderr, "imagebuild:", err)
@@ -218,22 +220,26 @@ func run(o options) error {
 		}
 		fmt.Fprintf(os.Stderr, "imagebuild: wrote OCI archive %s\n", o.ociArchive)
 	}
+	archives := map[string]string{}
 	if o.dockerArchive != "" {
-		img, ok := images[o.dockerPlatform]
+		archives[o.dockerArchive] = o.dockerPlatform
+	}
+	for _, a := range o.archArchives {
+		platform, path, ok := strings.Cut(a, "=")
+		if !ok || path == "" {
+			return fmt.Errorf("-platform-archive %q: want os/arch=PATH", a)
+		}
+		archives[path] = platform
+	}
+	for path, platform := range archives {
+		img, ok := images[platform]
 		if !ok {
-			return fmt.Errorf("-docker-platform %s was not built (have %s)", o.dockerPlatform, strings.Join(platforms, ","))
+			return fmt.Errorf("docker archive %s: platform %s was not built (have %s)", path, platform, strings.Join(platforms, ","))
 		}
-		if err := os.MkdirAll(filepath.Dir(o.dockerArchive), 0o755); err != nil {
-			return err
+		if err := writeDockerArchive(path, tag, img); err != nil {
+			return fmt.Errorf("docker archive %s (%s): %w", path, platform, err)
 		}
-		tmpOut := o.dockerArchive + ".tmp"
-		if err := tarball.WriteToFile(tmpOut, tag, img); err != nil {
-			return fmt.Errorf("docker archive: %w", err)
-		}
-		if err := os.Rename(tmpOut, o.dockerArchive); err != nil {
-			return err
-		}
-		fmt.Fprintf(os.Stderr, "imagebuild: wrote docker archive %s (%s)\n", o.dockerArchive, o.dockerPlatform)
+		fmt.Fprintf(os.Stderr, "imagebuild: wrote docker archive %s (%s)\n", path, platform)
 	}
 	fmt.Println(idxDigest.String())
 	return nil
@@ -482,4 +488,17 @@ func tarDir(dir, out string, mtime time.Time) error {
 		return err
 	}
 	return os.Rename(tmpOut, out)
+}
+
+// writeDockerArchive writes img as a `docker save` tarball named by tag,
+// through a temporary file so that a failed write leaves no partial archive.
+func writeDockerArchive(path string, tag name.Tag, img v1.Image) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	tmp := path + ".tmp"
+	if err := tarball.WriteToFile(tmp, tag, img); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
 }

@@ -7,12 +7,13 @@ pinned_version() {
   awk -v m="$2" '{ for (i = 1; i < NF; i++) if ($i == m && $(i + 1) ~ /^v/) { v = $(i + 1); sub(/^v/, "", v); print v; exit } }' "$1"
 }
 
-# up_to_date BINARY EXPECTED_SUBSTRING: the binary exists, runs, and its
+# up_to_date BINARY EXPECTED_SUBSTRING [RUNNER]: the binary exists, runs
+# (through RUNNER, such as qemu-aarch64-static, when given), and its
 # --version output mentions the wanted version.
 up_to_date() {
-  local bin="$1" want="$2" out
+  local bin="$1" want="$2" runner="${3:-}" out
   [[ -x "${bin}" ]] || return 1
-  out="$("${bin}" --version 2>&1)" || return 1
+  out="$(${runner} "${bin}" --version 2>&1)" || return 1
   [[ "${out}" == *"${want}"* ]]
 }
 
