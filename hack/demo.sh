@@ -110,14 +110,14 @@ s3_dir="${STATE_DIR}/seaweedfs"
 s3_endpoint="$(sed -n 's/^AWS_ENDPOINT_URL_S3=//p' "${s3_dir}/trainer.env")"
 CGO_ENABLED=0 go build -o bin/lcft-trainer ./trainer/cmd/lcft-trainer
 # The dataset the samples name (their comments give the same generator flags).
-dataset_uri=s3://lcft-data/synthetic/drift-0.7-seed-7.csv
+dataset_uri=s3://lcft-data/synthetic/drift-0.8-seed-7.csv
 (
   set -a
   . "${s3_dir}/admin.env"
   set +a
   unset AWS_PROFILE AWS_SESSION_TOKEN AWS_ENDPOINT_URL
-  bin/lcft-trainer gen --users 400 --items 800 --categories 16 --samples-per-user 60 \
-    --global-ctr 0.3 --drift 0.7 --data-seed 7 --out "${dataset_uri}"
+  bin/lcft-trainer gen --users 3000 --items 1000 --categories 18 --samples-per-user 60 \
+    --global-ctr 0.45 --drift 0.8 --data-seed 7 --out "${dataset_uri}"
 ) >&2
 # The trainer's identity (Read, Write, List; no Admin) for the pods. The values
 # go from the file to the API server without being printed; server-side apply

@@ -213,7 +213,7 @@ if [[ -n "${group_uri}" ]]; then
   out="$(
     set -a; . "${s3_dir}/trainer.env"; set +a
     bin/lcft-trainer predict --model "${group_uri}" --digest "${group_digest}" \
-      --data s3://lcft-data/synthetic/drift-0.7-seed-7.csv --out "${scores}" 2>&1
+      --data s3://lcft-data/synthetic/drift-0.8-seed-7.csv --out "${scores}" 2>&1
   )" && rc=0 || rc=$?
   rows="$(($(wc -l <"${scores}" 2>/dev/null || echo 1) - 1))"
   bad="$(awk -F, 'NR > 1 && !($4 > 0 && $4 < 1) { n++ } END { print n + 0 }' "${scores}" 2>/dev/null || echo 1)"
