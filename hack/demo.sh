@@ -45,6 +45,11 @@ APISERVER_PORT="${APISERVER_PORT:-6443}"
 DEMO_NAMESPACE="${DEMO_NAMESPACE:-lcft-demo}"
 OPERATOR_NAMESPACE="${OPERATOR_NAMESPACE:-lcft-system}"
 DEMO_TIMEOUT="${DEMO_TIMEOUT:-600}"
+# A real MovieLens copy (ratings.csv, movies.csv) beside the checkout: uploaded
+# to s3://lcft-data/movielens-small/ with config/samples/movielens/ applied.
+# DEMO_MOVIELENS=0 leaves it out (hack/e2e.sh does, unless E2E_MOVIELENS=1).
+MOVIELENS_DIR="${MOVIELENS_DIR:-${repo_root}/../shared/data/movielens-small}"
+DEMO_MOVIELENS="${DEMO_MOVIELENS:-1}"
 HELM_VERSION="${HELM_VERSION:-v3.22.0}"
 HELM="${HELM:-${repo_root}/bin/helm-${HELM_VERSION}}"
 RELEASE="${RELEASE:-lcft-operator}"
@@ -119,6 +124,23 @@ dataset_uri=s3://lcft-data/synthetic/drift-0.8-seed-7.csv
   bin/lcft-trainer gen --users 3000 --items 1000 --categories 18 --samples-per-user 60 \
     --global-ctr 0.45 --drift 0.8 --data-seed 7 --out "${dataset_uri}"
 ) >&2
+movielens=0
+if [[ "${DEMO_MOVIELENS}" == 1 && -s "${MOVIELENS_DIR}/ratings.csv" && -s "${MOVIELENS_DIR}/movies.csv" ]]; then
+  (
+    set -a
+    . "${s3_dir}/admin.env"
+    set +a
+    for f in ratings.csv movies.csv; do
+      printf 'user = "%s:%s"\n' "${AWS_ACCESS_KEY_ID}" "${AWS_SECRET_ACCESS_KEY}" |
+        curl -sSf --max-time 120 --aws-sigv4 "aws:amz:${AWS_REGION}:s3" -K - \
+          -T "${MOVIELENS_DIR}/${f}" "${s3_endpoint}/lcft-data/movielens-small/${f}" >/dev/null
+    done
+  ) && movielens=1
+  ((movielens)) && log "uploaded ${MOVIELENS_DIR}/{ratings,movies}.csv to s3://lcft-data/movielens-small/" ||
+    die "uploading ${MOVIELENS_DIR} to s3://lcft-data/movielens-small/ failed"
+else
+  log "no MovieLens copy at ${MOVIELENS_DIR} (or DEMO_MOVIELENS=0): the MovieLens cohort is left out"
+fi
 # The trainer's identity (Read, Write, List; no Admin) for the pods. The values
 # go from the file to the API server without being printed; server-side apply
 # keeps no last-applied-configuration annotation (which would copy the data).
@@ -153,6 +175,9 @@ step "samples (kubectl apply -f config/samples/ -n ${DEMO_NAMESPACE}), and ctr-h
 kubectl apply -n "${DEMO_NAMESPACE}" -f config/samples/
 sed -e 's/^  name: ctr-high$/  name: ctr-high-amd64/' -e 's/^    pool: arm64$/    pool: amd64/' \
   config/samples/finetune_v1alpha1_finetunecohort_high.yaml | kubectl apply -n "${DEMO_NAMESPACE}" -f -
+if ((movielens)); then
+  kubectl apply -n "${DEMO_NAMESPACE}" -f config/samples/movielens/
+fi
 
 step "waiting for the runs (timeout ${DEMO_TIMEOUT}s)"
 deadline=$((SECONDS + DEMO_TIMEOUT))

@@ -38,7 +38,9 @@ NODE_NAME="${NODE_NAME:-lcft-node}"
 ARM_NODE_NAME="${ARM_NODE_NAME:-lcft-arm64}"
 # The runs take seconds once the manager is up; do not wait 10 minutes to fail.
 DEMO_TIMEOUT="${DEMO_TIMEOUT:-300}"
-export STATE_DIR DEMO_NAMESPACE OPERATOR_NAMESPACE NODE_NAME ARM_NODE_NAME DEMO_TIMEOUT
+# The MovieLens cohort needs data from outside the project: only on request.
+DEMO_MOVIELENS="${E2E_MOVIELENS:-0}"
+export STATE_DIR DEMO_NAMESPACE OPERATOR_NAMESPACE NODE_NAME ARM_NODE_NAME DEMO_TIMEOUT DEMO_MOVIELENS
 export KUBECONFIG="${STATE_DIR}/kubeconfig"
 
 t0="${SECONDS}"
