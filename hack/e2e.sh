@@ -36,8 +36,9 @@ DEMO_NAMESPACE="${DEMO_NAMESPACE:-lcft-demo}"
 OPERATOR_NAMESPACE="${OPERATOR_NAMESPACE:-lcft-system}"
 NODE_NAME="${NODE_NAME:-lcft-node}"
 ARM_NODE_NAME="${ARM_NODE_NAME:-lcft-arm64}"
-# The runs take seconds once the manager is up; do not wait 10 minutes to fail.
-DEMO_TIMEOUT="${DEMO_TIMEOUT:-300}"
+# The runs take seconds to a few minutes once the manager is up (the arm64
+# cohort runs under qemu-user); do not wait 10 minutes to fail.
+DEMO_TIMEOUT="${DEMO_TIMEOUT:-480}"
 # The MovieLens cohort needs data from outside the project: only on request.
 DEMO_MOVIELENS="${E2E_MOVIELENS:-0}"
 export STATE_DIR DEMO_NAMESPACE OPERATOR_NAMESPACE NODE_NAME ARM_NODE_NAME DEMO_TIMEOUT DEMO_MOVIELENS
