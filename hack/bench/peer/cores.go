@@ -60,9 +60,10 @@ func coreDataset(users int) runspec.Dataset {
 	}
 }
 
-// epochLine matches the runner's end-of-epoch log line: samples, seconds
-// (rounded to 0.1 s) and samples/s (to 1 sample/s, the precise one).
-var epochLine = regexp.MustCompile(`epoch \d+/\d+: lr \S+, loss \S+, (\d+) samples in [0-9.]+ s \(([0-9]+) samples/s\)`)
+// epochLine matches the runner's end-of-epoch log line, serial or
+// data-parallel (which adds ", N workers"): samples, seconds (rounded to
+// 0.1 s) and samples/s (to 1 sample/s, the precise one).
+var epochLine = regexp.MustCompile(`epoch \d+/\d+: lr \S+, loss \S+, (\d+) samples in [0-9.]+ s \(([0-9]+) samples/s(?:, \d+ workers)?\)`)
 
 func cores(dir string, work coresWork, stdout io.Writer) (*coresResult, error) {
 	if work.Users <= 0 || work.PretrainEpochs <= 0 {
