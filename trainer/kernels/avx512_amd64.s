@@ -1,6 +1,7 @@
 //go:build amd64 && !purego
 
 #include "textflag.h"
+#include "tile_amd64.h"
 
 // AVX-512F micro-kernel; see avx512_amd64.go for the contract. Tiles of 8
 // rows by up to 32 columns: two ZMM accumulators per row (16 in all) when
@@ -53,20 +54,8 @@
 
 // func zbcast8x32(k int, a *float32, rs, ps int, b *float32, ldb int, c *float32, ldc int, bias *float32, flags, cols, ldm int)
 TEXT ·zbcast8x32(SB), NOSPLIT, $0-96
-	MOVQ k+0(FP), CX
-	MOVQ a+8(FP), SI
-	MOVQ rs+16(FP), R8
-	MOVQ ps+24(FP), R9
-	MOVQ b+32(FP), DX
-	MOVQ ldb+40(FP), R10
-	MOVQ c+48(FP), DI
-	MOVQ ldc+56(FP), R11
-	MOVQ flags+72(FP), R13
+	TILE_ARGS
 	MOVQ cols+80(FP), AX
-	SHLQ $2, R8
-	SHLQ $2, R9
-	SHLQ $2, R10
-	SHLQ $2, R11
 
 	// Column masks: K1 = lanes 0..min(w,16)-1 (low 16 bits of AX), K2 =
 	// lanes 16..w-1 (the next 16); K2 empty selects the 16-wide loop.
@@ -77,18 +66,7 @@ TEXT ·zbcast8x32(SB), NOSPLIT, $0-96
 zinit:
 	TESTQ $1, R13
 	JNZ   zloadc
-	VPXORD Z0, Z0, Z0
-	VPXORD Z1, Z1, Z1
-	VPXORD Z2, Z2, Z2
-	VPXORD Z3, Z3, Z3
-	VPXORD Z4, Z4, Z4
-	VPXORD Z5, Z5, Z5
-	VPXORD Z6, Z6, Z6
-	VPXORD Z7, Z7, Z7
-	VPXORD Z8, Z8, Z8
-	VPXORD Z9, Z9, Z9
-	VPXORD Z10, Z10, Z10
-	VPXORD Z11, Z11, Z11
+	ZERO_Z0_Z11
 	VPXORD Z12, Z12, Z12
 	VPXORD Z13, Z13, Z13
 	VPXORD Z14, Z14, Z14
