@@ -7,7 +7,9 @@
 # PyTorch, ...). Then the runner on 1 and 2 cores (GOMAXPROCS).
 #
 #   hack/bench-peer.sh        (make bench-peer)
-#   ROUNDS=3 USERS=1000 OUT=bin/bench-peer SKIP_CORES=0 to change
+#   ROUNDS=3 USERS=1000 OUT=bin/bench-peer SKIP_CORES=0 to change;
+#   CORES_USERS=6000 CORES_EPOCHS=4 size the 1-vs-2-core runs (several
+#   seconds each on one core, so that they measure the scaling)
 #
 # It installs Debian's python3-torch and libopenblas0-pthread when missing
 # and selects OpenBLAS (pthread) as libblas.so.3/liblapack.so.3 (the
@@ -59,6 +61,6 @@ done
 
 if [[ "${SKIP_CORES:-0}" != 1 ]]; then
   echo "== the runner on 1 and 2 cores (pretraining, then per-user fine-tuning; 1, 2, 1, 2)"
-  "${peer}" cores -dir "${OUT}" -out "${OUT}/cores.json"
+  "${peer}" cores -dir "${OUT}" -out "${OUT}/cores.json" -cores-users "${CORES_USERS:-6000}" -cores-epochs "${CORES_EPOCHS:-4}"
 fi
 "${peer}" report -dir "${OUT}"

@@ -7,7 +7,9 @@ import (
 )
 
 // benchShapes are the products of one SGD step at batch 32 of the MLP
-// 200-80-1 on a 64-wide input, and a batch-1024 layer.
+// 200-80-1 on a 64-wide input, a batch-1024 layer on that input, and the
+// two hidden layers at batch 1024 of the Wide&Deep model of the PyTorch
+// comparison (5 fields of 8: a 40-wide input).
 var benchShapes = []struct {
 	name    string
 	m, n, k int
@@ -16,21 +18,23 @@ var benchShapes = []struct {
 	{"32x80x200", 32, 80, 200},
 	{"32x1x80", 32, 1, 80},
 	{"1024x200x64", 1024, 200, 64},
+	{"1024x200x40", 1024, 200, 40},
+	{"1024x80x200", 1024, 80, 200},
 }
 
-// benchImpls returns the generic implementation and the SIMD one if any.
+// benchImpls returns the generic implementation and the SIMD ones the CPU
+// supports.
 func benchImpls() []*impl {
-	out := []*impl{&genericImpl}
-	if s := simdImpl(); s != nil {
-		out = append(out, s)
-	}
-	return out
+	return append([]*impl{&genericImpl}, simdImpls()...)
 }
 
 // reportFlops reports the rate of 2·m·n·k floating-point operations per
-// iteration.
-func reportFlops(b *testing.B, m, n, k int) {
-	b.ReportMetric(float64(2*m*n*k)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+// iteration, per second of wall time and per second of the process's CPU
+// time since cpu0 (processCPU; the figure to read on a shared machine).
+func reportFlops(b *testing.B, m, n, k int, cpu0 int64) {
+	flops := float64(2*m*n*k) * float64(b.N)
+	b.ReportMetric(flops/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+	b.ReportMetric(flops/float64(processCPU(b)-cpu0), "GFLOP/cpu-s")
 }
 
 func BenchmarkGemmNN(b *testing.B) {
@@ -42,10 +46,11 @@ func BenchmarkGemmNN(b *testing.B) {
 		c := make([]float32, sh.m*sh.n)
 		for _, im := range benchImpls() {
 			b.Run(fmt.Sprintf("%s/%s", sh.name, im.name), func(b *testing.B) {
+				cpu0 := processCPU(b)
 				for b.Loop() {
 					im.gemmNN(sh.m, sh.n, sh.k, x, sh.k, w, sh.n, c, sh.n, bias, true)
 				}
-				reportFlops(b, sh.m, sh.n, sh.k)
+				reportFlops(b, sh.m, sh.n, sh.k, cpu0)
 			})
 		}
 	}
@@ -60,10 +65,11 @@ func BenchmarkGemmTN(b *testing.B) {
 		c := make([]float32, sh.k*sh.n)
 		for _, im := range benchImpls() {
 			b.Run(fmt.Sprintf("%s/%s", sh.name, im.name), func(b *testing.B) {
+				cpu0 := processCPU(b)
 				for b.Loop() {
 					im.gemmTN(sh.k, sh.n, sh.m, x, sh.k, dh, sh.n, c, sh.n)
 				}
-				reportFlops(b, sh.m, sh.n, sh.k)
+				reportFlops(b, sh.m, sh.n, sh.k, cpu0)
 			})
 		}
 	}
@@ -79,10 +85,11 @@ func BenchmarkGemmNT(b *testing.B) {
 		c := make([]float32, sh.m*sh.k)
 		for _, im := range benchImpls() {
 			b.Run(fmt.Sprintf("%s/%s", sh.name, im.name), func(b *testing.B) {
+				cpu0 := processCPU(b)
 				for b.Loop() {
 					im.gemmNT(sh.m, sh.k, sh.n, dh, sh.n, w, sh.n, c, sh.k, x, sh.k)
 				}
-				reportFlops(b, sh.m, sh.n, sh.k)
+				reportFlops(b, sh.m, sh.n, sh.k, cpu0)
 			})
 		}
 	}

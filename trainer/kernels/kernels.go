@@ -9,21 +9,25 @@
 // occupies (r-1)*ld+c elements. Products run on the calling goroutine and do
 // not allocate.
 //
-// Three implementations exist: a portable pure-Go one ("generic"), Go
+// Four implementations exist: a portable pure-Go one ("generic"), Go
 // assembly micro-kernels for amd64 CPUs with AVX2 and FMA ("avx2", with
-// masked loads and stores on edge tiles) and for arm64 ("neon", NEON tiles
-// of 4×16 and 4×4, edges in Go). The SIMD one is chosen at start-up when the
-// CPU has it; the environment variable LCFT_KERNELS=generic, or building
-// with the tag purego, selects the generic one. Results of the two agree to
-// float32 rounding (fused multiply-adds and summation order differ), not
-// bit for bit.
+// masked loads and stores on edge tiles), for amd64 CPUs with AVX-512F
+// ("avx512", 8×32 tiles with opmask edges, the AVX2 kernels for the rest)
+// and for arm64 ("neon", NEON tiles of 4×16 and 4×4, edges in Go). The
+// fastest one the CPU (and the operating system, for the ZMM state)
+// supports is chosen at start-up; the environment variable LCFT_KERNELS
+// names one to force ("generic", or a SIMD one the CPU supports), and
+// building with the tag purego leaves only the generic one. Results agree
+// to float32 rounding (fused multiply-adds and summation order differ),
+// not bit for bit.
 package kernels
 
 import "os"
 
 // EnvVar names the environment variable that selects the implementation:
-// "generic" forces the pure-Go kernels; anything else (or unset) picks the
-// fastest one the CPU supports.
+// "generic" forces the pure-Go kernels, the name of a SIMD implementation
+// the CPU supports ("avx512", "avx2", "neon") forces that one; anything
+// else (or unset) picks the fastest one the CPU supports.
 const EnvVar = "LCFT_KERNELS"
 
 // Generic is the name of the pure-Go implementation.
@@ -48,14 +52,20 @@ func choose(env string) *impl {
 	if env == Generic {
 		return &genericImpl
 	}
-	if s := simdImpl(); s != nil {
-		return s
+	simd := simdImpls()
+	for _, s := range simd {
+		if s.name == env {
+			return s
+		}
+	}
+	if len(simd) > 0 {
+		return simd[0]
 	}
 	return &genericImpl
 }
 
-// Implementation returns the name of the kernels in use: "avx2", "neon" or
-// "generic".
+// Implementation returns the name of the kernels in use: "avx512", "avx2",
+// "neon" or "generic".
 func Implementation() string { return active.name }
 
 // GemmNN sets C = A·B, then adds bias to every row when bias is not nil

@@ -1,6 +1,7 @@
 //go:build amd64 && !purego
 
 #include "textflag.h"
+#include "tile_amd64.h"
 
 // AVX2+FMA micro-kernels; see simd_amd64.go for the contracts. As in the
 // generic kernels, ReLU and the ReLU mask let NaN through (VMAXPS returns
@@ -63,21 +64,9 @@ GLOBL maskTab<>(SB), RODATA|NOPTR, $128
 
 // func bcast4x16(k int, a *float32, rs, ps int, b *float32, ldb int, c *float32, ldc int, bias *float32, flags, w, ldm int)
 TEXT ·bcast4x16(SB), NOSPLIT, $0-96
-	MOVQ k+0(FP), CX
-	MOVQ a+8(FP), SI
-	MOVQ rs+16(FP), R8
-	MOVQ ps+24(FP), R9
-	MOVQ b+32(FP), DX
-	MOVQ ldb+40(FP), R10
-	MOVQ c+48(FP), DI
-	MOVQ ldc+56(FP), R11
+	TILE_ARGS
 	MOVQ bias+64(FP), R12
-	MOVQ flags+72(FP), R13
 	MOVQ w+80(FP), AX
-	SHLQ $2, R8
-	SHLQ $2, R9
-	SHLQ $2, R10
-	SHLQ $2, R11
 
 	// Column masks for an edge tile.
 	LEAQ maskTab<>(SB), BX

@@ -17,13 +17,15 @@ var shapes = [][3]int{ // m, n, k
 	{9, 9, 0},
 }
 
-// impls returns the implementations to compare against the generic one.
+// impls returns the implementations to compare against the generic one:
+// every SIMD one the CPU supports (on an AVX-512 machine both avx512 and
+// avx2), whichever LCFT_KERNELS selects.
 func impls(t testing.TB) []*impl {
-	s := simdImpl()
-	if s == nil {
+	s := simdImpls()
+	if len(s) == 0 {
 		t.Skip("no SIMD kernels in this build or on this CPU")
 	}
-	return []*impl{s}
+	return s
 }
 
 // matrix returns a random r×c matrix with row stride c+pad, normal
@@ -197,11 +199,19 @@ func TestChoose(t *testing.T) {
 		t.Errorf("choose(%q) = %q", Generic, got)
 	}
 	want := Generic
-	if s := simdImpl(); s != nil {
-		want = s.name
+	simd := simdImpls()
+	if len(simd) > 0 {
+		want = simd[0].name
 	}
-	if got := choose("").name; got != want {
-		t.Errorf("choose(\"\") = %q, want %q", got, want)
+	for _, env := range []string{"", "no-such-kernels"} {
+		if got := choose(env).name; got != want {
+			t.Errorf("choose(%q) = %q, want %q", env, got, want)
+		}
+	}
+	for _, s := range simd {
+		if got := choose(s.name); got != s {
+			t.Errorf("choose(%q) = %q", s.name, got.name)
+		}
 	}
 }
 

@@ -18,12 +18,17 @@ var avx2Impl = impl{
 	dot:    dotAVX2,
 }
 
-// simdImpl returns the AVX2 kernels when the CPU has AVX2 and FMA.
-func simdImpl() *impl {
-	if cpu.X86.HasAVX2 && cpu.X86.HasFMA {
-		return &avx2Impl
+// simdImpls returns the SIMD kernels the CPU supports, fastest first: the
+// AVX-512 ones (avx512_amd64.go), then the AVX2+FMA ones.
+func simdImpls() []*impl {
+	var out []*impl
+	if hasAVX512() {
+		out = append(out, &avx512Impl)
 	}
-	return nil
+	if cpu.X86.HasAVX2 && cpu.X86.HasFMA {
+		out = append(out, &avx2Impl)
+	}
+	return out
 }
 
 // bcast4x16 computes a tile of up to 4×16 of C from k rank-1 updates: for

@@ -15,7 +15,8 @@ var neonImpl = impl{
 	dot:    dotNEON,
 }
 
-func simdImpl() *impl { return &neonImpl }
+// simdImpls returns the NEON kernels.
+func simdImpls() []*impl { return []*impl{&neonImpl} }
 
 // bcast4x16 computes the 4×16 tile of C from k rank-1 updates: for p < k,
 // C[r][j] += A(r, p)·B[p][j], where A(r, p) is at a + r*rs + p*ps

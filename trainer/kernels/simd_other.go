@@ -2,6 +2,7 @@
 
 package kernels
 
-// simdImpl returns nil: this build has no SIMD kernels (an architecture
-// other than amd64 and arm64, or the purego tag), so the generic ones run.
-func simdImpl() *impl { return nil }
+// simdImpls returns nothing: this build has no SIMD kernels (an
+// architecture other than amd64 and arm64, or the purego tag), so the
+// generic ones run.
+func simdImpls() []*impl { return nil }

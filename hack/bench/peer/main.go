@@ -9,6 +9,8 @@
 //	peer check   -dir DIR -out FILE    loss and gradients of one batch
 //	peer peak    -out FILE             the core's float32 FMA peak
 //	peer cores   -dir DIR -out FILE    the runner on 1 and 2 cores
+//	             [-cores-users N]      (users of its synthetic dataset,
+//	             [-cores-epochs N]     pretraining epochs)
 //	peer report  -dir DIR              the tables, from the files above
 //
 // The models are the trainer's own (trainer/model): this program only
@@ -41,6 +43,8 @@ func run(args []string, stdout io.Writer) error {
 	dir := fs.String("dir", "", "directory of the exported dataset, weights and manifest")
 	out := fs.String("out", "", "JSON file to write the results to")
 	users := fs.Int("users", 1000, "export: number of users of the synthetic dataset")
+	coresUsers := fs.Int("cores-users", 6000, "cores: users of the synthetic dataset (50 samples each)")
+	coresEpochs := fs.Int("cores-epochs", 4, "cores: pretraining epochs")
 	cpuprofile := fs.String("cpuprofile", "", "run: write a CPU profile of the Wide&Deep per-user fine-tuning to this file")
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
@@ -60,7 +64,7 @@ func run(args []string, stdout io.Writer) error {
 	case "peak":
 		res, err = measurePeak()
 	case "cores":
-		res, err = cores(*dir, stdout)
+		res, err = cores(*dir, coresWork{Users: *coresUsers, PretrainEpochs: *coresEpochs}, stdout)
 	case "report":
 		return report(*dir, stdout)
 	default:

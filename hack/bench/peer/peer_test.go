@@ -200,15 +200,21 @@ func TestMedianAndOffsets(t *testing.T) {
 	}
 }
 
-// TestEpochLine: the pattern reads the runner's end-of-epoch line as the
-// runner prints it (trainGlobal in trainer/runner).
+// TestEpochLine: the pattern reads the runner's end-of-epoch lines as the
+// runner prints them: serial (trainGlobal in trainer/runner) and
+// data-parallel (pretrain_parallel.go, with its worker count). A 2-worker
+// line it missed once made peer cores count one epoch of four.
 func TestEpochLine(t *testing.T) {
-	line := fmt.Sprintf("[pretrain shard 0/1]     9.1s epoch %d/%d: lr %g, loss %.4f, %d samples in %.1f s (%.0f samples/s)", 1, 2, 0.05, 0.6712, 58827, 8.5, 6921.4)
-	m := epochLine.FindStringSubmatch(line)
-	if m == nil {
-		t.Fatalf("epochLine does not match %q", line)
-	}
-	if diff := cmp.Diff([]string{"58827", "6921"}, m[1:]); diff != "" {
-		t.Errorf("epochLine on %q (-want +got):\n%s", line, diff)
+	for _, line := range []string{
+		fmt.Sprintf("[pretrain shard 0/1]     9.1s epoch %d/%d: lr %g, loss %.4f, %d samples in %.1f s (%.0f samples/s)", 1, 2, 0.05, 0.6712, 58827, 8.5, 6921.4),
+		fmt.Sprintf("[pretrain shard 0/1]     9.1s epoch %d/%d: lr %g, loss %.4f, %d samples in %.1f s (%.0f samples/s, %d workers)", 1, 2, 0.05, 0.6712, 58827, 8.5, 6921.4, 2),
+	} {
+		m := epochLine.FindStringSubmatch(line)
+		if m == nil {
+			t.Fatalf("epochLine does not match %q", line)
+		}
+		if diff := cmp.Diff([]string{"58827", "6921"}, m[1:]); diff != "" {
+			t.Errorf("epochLine on %q (-want +got):\n%s", line, diff)
+		}
 	}
 }

@@ -151,8 +151,8 @@ func report(dir string, w io.Writer) error {
 	}
 	var cr coresResult
 	if err := readJSON(filepath.Join(dir, "cores.json"), &cr); err == nil {
-		fmt.Fprintf(w, "\nthe runner on 1 and 2 cores (GOMAXPROCS; median over the runs of each; \"busy\" is the run's CPU seconds per wall second,\n"+
-			"about 1 for serial work on an idle machine; with a load average above the core count the ratio is the CPU share the scheduler gives):\n")
+		fmt.Fprintf(w, "\nthe runner on 1 and 2 cores (GOMAXPROCS; %d users, %d pretraining epochs; median over the runs of each; \"busy\" is the run's CPU seconds per wall second,\n"+
+			"about 1 for serial work on an idle machine; with a load average above the core count the ratio is the CPU share the scheduler gives):\n", cr.Work.Users, cr.Work.PretrainEpochs)
 		for _, phase := range []string{"pretrain", "finetune"} {
 			per := map[int][]float64{}
 			cpu := map[int][]float64{}
