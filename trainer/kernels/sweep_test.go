@@ -6,18 +6,20 @@ import (
 	"testing"
 )
 
-// sweepRows are the m of the sweep: every size to 33 (below, at and past
-// the 4- and 8-row tiles) and sizes past ntTransposeMinRows, where GemmNT
-// runs on the transposed panel, with every remainder of 8.
-var sweepRows = append(seq(1, 33), 64, 65, 66, 67, 68, 69, 70, 71, 72, 79)
+// sweepRows are the m of the sweep: every size to 17 (every remainder of
+// the 4- and 8-row tiles, one and two tiles), the edges of 32, and sizes
+// past ntTransposeMinRows, where GemmNT runs on the transposed panel, with
+// every remainder of 8.
+var sweepRows = append(seq(1, 17), 24, 31, 32, 33, 64, 65, 66, 67, 68, 69, 70, 71, 72, 79)
 
 // sweepInner are the k of the sweep: short, at and past the vector widths
 // (8, 16), and past ntPanelK, where GemmNT's panel is taken in chunks.
-var sweepInner = []int{1, 2, 3, 7, 8, 9, 15, 16, 17, 31, 32, 33, 257, 300}
+var sweepInner = []int{1, 2, 7, 8, 9, 16, 17, 33, 300}
 
-// sweepCols are the n of the sweep: every width to 33 (below, at and past
-// the 16- and 32-column tiles) and two past 64.
-var sweepCols = append(seq(1, 33), 47, 65)
+// sweepCols are the n of the sweep: every width to 17 (every remainder of
+// the 16-column tiles), the edges of the 32-column tiles, 47 (a 32-column
+// tile and a 15-column edge) and 65.
+var sweepCols = append(seq(1, 17), 24, 31, 32, 33, 47, 65)
 
 func seq(from, to int) []int {
 	var out []int
