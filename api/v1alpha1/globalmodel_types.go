@@ -91,6 +91,10 @@ type PretrainingSpec struct {
 	// +kubebuilder:validation:XValidation:rule="!self.matches('^([0-9]+([.][0-9]+)?|[.][0-9]+)([eE][-+]?[0-9]{1,2})?$') || (double(self) >= 0.0 && double(self) <= 0.5)",message="holdoutFraction must be in [0, 0.5]"
 	// +optional
 	HoldoutFraction Decimal `json:"holdoutFraction,omitempty"`
+	// DistillFrom makes the pretraining a distillation round from
+	// cohorts' fine-tuned models (see DistillSpec).
+	// +optional
+	DistillFrom *DistillSpec `json:"distillFrom,omitempty"`
 }
 
 // ModelImport points at a model trained elsewhere, in the trainer's artifact format.
@@ -212,6 +216,10 @@ type GlobalModelStatus struct {
 	// Progress of the running Job, polled from its shards (see RunProgress).
 	// +optional
 	Progress *RunProgress `json:"progress,omitempty"`
+	// Distillation compares a distilled model (spec.training.distillFrom)
+	// with its predecessor.
+	// +optional
+	Distillation *DistillationStatus `json:"distillation,omitempty"`
 }
 
 // DatasetStatus identifies the data a run read.

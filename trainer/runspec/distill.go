@@ -62,6 +62,47 @@ type Teacher struct {
 	Cohort     *Cohort        `json:"cohort,omitempty"`
 }
 
+// Clone is a deep copy of d (nil for nil).
+func (d *Distill) Clone() *Distill {
+	if d == nil {
+		return nil
+	}
+	c := *d
+	c.Teachers = make([]Teacher, len(d.Teachers))
+	for i, t := range d.Teachers {
+		t.UserModels = append([]ModelArtifact(nil), t.UserModels...)
+		if t.GroupModel != nil {
+			g := *t.GroupModel
+			t.GroupModel = &g
+		}
+		if t.Cohort != nil {
+			co := *t.Cohort
+			t.Cohort = &co
+		}
+		c.Teachers[i] = t
+	}
+	return &c
+}
+
+// URIs points at every artifact URI of d, the predecessor's first, for a
+// caller that rewrites them (the controller mounts pvc:// URIs); nil for nil.
+func (d *Distill) URIs() []*string {
+	if d == nil {
+		return nil
+	}
+	uris := []*string{&d.Predecessor.URI}
+	for i := range d.Teachers {
+		t := &d.Teachers[i]
+		for j := range t.UserModels {
+			uris = append(uris, &t.UserModels[j].URI)
+		}
+		if t.GroupModel != nil {
+			uris = append(uris, &t.GroupModel.URI)
+		}
+	}
+	return uris
+}
+
 // validateDistill checks a pretraining run's Distill.
 func (s *Spec) validateDistill() error {
 	d := s.Distill
