@@ -120,7 +120,7 @@ func perUserTeacher(t *testing.T, ds runspec.Dataset, p *runspec.PretrainStats, 
 			g[k][1] += float64(row.Test) * float64(row.LCFT)
 			g[k][2] += float64(row.Test)
 		}
-		t.Logf("teachers: rest cloud %.4f tuned %.4f; minority cloud %.4f tuned %.4f", g[0][0]/g[0][2], g[0][1]/g[0][2], g[1][0]/g[1][2], g[1][1]/g[1][2])
+		t.Logf("teachers (%s, lr %g, %d epochs): rest Cloud %.4f fine-tuned %.4f; minority Cloud %.4f fine-tuned %.4f", scope, lr, epochs, g[0][0]/g[0][2], g[0][1]/g[0][2], g[1][0]/g[1][2], g[1][1]/g[1][2])
 	}
 	return runspec.Teacher{Name: "test/" + scope, UserModels: []runspec.ModelArtifact{{URI: sum.UserModelsURI}}}
 }
@@ -144,31 +144,45 @@ func TestDistillLiftsMinority(t *testing.T) {
 	const restMargin = 0.005
 	ds := minorityDataset(600, 3)
 	p := mustPretrain(t, pretrainSpec(ds, "WideDeep", "mem://distill-minority/base", 7))
-	teacher := perUserTeacher(t, ds, p, "mem://distill-minority/cohort", runspec.ScopeAll, 0.5, 3)
-	for _, w := range []float64{0.5, 1e-9} {
-		spec := distillSpec(ds, p, "mem://distill-minority/round-"+strconv.FormatFloat(w, 'g', -1, 64), 0.1, w, teacher)
-		sum, err := run(context.Background(), spec, 0, testLog(t), options{workers: 1, resamples: 1000, pretrainWorkers: 1})
-		if err != nil {
-			t.Fatal(err)
-		}
-		st := sum.Pretrain
-		minority, rest := byMinority(t, ds, &runspec.ModelArtifact{URI: st.ArtifactURI}, &runspec.ModelArtifact{URI: p.ArtifactURI})
-		mm, ml, mh := minority.interval(t)
-		rm, rl, rh := rest.interval(t)
-		t.Logf("weight %g: minority (%d users) %+.5f [%+.5f, %+.5f], rest (%d users) %+.5f [%+.5f, %+.5f]; overall %+.5f [%+.5f, %+.5f], long tail %+.5f [%+.5f, %+.5f]",
-			w, len(minority.w), mm, ml, mh, len(rest.w), rm, rl, rh,
-			st.Distill.Overall.Delta, st.Distill.Overall.Lo, st.Distill.Overall.Hi, st.Distill.LongTail.Delta, st.Distill.LongTail.Lo, st.Distill.LongTail.Hi)
-		if w != 0.5 {
-			continue
-		}
-		if st.Distill.TaughtUsers == 0 || st.Distill.TaughtUsers+st.Distill.RolledBackUsers > int64(len(minority.w)+len(rest.w))+200 {
-			t.Errorf("taught %d users (%d rolled back)", st.Distill.TaughtUsers, st.Distill.RolledBackUsers)
-		}
-		if !(ml > 0) {
-			t.Errorf("minority: %+.5f [%+.5f, %+.5f], want an interval above 0", mm, ml, mh)
-		}
-		if !(rm > -restMargin && rl > -2*restMargin) {
-			t.Errorf("rest: %+.5f [%+.5f, %+.5f], want a mean above %g and a low end above %g", rm, rl, rh, -restMargin, -2*restMargin)
+	teachers := []struct {
+		name      string
+		scope     string
+		lr        float64
+		epochs    int
+		weights   []float64
+		assertion bool
+	}{
+		{"All, lr 0.5, 3 epochs", runspec.ScopeAll, 0.5, 3, []float64{0.5, 1, 1e-9}, true},
+		{"Patch, lr 1, 5 epochs", runspec.ScopePatch, 1, 5, []float64{0.5}, false},
+	}
+	t.Log("| teachers | weight | minority ΔAUC [95% CI] | rest ΔAUC [95% CI] | overall ΔAUC [95% CI] | long tail ΔAUC [95% CI] |")
+	for i, tc := range teachers {
+		teacher := perUserTeacher(t, ds, p, "mem://distill-minority/cohort-"+tc.scope, tc.scope, tc.lr, tc.epochs)
+		for _, w := range tc.weights {
+			spec := distillSpec(ds, p, "mem://distill-minority/round-"+strconv.Itoa(i)+"-"+strconv.FormatFloat(w, 'g', -1, 64), 0.1, w, teacher)
+			sum, err := run(context.Background(), spec, 0, testLog(t), options{workers: 1, resamples: 1000, pretrainWorkers: 1})
+			if err != nil {
+				t.Fatal(err)
+			}
+			st := sum.Pretrain
+			minority, rest := byMinority(t, ds, &runspec.ModelArtifact{URI: st.ArtifactURI}, &runspec.ModelArtifact{URI: p.ArtifactURI})
+			mm, ml, mh := minority.interval(t)
+			rm, rl, rh := rest.interval(t)
+			o, lt := st.Distill.Overall, st.Distill.LongTail
+			t.Logf("| %s | %g | %+.4f [%+.4f, %+.4f] (%d) | %+.4f [%+.4f, %+.4f] (%d) | %+.4f [%+.4f, %+.4f] | %+.4f [%+.4f, %+.4f] |",
+				tc.name, w, mm, ml, mh, len(minority.w), rm, rl, rh, len(rest.w), o.Delta, o.Lo, o.Hi, lt.Delta, lt.Lo, lt.Hi)
+			if !tc.assertion || w != 0.5 {
+				continue
+			}
+			if st.Distill.TaughtUsers == 0 {
+				t.Errorf("taught %d users (%d rolled back)", st.Distill.TaughtUsers, st.Distill.RolledBackUsers)
+			}
+			if !(ml > 0) {
+				t.Errorf("minority: %+.5f [%+.5f, %+.5f], want an interval above 0", mm, ml, mh)
+			}
+			if !(rm > -restMargin && rl > -2*restMargin) {
+				t.Errorf("rest: %+.5f [%+.5f, %+.5f], want a mean above %g and a low end above %g", rm, rl, rh, -restMargin, -2*restMargin)
+			}
 		}
 	}
 }
