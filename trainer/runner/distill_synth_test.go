@@ -174,6 +174,7 @@ func TestDistillLiftsMinority(t *testing.T) {
 			if !tc.assertion || w != 0.5 {
 				continue
 			}
+			t.Logf("predecessor Cloud AUC %.4f, new %.4f, %d taught users, long tail at most %d train rows", st.Distill.PredecessorAUC, o.New, st.Distill.TaughtUsers, st.Distill.LongTailMaxRows)
 			if st.Distill.TaughtUsers == 0 {
 				t.Errorf("taught %d users (%d rolled back)", st.Distill.TaughtUsers, st.Distill.RolledBackUsers)
 			}
