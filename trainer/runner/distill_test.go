@@ -225,6 +225,23 @@ func TestDistillRound(t *testing.T) {
 		t.Errorf("two runs saved %v", digests)
 	}
 
+	// Init Fresh trains a new initialisation (any architecture on the
+	// predecessor's rows); Init Predecessor refuses another architecture.
+	fresh := distillSpec(f.ds, f.p, "mem://round/fresh", 0.5, 0.5, f.perUser)
+	fresh.Distill.Init, fresh.Model.Architecture = runspec.DistillInitFresh, "DeepFM"
+	fsum, err := Run(ctx, fresh, 0, testLog(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fsum.Pretrain.Digest == digests[0] || fsum.Pretrain.Distill.PredecessorDigest != f.p.Digest {
+		t.Errorf("fresh round: %+v", fsum.Pretrain)
+	}
+	mismatch := distillSpec(f.ds, f.p, "mem://round/mismatch", 0.1, 0.5, f.perUser)
+	mismatch.Model.Architecture = "DeepFM"
+	if _, err := Run(ctx, mismatch, 0, nil); ExitCode(err) != runspec.ExitBadInput || !strings.Contains(err.Error(), "not the predecessor's") {
+		t.Errorf("another architecture from the predecessor: %v", err)
+	}
+
 	corrupt := "mem://round/corrupt.lcftu"
 	if err := storage.WriteAll(ctx, corrupt, []byte("not a user-models file")); err != nil {
 		t.Fatal(err)
