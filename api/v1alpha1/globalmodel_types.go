@@ -247,6 +247,8 @@ type DatasetStatus struct {
 // +kubebuilder:printcolumn:name="Users",type=integer,JSONPath=`.status.users`
 // +kubebuilder:printcolumn:name="Cloud",type=string,JSONPath=`.status.cloudAUC`
 // +kubebuilder:printcolumn:name="Holdout",type=string,JSONPath=`.status.holdoutFraction`,priority=1
+// +kubebuilder:printcolumn:name="VsPredecessor",type=string,JSONPath=`.status.distillation.overall.delta`,priority=1
+// +kubebuilder:printcolumn:name="LongTail",type=string,JSONPath=`.status.distillation.longTail.delta`,priority=1
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 type GlobalModel struct {
 	metav1.TypeMeta   `json:",inline"`
