@@ -11,10 +11,13 @@ import (
 	"github.com/lcft-dev/lcft-operator/trainer/metrics"
 	"github.com/lcft-dev/lcft-operator/trainer/model"
 	"github.com/lcft-dev/lcft-operator/trainer/runspec"
+	"github.com/lcft-dev/lcft-operator/trainer/storage"
 )
 
 // distill is a pretraining run with spec.Distill: a MoMoDistill round. It
-// reads the dataset through the predecessor's vocabulary, gives the rows of
+// reads the dataset through the predecessor's vocabulary (rows of users or
+// items the predecessor never saw are dropped and counted, as in a
+// fine-tuning run), writes its partitions when asked, gives the rows of
 // taught users their teachers' soft targets (teach), trains the new model
 // on them exactly as pretrain trains on hard labels (same optimizer,
 // batches, shuffles, holdout), evaluates it as pretrain does, compares it
@@ -36,6 +39,12 @@ func distill(ctx context.Context, spec *runspec.Spec, lg *logger, opts options) 
 		return nil, err
 	}
 	train, test := sp.train, sp.test
+	var partitions string
+	if spec.WritePartitions {
+		if partitions, err = writePartitions(ctx, storage.Join(spec.OutputURI, PartitionsDir), spec.Dataset, sp.digest, train, test, lg); err != nil {
+			return nil, err
+		}
+	}
 	fit, held, err := holdOut(train, spec.Dataset.Split.HoldoutFraction)
 	if err != nil {
 		return nil, err
@@ -71,7 +80,7 @@ func distill(ctx context.Context, spec *runspec.Spec, lg *logger, opts options) 
 	if err != nil {
 		return nil, err
 	}
-	stats.GlobalCTR, stats.DatasetDigest = g, sp.digest
+	stats.GlobalCTR, stats.DatasetDigest, stats.PartitionsURI = g, sp.digest, partitions
 	stats.Samples = int64(len(fit.Samples))
 	if held != nil {
 		stats.HoldoutFraction, stats.HoldoutSamples = spec.Dataset.Split.HoldoutFraction, int64(len(held.Samples))

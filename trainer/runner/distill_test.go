@@ -200,6 +200,7 @@ func TestDistillRound(t *testing.T) {
 	f := newDistillFixture(t, "mem://round")
 	spec := distillSpec(f.ds, f.p, "mem://round/distilled", 0.1, 0.5, f.perUser, f.pooled)
 	spec.Distill.LongTailShare = 0.3
+	spec.WritePartitions = true
 	var digests []string
 	for range 2 {
 		sum, err := Run(ctx, spec, 0, testLog(t))
@@ -216,6 +217,9 @@ func TestDistillRound(t *testing.T) {
 		}
 		if math.Abs(d.Overall.New-sum.Pretrain.CloudAUC) > 1e-12 {
 			t.Errorf("overall new AUC %v, cloud AUC %v", d.Overall.New, sum.Pretrain.CloudAUC)
+		}
+		if sum.Pretrain.PartitionsURI == "" {
+			t.Error("the round wrote no partitions")
 		}
 		if _, err := sum.Encode(); err != nil {
 			t.Error(err)
