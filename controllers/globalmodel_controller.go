@@ -2,6 +2,7 @@ package controllers
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"time"
@@ -72,6 +73,23 @@ func (r *GlobalModelReconciler) reconcileRun(ctx context.Context, gm *finetunev1
 		conds.phase(gm.Status.Phase, "InvalidSpec", err.Error())
 		return nil // the spec must change; retrying cannot help
 	}
+	predecessor := ""
+	if t := gm.Spec.Training; t != nil && t.DistillFrom != nil {
+		distill, name, wait, err := distillTeachers(ctx, r.Client, gm)
+		switch {
+		case errors.Is(err, errInvalidDistillation):
+			gm.Status.Phase = finetunev1alpha1.PhaseFailed
+			conds.phase(gm.Status.Phase, ReasonInvalidDistillation, err.Error())
+			return nil
+		case err != nil:
+			return err
+		case wait != nil:
+			gm.Status.Phase = finetunev1alpha1.PhaseWaiting
+			conds.phase(gm.Status.Phase, wait.reason, wait.message)
+			return nil
+		}
+		spec.Distill, predecessor = distill, name
+	}
 	tmpl, err := mergePodTemplates(r.Options.TrainerPodTemplate, gm.Spec.PodTemplate, "spec.podTemplate")
 	if err != nil {
 		gm.Status.Phase = finetunev1alpha1.PhaseFailed
@@ -109,6 +127,10 @@ func (r *GlobalModelReconciler) reconcileRun(ctx context.Context, gm *finetunev1
 	case finetunev1alpha1.PhaseSucceeded:
 		gm.Status.Progress = endProgress(gm.UID, gm.Status.Progress, true)
 		err := r.succeeded(gm, spec, out, conds)
+		gm.Status.Distillation = nil
+		if st := out.summaries[0].Pretrain; st != nil && predecessor != "" {
+			gm.Status.Distillation = distillationStatus(predecessor, st.Distill)
+		}
 		observeRunEnd("GlobalModel", job, gm.Status.Phase)
 		return err
 	case finetunev1alpha1.PhaseFailed:
@@ -183,6 +205,7 @@ func (r *GlobalModelReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Watches(&corev1.Pod{}, handler.EnqueueRequestsFromMapFunc(podOwner("GlobalModel")), builder.WithPredicates(finishedPods())).
 		Watches(&finetunev1alpha1.FineTuneCohort{}, handler.EnqueueRequestsFromMapFunc(cohortModel), builder.WithPredicates(deletions())).
 		Watches(&finetunev1alpha1.CorrectionPolicy{}, handler.EnqueueRequestsFromMapFunc(policyModel), builder.WithPredicates(deletions())).
+		Watches(&finetunev1alpha1.FineTuneCohort{}, handler.EnqueueRequestsFromMapFunc(distillingModels(mgr.GetClient()))).
 		WatchesMetadata(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(secretUsers(mgr.GetClient(), r.Options, modelList, podTemplateSecretIndex, modelNames)), builder.WithPredicates(secretAppeared())).
 		Named("globalmodel").
 		Complete(r)

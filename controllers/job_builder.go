@@ -77,6 +77,7 @@ func buildRun(r run, opts Options) (*runObjects, error) {
 		p := *spec.Dataset.Partitions
 		spec.Dataset.Partitions = &p
 	}
+	spec.Distill = spec.Distill.Clone()
 	volumes, mounts, err := mountPVCs(&spec)
 	if err != nil {
 		return nil, err
@@ -302,6 +303,11 @@ func mountPVCs(spec *runspec.Spec) ([]corev1.Volume, []corev1.VolumeMount, error
 	if spec.GlobalModel != nil {
 		if err := rewrite(&spec.GlobalModel.URI, false); err != nil {
 			return nil, nil, fmt.Errorf("global model: %w", err)
+		}
+	}
+	for _, uri := range spec.Distill.URIs() {
+		if err := rewrite(uri, false); err != nil {
+			return nil, nil, fmt.Errorf("distillation: %w", err)
 		}
 	}
 	if err := rewrite(&spec.OutputURI, true); err != nil {

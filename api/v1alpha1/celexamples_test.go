@@ -67,6 +67,18 @@ func celExamples() []celExample {
 			make: func(ns string) client.Object { m := validModel(ns); m.Spec.Training.LearningRateDecay = "0"; return m }},
 		{name: "holdout fraction above 0.5", kind: "GlobalModel", path: "spec.training.holdoutFraction", rule: "holdoutFraction must be in [0, 0.5]", field: "spec.training.holdoutFraction",
 			make: func(ns string) client.Object { m := validModel(ns); m.Spec.Training.HoldoutFraction = "0.6"; return m }},
+		{name: "distillation weight zero", kind: "GlobalModel", path: "spec.training.distillFrom.weight", rule: "weight must be in (0, 1]", field: "spec.training.distillFrom.weight",
+			make: func(ns string) client.Object {
+				m := validModel(ns)
+				m.Spec.Training.DistillFrom = &v1.DistillSpec{Cohorts: []string{"low"}, Weight: "0"}
+				return m
+			}},
+		{name: "distillation long-tail share above one", kind: "GlobalModel", path: "spec.training.distillFrom.longTailShare", rule: "longTailShare must be in (0, 1]", field: "spec.training.distillFrom.longTailShare",
+			make: func(ns string) client.Object {
+				m := validModel(ns)
+				m.Spec.Training.DistillFrom = &v1.DistillSpec{Cohorts: []string{"low"}, LongTailShare: "1.5"}
+				return m
+			}},
 		{name: "embedding init std zero", kind: "GlobalModel", path: "spec.hyperparameters.embeddingInitStd", rule: "embeddingInitStd must be in (0, 1]", field: "spec.hyperparameters.embeddingInitStd",
 			make: func(ns string) client.Object {
 				m := validModel(ns)
@@ -482,6 +494,12 @@ func TestBadDecimalsGetOneMessage(t *testing.T) {
 		{"spec.training.learningRate", model(func(m *v1.GlobalModel, b string) { m.Spec.Training.LearningRate = v1.Decimal(b) })},
 		{"spec.training.learningRateDecay", model(func(m *v1.GlobalModel, b string) { m.Spec.Training.LearningRateDecay = v1.Decimal(b) })},
 		{"spec.training.holdoutFraction", model(func(m *v1.GlobalModel, b string) { m.Spec.Training.HoldoutFraction = v1.Decimal(b) })},
+		{"spec.training.distillFrom.weight", model(func(m *v1.GlobalModel, b string) {
+			m.Spec.Training.DistillFrom = &v1.DistillSpec{Cohorts: []string{"low"}, Weight: v1.Decimal(b)}
+		})},
+		{"spec.training.distillFrom.longTailShare", model(func(m *v1.GlobalModel, b string) {
+			m.Spec.Training.DistillFrom = &v1.DistillSpec{Cohorts: []string{"low"}, LongTailShare: v1.Decimal(b)}
+		})},
 		{"spec.hyperparameters.embeddingInitStd", model(func(m *v1.GlobalModel, b string) { m.Spec.Hyperparameters.EmbeddingInitStd = v1.Decimal(b) })},
 		{"spec.training.dataset.synthetic.globalCTR", model(func(m *v1.GlobalModel, b string) { m.Spec.Training.Dataset.Synthetic.GlobalCTR = v1.Decimal(b) })},
 		{"spec.training.dataset.synthetic.drift", model(func(m *v1.GlobalModel, b string) { m.Spec.Training.Dataset.Synthetic.Drift = v1.Decimal(b) })},

@@ -91,6 +91,10 @@ type PretrainingSpec struct {
 	// +kubebuilder:validation:XValidation:rule="!self.matches('^([0-9]+([.][0-9]+)?|[.][0-9]+)([eE][-+]?[0-9]{1,2})?$') || (double(self) >= 0.0 && double(self) <= 0.5)",message="holdoutFraction must be in [0, 0.5]"
 	// +optional
 	HoldoutFraction Decimal `json:"holdoutFraction,omitempty"`
+	// DistillFrom makes the pretraining a distillation round from
+	// cohorts' fine-tuned models (see DistillSpec).
+	// +optional
+	DistillFrom *DistillSpec `json:"distillFrom,omitempty"`
 }
 
 // ModelImport points at a model trained elsewhere, in the trainer's artifact format.
@@ -212,6 +216,10 @@ type GlobalModelStatus struct {
 	// Progress of the running Job, polled from its shards (see RunProgress).
 	// +optional
 	Progress *RunProgress `json:"progress,omitempty"`
+	// Distillation compares a distilled model (spec.training.distillFrom)
+	// with its predecessor.
+	// +optional
+	Distillation *DistillationStatus `json:"distillation,omitempty"`
 }
 
 // DatasetStatus identifies the data a run read.
@@ -239,6 +247,8 @@ type DatasetStatus struct {
 // +kubebuilder:printcolumn:name="Users",type=integer,JSONPath=`.status.users`
 // +kubebuilder:printcolumn:name="Cloud",type=string,JSONPath=`.status.cloudAUC`
 // +kubebuilder:printcolumn:name="Holdout",type=string,JSONPath=`.status.holdoutFraction`,priority=1
+// +kubebuilder:printcolumn:name="VsPredecessor",type=string,JSONPath=`.status.distillation.overall.delta`,priority=1
+// +kubebuilder:printcolumn:name="LongTail",type=string,JSONPath=`.status.distillation.longTail.delta`,priority=1
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 type GlobalModel struct {
 	metav1.TypeMeta   `json:",inline"`

@@ -49,6 +49,15 @@ type SynthConfig struct {
 	AffinityStrength float64
 	// QualityStd is the standard deviation of the items' logit quality.
 	QualityStd float64
+	// MinorityShare in [0, 1) is the expected share of minority users,
+	// whose own preference structure reverses the majority's shared
+	// taste: the first max(1, NumCategories/5) categories are the taste
+	// categories; an item with one of them gets +AffinityStrength on
+	// every majority user's logit and -AffinityStrength on a minority
+	// user's. A global model learns the majority's taste and underfits
+	// the minority. 0 (the default) has no minority and draws exactly what
+	// it drew before the field existed.
+	MinorityShare float64 `json:",omitempty"` // omitted when 0: the settings digest of older configs is unchanged
 
 	// HistoryLen, 0 means DefaultHistoryLen.
 	HistoryLen int
@@ -93,6 +102,7 @@ type SynthTruth struct {
 	UserPrefs   [][]int32 // preferred categories of each user
 	ItemQuality []float64 // logit quality of each dense item
 	ClickProb   []float64 // true click probability of each sample, aligned with Samples
+	Minority    []bool    // minority users (MinorityShare), by dense user
 }
 
 // Generate draws a synthetic Dataset. See GenerateWithTruth for the model.
@@ -114,7 +124,7 @@ func Generate(cfg SynthConfig) (*Dataset, error) {
 //     n_u = MinSamplesPerUser + Geometric(mean SamplesPerUser -
 //     MinSamplesPerUser) impressions.
 //   - Clicks: s_ui = AffinityStrength*[item i has a preferred category of u]
-//   - q_i, and P(click) = sigmoid(b_u + s_ui), where the offset b_u is
+//   - q_i (plus or minus the shared taste, MinorityShare), and P(click) = sigmoid(b_u + s_ui), where the offset b_u is
 //     solved so that the mean click probability over u's impressions equals
 //     c_u. So the user's local CTR follows c_u up to binomial noise (the
 //     drift that label correction targets), while within a user the ranking
@@ -155,6 +165,7 @@ func GenerateWithTruth(cfg SynthConfig) (*Dataset, *SynthTruth, error) {
 		UserOffset:  make([]float64, cfg.NumUsers),
 		UserPrefs:   make([][]int32, cfg.NumUsers),
 		ItemQuality: make([]float64, cfg.NumItems),
+		Minority:    make([]bool, cfg.NumUsers),
 	}
 	itemCats := make([][]int32, cfg.NumItems)
 	for i := range itemCats {
@@ -184,6 +195,13 @@ func GenerateWithTruth(cfg SynthConfig) (*Dataset, *SynthTruth, error) {
 		truth.UserCTR[u] = c
 		prefs := pickDistinct(rng, cfg.NumCategories, cfg.PreferredCategories)
 		truth.UserPrefs[u] = prefs
+		taste := 0.0 // the shared taste's logit bonus for this user
+		if cfg.MinorityShare > 0 {
+			taste = cfg.AffinityStrength
+			if rng.Float64() < cfg.MinorityShare {
+				truth.Minority[u], taste = true, -cfg.AffinityStrength
+			}
+		}
 		n := cfg.MinSamplesPerUser + geometric(rng, float64(cfg.SamplesPerUser-cfg.MinSamplesPerUser))
 
 		first := len(samples)
@@ -196,6 +214,9 @@ func GenerateWithTruth(cfg SynthConfig) (*Dataset, *SynthTruth, error) {
 			s := truth.ItemQuality[i]
 			if hasAny(itemCats[i], prefs) {
 				s += cfg.AffinityStrength
+			}
+			if taste != 0 && hasTaste(itemCats[i], cfg.NumCategories) {
+				s += taste
 			}
 			scores = append(scores, s)
 			ts += 1 + rng.Int64N(2*gap)
@@ -263,6 +284,7 @@ func (cfg SynthConfig) withDefaults() (SynthConfig, error) {
 		"PreferredCategories %d is outside [0, NumCategories=%d]", cfg.PreferredCategories, cfg.NumCategories)
 	check(finite(cfg.AffinityStrength), "AffinityStrength %v is not finite", cfg.AffinityStrength)
 	check(cfg.QualityStd >= 0 && finite(cfg.QualityStd), "QualityStd %v is not a finite number >= 0", cfg.QualityStd)
+	check(cfg.MinorityShare >= 0 && cfg.MinorityShare < 1, "MinorityShare %v is outside [0, 1)", cfg.MinorityShare)
 	check(cfg.HistoryLen >= 0, "HistoryLen %d is negative", cfg.HistoryLen)
 	// The last timestamp is below StartTime + 1.5*Span + 3*n_u: these
 	// bounds keep it far from int64 overflow.
@@ -292,6 +314,17 @@ func pickDistinct(rng *rand.Rand, n, k int) []int32 {
 	}
 	slices.Sort(out)
 	return out
+}
+
+// hasTaste reports whether an item of categories cats has a taste
+// category (SynthConfig.MinorityShare): one below max(1, n/5).
+func hasTaste(cats []int32, n int) bool {
+	for _, c := range cats {
+		if int(c) < max(1, n/5) {
+			return true
+		}
+	}
+	return false
 }
 
 func hasAny(a, b []int32) bool {

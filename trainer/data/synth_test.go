@@ -229,3 +229,57 @@ func TestGenerateInvalidConfig(t *testing.T) {
 		t.Errorf("tiny config: %v", err)
 	}
 }
+
+// TestSynthMinority: MinorityShare marks about that share of users, whose
+// true click probability on taste items is below their probability on
+// other items, while the majority's is above; share 0 draws exactly the
+// samples it drew before the field existed (no extra random draws).
+func TestSynthMinority(t *testing.T) {
+	cfg := DefaultSynthConfig()
+	cfg.NumUsers = 2000
+	plain, err := Generate(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.MinorityShare = 0
+	again, err := Generate(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range plain.Samples {
+		if plain.Samples[i].Label != again.Samples[i].Label || plain.Samples[i].Item != again.Samples[i].Item {
+			t.Fatalf("sample %d differs with MinorityShare 0", i)
+		}
+	}
+	cfg.MinorityShare = 0.2
+	ds, truth, err := GenerateWithTruth(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var minority int
+	var sum [2][2]float64 // [minority][taste item]: sum of true probabilities
+	var cnt [2][2]float64
+	for i, s := range ds.Samples {
+		g, k := 0, 0
+		if truth.Minority[s.User] {
+			g = 1
+		}
+		if hasTaste(ds.ItemCategories[s.Item], cfg.NumCategories) {
+			k = 1
+		}
+		sum[g][k] += truth.ClickProb[i]
+		cnt[g][k]++
+	}
+	for _, m := range truth.Minority {
+		if m {
+			minority++
+		}
+	}
+	if share := float64(minority) / float64(cfg.NumUsers); share < 0.17 || share > 0.23 {
+		t.Errorf("minority share %v, want about 0.2", share)
+	}
+	mean := func(g, k int) float64 { return sum[g][k] / cnt[g][k] }
+	if !(mean(0, 1) > mean(0, 0) && mean(1, 1) < mean(1, 0)) {
+		t.Errorf("mean click probability: majority taste %.3f other %.3f, minority taste %.3f other %.3f", mean(0, 1), mean(0, 0), mean(1, 1), mean(1, 0))
+	}
+}

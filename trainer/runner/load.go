@@ -241,6 +241,7 @@ func SynthConfig(s *runspec.Synthetic, historyLen int) data.SynthConfig {
 	}
 	cfg.Drift = s.Drift
 	cfg.Seed = s.Seed
+	cfg.MinorityShare = s.MinorityShare
 	cfg.HistoryLen = historyLen
 	return cfg
 }

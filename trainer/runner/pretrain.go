@@ -24,6 +24,9 @@ var Quantiles = []float64{0.1, 0.25, 0.5, 0.75, 0.9}
 // pretrain trains the global model on the train split, evaluates its
 // user-level AUC on the test split and saves it to OutputURI/model.lcft.
 func pretrain(ctx context.Context, spec *runspec.Spec, lg *logger, opts options) (*runspec.Summary, error) {
+	if spec.Distill != nil {
+		return distill(ctx, spec, lg, opts)
+	}
 	start := time.Now()
 	sp, err := loadSplit(ctx, spec.Dataset, data.Selection{}, nil)
 	if err != nil {
@@ -81,20 +84,27 @@ func pretrain(ctx context.Context, spec *runspec.Spec, lg *logger, opts options)
 	}
 	lg.printf("cloud user-level AUC %.4f over %d test users (%d single-class users left out)", stats.CloudAUC, stats.Users, stats.singleClass)
 
-	uri := storage.Join(spec.OutputURI, ModelFile)
-	var digest string
+	if stats.ArtifactURI, stats.Digest, err = saveGlobal(ctx, spec.OutputURI, m); err != nil {
+		return nil, err
+	}
+	stats.Seconds = time.Since(start).Seconds()
+	lg.printf("saved %s (%s)", stats.ArtifactURI, stats.Digest)
+	return &runspec.Summary{Pretrain: &stats.PretrainStats}, nil
+}
+
+// saveGlobal saves a global model as outputURI/ModelFile and returns its
+// URI and digest ("sha256:<hex>").
+func saveGlobal(ctx context.Context, outputURI string, m *model.Model) (uri, digest string, err error) {
+	uri = storage.Join(outputURI, ModelFile)
 	err = storage.Write(ctx, uri, func(w io.Writer) error {
 		d, err := m.Save(w)
 		digest = d
 		return err
 	})
 	if err != nil {
-		return nil, storageError(err, "saving the global model")
+		return "", "", storageError(err, "saving the global model")
 	}
-	stats.ArtifactURI, stats.Digest = uri, fmtDigest(digest)
-	stats.Seconds = time.Since(start).Seconds()
-	lg.printf("saved %s (%s)", uri, stats.Digest)
-	return &runspec.Summary{Pretrain: &stats.PretrainStats}, nil
+	return uri, fmtDigest(digest), nil
 }
 
 // holdOut splits train into the rows a model trains on and the last

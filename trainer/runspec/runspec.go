@@ -77,6 +77,8 @@ type Spec struct {
 	Correction   *Correction    `json:"correction,omitempty"` // KindFinetune
 	Cohort       *Cohort        `json:"cohort,omitempty"`     // KindFinetune
 	Search       *Search        `json:"search,omitempty"`     // KindSearch
+	// Distill makes a pretraining run a distillation round (KindPretrain).
+	Distill *Distill `json:"distill,omitempty"`
 
 	// OutputURI is the directory the run writes to (model, reports), a gocloud.dev/blob URL or a path.
 	OutputURI string `json:"outputURI"`
@@ -146,6 +148,9 @@ type Synthetic struct {
 	GlobalCTR      float64 `json:"globalCTR"`
 	Drift          float64 `json:"drift"`
 	Seed           uint64  `json:"seed"`
+	// MinorityShare is data.SynthConfig.MinorityShare: the share of users
+	// whose preference structure reverses the items' quality.
+	MinorityShare float64 `json:"minorityShare,omitempty"`
 }
 
 // Split of samples into train and test.
@@ -309,6 +314,9 @@ func (s *Spec) Validate() error {
 		if s.Model == nil {
 			errs = append(errs, errors.New("model is required for kind pretrain"))
 		}
+		if s.Distill != nil {
+			errs = append(errs, s.validateDistill())
+		}
 	case KindFinetune:
 		if s.GlobalModel == nil || s.Cohort == nil || s.Correction == nil {
 			errs = append(errs, errors.New("globalModel, cohort and correction are required for kind finetune"))
@@ -325,6 +333,9 @@ func (s *Spec) Validate() error {
 		}
 	default:
 		errs = append(errs, fmt.Errorf("kind %q is not one of pretrain, finetune, search, verify", s.Kind))
+	}
+	if s.Distill != nil && s.Kind != KindPretrain {
+		errs = append(errs, fmt.Errorf("distill is for kind pretrain, not %s", s.Kind))
 	}
 	switch s.Dataset.TestHistories {
 	case "", TestHistoriesEarlierRows, TestHistoriesTrainRows:

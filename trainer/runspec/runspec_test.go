@@ -33,6 +33,14 @@ func validSpecs() map[string]*Spec {
 			GlobalModel: &ModelArtifact{URI: gm.URI, Digest: gm.Digest, GlobalCTR: gm.GlobalCTR, HoldoutFraction: 0.2, HoldoutSamples: 4000}, Optimization: opt,
 			Search:    &Search{Boundaries: []float64{0.3, 0.6}, PositiveLabels: []float64{1, 2}, NegativeLabels: []float64{0, -1}, ValidationFraction: 0.2, MinSamples: 5, Seeds: []int64{1, 2}},
 			OutputURI: "s3://runs/ns/pol/1", Shards: 3},
+		"distill": {Version: Version, Kind: KindPretrain, Name: "ns/gm2", Dataset: ds,
+			Model:        &Model{Architecture: "WideDeep", EmbeddingDim: 16, HiddenUnits: []int{64, 32}},
+			Optimization: Optimization{Optimizer: "SGD", LearningRate: 0.1, LearningRateDecay: 1, Epochs: 1, BatchSize: 32, Seed: 1},
+			Distill: &Distill{Predecessor: *gm, Weight: 0.5, LongTailShare: 0.3, Teachers: []Teacher{
+				{Name: "ns/low", UserModels: []ModelArtifact{{URI: "s3://runs/ns/low/3/user-models-shard-0.lcftu"}}},
+				{Name: "ns/high", GroupModel: &ModelArtifact{URI: "s3://runs/ns/high/2/group-model.lcft", Digest: gm.Digest}, Cohort: &Cohort{MinCTR: 0.6, MaxCTR: 1, MinSamples: 5, Mode: "Pooled"}},
+			}},
+			OutputURI: "s3://models/gm2", Shards: 1},
 	}
 }
 

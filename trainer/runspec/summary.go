@@ -179,6 +179,8 @@ type PretrainStats struct {
 	// They go to the model's ModelArtifact for searches.
 	HoldoutFraction float64 `json:"holdoutFraction,omitempty"`
 	HoldoutSamples  int64   `json:"holdoutSamples,omitempty"`
+	// Distill describes a distillation round (Spec.Distill), or nil.
+	Distill *DistillStats `json:"distill,omitempty"`
 }
 
 // Encode marshals s and checks it fits in a termination message.

@@ -124,6 +124,9 @@ func (p *PretrainStats) validate() error {
 		errs = append(errs, within(fmt.Sprintf("pretrain.quantiles[%d] quantile", i), q[0], 0, 1),
 			within(fmt.Sprintf("pretrain.quantiles[%d] local CTR", i), q[1], 0, 1))
 	}
+	if d := p.Distill; d != nil {
+		errs = append(errs, d.validate())
+	}
 	return errors.Join(errs...)
 }
 
