@@ -17,6 +17,10 @@
 #     ctr-high's pods ran on the emulated arm64 node and every shard reports
 #     arch arm64 (the trainer's GOARCH), the others' on the amd64 node with
 #     arch amd64; ctr-high has the same users on both architectures;
+#   - one DCCL round (config/samples/finetune_v1alpha1_dccl_round.yaml): the
+#     GlobalModel distilled from two cohorts' models is Ready with its Cloud
+#     AUC against its predecessor, overall and on the long tail, with 95%
+#     intervals, and the second-round cohort fine-tuned from it Succeeded;
 #   - `kubectl logs` works through the kubelet (manager and a trainer pod);
 #   - `kubectl lcft report ctr-low` (table and JSON) reads the cohort's report
 #     from S3, and `kubectl lcft why ctr-high` shows its conditions and pods;
@@ -226,6 +230,27 @@ if [[ -n "${group_uri}" ]]; then
     fail "lcft-trainer predict with the group model: exit ${rc}, ${rows} rows, ${bad} scores outside (0, 1): $(tail -3 <<<"${out}")"
   fi
 fi
+
+# --- one DCCL round: cohorts' models distilled into a new GlobalModel -----------
+printf '\n=== DCCL round (MoMoDistill)\n'
+gm=widedeep-synthetic-r2
+phase="$(jp "gm/${gm}" '{.status.phase}')"
+[[ "${phase}" == Ready ]] && pass "GlobalModel ${gm} (distilled from ctr-low-pooled and ctr-all-deltas) Ready" ||
+  fail "GlobalModel ${gm} phase '${phase}', want Ready ($(jp "gm/${gm}" '{.status.conditions[?(@.type=="Failed")].message}'))"
+taught="$(jp "gm/${gm}" '{.status.distillation.taughtUsers}')"
+[[ "${taught:-0}" -gt 0 ]] && pass "GlobalModel ${gm} taught ${taught} users from the cohorts' models" || fail "GlobalModel ${gm} taughtUsers '${taught}', want > 0"
+for part in overall longTail; do
+  v="$(jp "gm/${gm}" "{.status.distillation.${part}.delta} {.status.distillation.${part}.range} {.status.distillation.${part}.significant} {.status.distillation.${part}.users}")"
+  if [[ "${v}" =~ ^[-+]?[0-9.]+\ \[-?[0-9.]+,\ -?[0-9.]+\]\ (true|false)\ [1-9][0-9]*$ ]]; then
+    pass "GlobalModel ${gm} Cloud AUC against its predecessor, ${part}: ${v% *} (${v##* } users)"
+  else
+    fail "GlobalModel ${gm} status.distillation.${part} '${v}', want 'delta [low, high] true|false users'"
+  fi
+done
+c=ctr-low-round-two
+phase="$(jp "ftc/${c}" '{.status.phase}')"
+[[ "${phase}" == Succeeded ]] && pass "cohort ${c} (second round, from ${gm}) Succeeded: LCFT-Local $(jp "ftc/${c}" '{.status.liftVsLocal} {.status.liftVsLocalInterval.range}')" ||
+  fail "cohort ${c} phase '${phase}', want Succeeded ($(jp "ftc/${c}" '{.status.conditions[?(@.type=="Failed")].message}'))"
 
 # --- credentials: a missing Secret, then wrong keys ------------------------------
 # cohort NAME SECRET SHARDS: ctr-low's sample renamed, reading SECRET, with SHARDS shards.
