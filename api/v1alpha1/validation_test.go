@@ -337,6 +337,12 @@ func TestSamplesAreAccepted(t *testing.T) {
 	if err != nil || len(files) == 0 {
 		t.Fatalf("no samples found: %v", err)
 	}
+	// Samples the demo applies only with their data (config/samples/movielens).
+	more, err := filepath.Glob(filepath.Join("..", "..", "config", "samples", "*", "*.yaml"))
+	if err != nil || len(more) == 0 {
+		t.Fatalf("no samples found in the subdirectories of config/samples: %v", err)
+	}
+	files = append(files, more...)
 	for _, f := range files {
 		raw, err := os.ReadFile(f)
 		if err != nil {
