@@ -310,12 +310,8 @@ func TestManagerRestartMakesNoSecondJob(t *testing.T) {
 	waitModel(t, gm)
 	cluster.hold("restart-")
 	c := cohortObj(ns, "restart", "wd", withShards(2))
-	c.Labels = map[string]string{QueueNameLabel: "team-a"}
 	create(t, c)
 	eventually(t, runTimeout, "the cohort's Job", func() (bool, error) { return len(jobsOf(t, ns, "restart")) == 1, nil })
-	if q := jobsOf(t, ns, "restart")[0].Labels[QueueNameLabel]; q != "team-a" {
-		t.Errorf("the Job's Kueue queue label is %q; want team-a", q)
-	}
 	waitCohort(t, c, v1.PhaseRunning)
 
 	stopLog := managerLog.capture()
