@@ -3,6 +3,7 @@ package controllers
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 
@@ -95,6 +96,12 @@ func TestKueueAdmitsEveryKindOfJob(t *testing.T) {
 		if diff := cmp.Diff(&v1.Admission{LocalQueue: queue, Admitted: true, Arch: k.arch}, adm); diff != "" {
 			t.Errorf("%s: admission (-want +got):\n%s", name, diff)
 		}
+	}
+	// `kubectl get ftc -o wide` shows the flavor.
+	table := cohortTable(t, ns)
+	col := slices.IndexFunc(table.ColumnDefinitions, func(d metav1.TableColumnDefinition) bool { return d.Name == "Flavor" })
+	if col < 0 || len(table.Rows) != 1 || fmt.Sprint(table.Rows[0].Cells[col]) != "amd64" {
+		t.Errorf("cohort table: Flavor column %d, rows %v; want the cohort's row with amd64", col, table.Rows)
 	}
 }
 
