@@ -146,6 +146,12 @@ spec:
       containers:
       - name: manager
         imagePullPolicy: Never
+        # No visibility API server: no aggregation layer here, and it
+        # writes its certificate to a read-only root.
+        args:
+        - --config=/controller_manager_config.yaml
+        - --zap-log-level=2
+        - --feature-gates=VisibilityOnDemand=false
         env:
         - name: KUBERNETES_SERVICE_HOST
           value: 127.0.0.1
