@@ -99,6 +99,7 @@ func liveJobUpdate(want, live *batchv1.Job) *batchv1.Job {
 	if _, queued := live.Labels[QueueNameLabel]; queued || jobFinished(live) {
 		u.Spec.Suspend = live.Spec.Suspend
 	}
+	keepRunningQueue(u, live) // kueue.go
 	return u
 }
 

@@ -154,6 +154,9 @@ func (r *CorrectionPolicyReconciler) search(ctx context.Context, p *finetunev1al
 	if err != nil {
 		return err
 	}
+	if err := k.recordAdmission(ctx, conds, &p.Status.Admission, job); err != nil {
+		return err
+	}
 	p.Status.ShardsSucceeded = out.succeeded
 	switch out.phase {
 	case finetunev1alpha1.PhaseSucceeded:
@@ -169,6 +172,10 @@ func (r *CorrectionPolicyReconciler) search(ctx context.Context, p *finetunev1al
 		r.event(p, corev1.EventTypeWarning, out.reason, "Failed", "search failed: %s", out.message)
 	default:
 		p.Status.Phase = out.phase
+		if out.phase == finetunev1alpha1.PhaseQueued {
+			conds.phase(out.phase, ReasonWaitingForAdmission, "search "+queuedMessage(job))
+			return nil
+		}
 		conds.phase(out.phase, "JobRunning", fmt.Sprintf("search Job %s is %s (%d of %d shards done)", job.Name, out.phase, out.succeeded, spec.Shards))
 		if out.phase == finetunev1alpha1.PhaseRunning {
 			*after, err = k.trackProgress(ctx, p.UID, job, &p.Status.Progress, time.Now())

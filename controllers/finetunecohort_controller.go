@@ -104,15 +104,11 @@ func (r *FineTuneCohortReconciler) reconcileRun(ctx context.Context, c *finetune
 		conds.phase(c.Status.Phase, ReasonInvalidPodTemplate, err.Error())
 		return ctrl.Result{}, nil
 	}
-	var extraLabels map[string]string
-	if q, ok := c.Labels[QueueNameLabel]; ok {
-		extraLabels = map[string]string{QueueNameLabel: q}
-	}
 	k := runner{Client: r.Client, apiReader: r.APIReader, opts: r.Options}
 	restart := restartState{jobName: &c.Status.JobName, restarts: &c.Status.Restarts, phase: c.Status.Phase}
 	res, err := k.ensure(ctx, run{
 		owner: c, ownerKind: "FineTuneCohort", spec: spec, placement: c.Spec.Placement, policy: c.Spec.RunPolicy,
-		parallelism: c.Spec.Parallelism, suspend: c.Spec.Suspend, extraLabels: extraLabels, podTemplate: tmpl, restart: restart,
+		parallelism: c.Spec.Parallelism, suspend: c.Spec.Suspend, podTemplate: tmpl, restart: restart,
 	})
 	if err != nil {
 		return ctrl.Result{}, err
@@ -142,6 +138,9 @@ func (r *FineTuneCohortReconciler) reconcileRun(ctx context.Context, c *finetune
 	}
 	out, err := k.observe(ctx, job, &recordedReports{dir: c.Status.ReportURI, shards: c.Status.Shards, owner: c})
 	if err != nil {
+		return ctrl.Result{}, err
+	}
+	if err := k.recordAdmission(ctx, conds, &c.Status.Admission, job); err != nil {
 		return ctrl.Result{}, err
 	}
 	c.Status.ShardsSucceeded, c.Status.ShardsFailed = out.succeeded, out.failed
@@ -193,9 +192,12 @@ func (r *FineTuneCohortReconciler) reconcileRun(ctx context.Context, c *finetune
 		r.event(c, corev1.EventTypeWarning, out.reason, "Failed", "%s", out.message)
 	default:
 		c.Status.Phase = out.phase
-		if out.reason != "" { // the Job completed; its results are being recovered (report_collect.go)
+		switch {
+		case out.reason != "": // the Job completed; its results are being recovered (report_collect.go)
 			conds.phase(out.phase, out.reason, out.message)
-		} else {
+		case out.phase == finetunev1alpha1.PhaseQueued:
+			conds.phase(out.phase, ReasonWaitingForAdmission, queuedMessage(job))
+		default:
 			conds.phase(out.phase, "Job"+string(out.phase), fmt.Sprintf("Job %s is %s (%d of %d shards done)", job.Name, out.phase, out.succeeded, spec.Shards))
 		}
 		pods, err := listPods(ctx, k.Client, job)

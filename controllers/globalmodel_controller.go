@@ -123,6 +123,9 @@ func (r *GlobalModelReconciler) reconcileRun(ctx context.Context, gm *finetunev1
 	if err != nil {
 		return err
 	}
+	if err := k.recordAdmission(ctx, conds, &gm.Status.Admission, job); err != nil {
+		return err
+	}
 	switch out.phase {
 	case finetunev1alpha1.PhaseSucceeded:
 		gm.Status.Progress = endProgress(gm.UID, gm.Status.Progress, true)
@@ -142,6 +145,10 @@ func (r *GlobalModelReconciler) reconcileRun(ctx context.Context, gm *finetunev1
 		r.event(gm, corev1.EventTypeWarning, out.reason, "Failed", "%s failed: %s", what, out.message)
 	default:
 		gm.Status.Phase = out.phase
+		if out.phase == finetunev1alpha1.PhaseQueued {
+			conds.phase(out.phase, ReasonWaitingForAdmission, what+" "+queuedMessage(job))
+			return nil
+		}
 		conds.phase(out.phase, "JobRunning", fmt.Sprintf("%s Job %s is %s", what, job.Name, out.phase))
 		if out.phase == finetunev1alpha1.PhaseRunning {
 			*after, err = k.trackProgress(ctx, gm.UID, job, &gm.Status.Progress, time.Now())

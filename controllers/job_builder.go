@@ -44,7 +44,6 @@ type run struct {
 	policy      finetunev1alpha1.RunPolicy
 	parallelism *int32
 	suspend     bool
-	extraLabels map[string]string
 	// podTemplate is the object's pod template merged over the operator's
 	// default (mergePodTemplates); nil when neither has one.
 	podTemplate *finetunev1alpha1.TrainerPodTemplate
@@ -107,7 +106,7 @@ func buildRun(r run, opts Options) (*runObjects, error) {
 	}
 	podLabels := maps.Clone(labels)
 	jobLabels := maps.Clone(labels)
-	maps.Copy(jobLabels, r.extraLabels)
+	maps.Copy(jobLabels, kueueLabels(r.owner))
 	annotations := map[string]string{RunHashAnnotation: hash}
 	jobAnnotations := map[string]string{
 		RunHashAnnotation:         hash,
@@ -144,7 +143,7 @@ func buildRun(r run, opts Options) (*runObjects, error) {
 			BackoffLimit:            ptr.To(ptr.Deref(r.policy.BackoffLimit, 2)),
 			ActiveDeadlineSeconds:   r.policy.ActiveDeadlineSeconds,
 			TTLSecondsAfterFinished: r.policy.TTLSecondsAfterFinished,
-			Suspend:                 ptr.To(r.suspend),
+			Suspend:                 ptr.To(r.suspend || jobLabels[QueueNameLabel] != ""), // Kueue admits a queued Job (kueue.go)
 			PodFailurePolicy:        badInputFailsJob(),
 			Template: corev1.PodTemplateSpec{
 				ObjectMeta: podMeta,

@@ -150,7 +150,7 @@ func (p *phaseCollector) Describe(ch chan<- *prometheus.Desc) { ch <- p.desc }
 // dashboards see a series per phase.
 var phases = []finetunev1alpha1.Phase{
 	finetunev1alpha1.PhasePending, finetunev1alpha1.PhaseWaiting, finetunev1alpha1.PhaseRunning, finetunev1alpha1.PhaseSucceeded,
-	finetunev1alpha1.PhaseFailed, finetunev1alpha1.PhaseSuspended, finetunev1alpha1.PhaseReady,
+	finetunev1alpha1.PhaseFailed, finetunev1alpha1.PhaseSuspended, finetunev1alpha1.PhaseQueued, finetunev1alpha1.PhaseReady,
 }
 
 func (p *phaseCollector) Collect(ch chan<- prometheus.Metric) {

@@ -33,8 +33,6 @@ const (
 	OwnerKindLabel  = "finetune.lcft.dev/owner-kind"
 	OwnerNameLabel  = "finetune.lcft.dev/owner-name"
 	GenerationLabel = "finetune.lcft.dev/generation"
-	// QueueNameLabel is Kueue's label; copied from a cohort onto its Job.
-	QueueNameLabel = "kueue.x-k8s.io/queue-name"
 )
 
 // Options are the operator-level settings shared by the controllers.

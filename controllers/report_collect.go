@@ -147,6 +147,10 @@ func (k runner) collectFromStore(ctx context.Context, job *batchv1.Job, rec *rec
 	case jobCondition(live, batchv1.JobComplete) == nil:
 		out.phase, out.reason = finetunev1alpha1.PhaseRunning, ReasonRecoveringResults
 		out.message = fmt.Sprintf("Job %s completed; the pods of shard(s) %s were gone before their results were read: Job %s reads their reports from the artifact store", job.Name, shardList, live.Name)
+		if q := queueOf(live); q != "" && ptr.Deref(live.Spec.Suspend, false) {
+			out.phase = finetunev1alpha1.PhaseQueued
+			out.message += fmt.Sprintf(" once Kueue admits it from LocalQueue %s", q)
+		}
 		return nil, nil
 	}
 	pods, err := listPods(ctx, k.reader(), live)
@@ -275,8 +279,7 @@ func buildCollectJob(job *batchv1.Job, rec *recordedReports, targets []finetunev
 	c.Args = []string{collectKind, "--report-uri", dir, "--shards", strings.Join(shards, ","),
 		"--digests", strings.Join(digests, ","), "--termination-log", c.TerminationMessagePath}
 	n := int32(len(targets))
-	labels := maps.Clone(job.Labels)
-	delete(labels, QueueNameLabel) // not a run of its own to queue
+	labels := maps.Clone(job.Labels) // Kueue's labels too: queued like the run (kueue.go)
 	return &batchv1.Job{
 		ObjectMeta: metav1.ObjectMeta{
 			Name: childName(owner, collectKind, hash), Namespace: job.Namespace, Labels: labels,
@@ -289,7 +292,7 @@ func buildCollectJob(job *batchv1.Job, rec *recordedReports, targets []finetunev
 			BackoffLimit:            ptr.To[int32](2),
 			ActiveDeadlineSeconds:   ptr.To[int64](collectDeadline),
 			TTLSecondsAfterFinished: ptr.To[int32](collectTTL),
-			Suspend:                 ptr.To(false),
+			Suspend:                 ptr.To(queueOf(job) != ""),
 			PodFailurePolicy:        badInputFailsJob(),
 			Template:                *tmpl,
 		},

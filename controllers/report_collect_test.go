@@ -57,12 +57,13 @@ func TestTakeCollected(t *testing.T) {
 }
 
 // The collect Job is the run's pod template running collect over the
-// missing shards, without the run spec and the Job controller's labels.
+// missing shards, without the run spec and the Job controller's labels,
+// queued (suspended) in the run's LocalQueue like the run.
 func TestBuildCollectJob(t *testing.T) {
-	owner := &v1.FineTuneCohort{ObjectMeta: metav1.ObjectMeta{Name: "c", Namespace: "ns"}}
+	owner := &v1.FineTuneCohort{ObjectMeta: metav1.ObjectMeta{Name: "c", Namespace: "ns", Labels: map[string]string{QueueNameLabel: "q"}}}
 	r := run{owner: owner, ownerKind: "FineTuneCohort", spec: runspec.Spec{Version: runspec.Version, Kind: runspec.KindFinetune, Shards: 6, OutputURI: "pvc://claim/runs"},
 		podTemplate: &v1.TrainerPodTemplate{EnvFrom: []corev1.EnvFromSource{{SecretRef: &corev1.SecretEnvSource{LocalObjectReference: corev1.LocalObjectReference{Name: "creds"}}}}},
-		extraLabels: map[string]string{QueueNameLabel: "q"}}
+	}
 	objs, err := buildRun(r, Options{TrainerImage: "trainer:1"})
 	if err != nil {
 		t.Fatal(err)
@@ -76,8 +77,8 @@ func TestBuildCollectJob(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got.Name != "c-collect-"+objs.hash || got.Annotations[CollectShardsAnnotation] != "3=sha256:a,5=sha256:b" || got.Labels[QueueNameLabel] != "" {
-		t.Errorf("name %s annotations %v labels %v", got.Name, got.Annotations, got.Labels)
+	if got.Name != "c-collect-"+objs.hash || got.Annotations[CollectShardsAnnotation] != "3=sha256:a,5=sha256:b" || got.Labels[QueueNameLabel] != "q" || !*got.Spec.Suspend {
+		t.Errorf("name %s annotations %v labels %v suspend %v; want the run's queue label, created suspended for Kueue", got.Name, got.Annotations, got.Labels, *got.Spec.Suspend)
 	}
 	tmpl := got.Spec.Template
 	ctr := tmpl.Spec.Containers[0]

@@ -52,7 +52,7 @@ type restartDecision struct {
 // decideRestart applies the policy to the Job name a run wants, given that
 // its Job does not exist.
 func decideRestart(s restartState, want string, budget int32) restartDecision {
-	if s.jobName == nil || *s.jobName != want || (s.phase != finetunev1alpha1.PhaseRunning && s.phase != finetunev1alpha1.PhaseSuspended) {
+	if s.jobName == nil || *s.jobName != want || !jobLive(s.phase) {
 		return restartDecision{} // never made, or not running: a failed Job replaced, a finished one run again
 	}
 	if *s.restarts >= budget {
@@ -105,4 +105,10 @@ func (e eventer) failPastBudget(obj client.Object, kind string, s restartState, 
 	conds.phase(*phase, ReasonJobRestartLimitExceeded, msg)
 	jobsFailed.WithLabelValues(kind).Inc()
 	e.event(obj, corev1.EventTypeWarning, ReasonJobRestartLimitExceeded, "Failed", "%s", msg)
+}
+
+// jobLive reports whether phase is that of a run whose Job exists and has
+// not finished (running, suspended, or queued for Kueue).
+func jobLive(phase finetunev1alpha1.Phase) bool {
+	return phase == finetunev1alpha1.PhaseRunning || phase == finetunev1alpha1.PhaseSuspended || phase == finetunev1alpha1.PhaseQueued
 }

@@ -231,7 +231,7 @@ func metav1IsControlledBy(obj, owner client.Object) bool {
 
 // runOutcome is what a Job and its pods say about a run.
 type runOutcome struct {
-	phase     finetunev1alpha1.Phase // Running, Suspended, Succeeded or Failed
+	phase     finetunev1alpha1.Phase // Running, Suspended, Queued, Succeeded or Failed
 	reason    string                 // condition reason for Failed
 	message   string                 // the trainer's message for Failed
 	summaries []*runspec.Summary     // one per shard, by index, when Succeeded
@@ -267,6 +267,9 @@ func (k runner) observe(ctx context.Context, job *batchv1.Job, rec *recordedRepo
 	if complete == nil && failed == nil {
 		if ptr.Deref(job.Spec.Suspend, false) {
 			out.phase = finetunev1alpha1.PhaseSuspended
+			if queueOf(job) != "" {
+				out.phase = finetunev1alpha1.PhaseQueued // Kueue unsuspends it (kueue.go)
+			}
 		}
 		return out, nil
 	}

@@ -29,6 +29,10 @@
 #   - a cohort whose Secret has a wrong secret key ends Failed at once with the
 #     store's error (SignatureDoesNotMatch) in its Failed condition, after
 #     exactly one pod (exit 2, podFailurePolicy: no retries);
+#   - Kueue, built from the Go module proxy and installed with its webhooks
+#     (hack/kueue/up.sh), admits three queued one-shard cohorts one at a time
+#     under a one-pod quota; the others wait as Queued; all three Succeed with
+#     Admitted and flavor amd64 (hack/kueue/e2e-case.sh);
 #   - no secret key appears in ConfigMaps, statuses, events or the manager's log.
 # On failure, diagnostics (objects, events, logs) are printed.
 set -uo pipefail
@@ -303,6 +307,10 @@ else
 fi
 npods="$(job_pods ctr-wrong-key | wc -l)"
 [[ "${npods}" == 1 ]] && pass "cohort ctr-wrong-key ran exactly one pod (no retries)" || fail "cohort ctr-wrong-key ran ${npods} pod(s), want 1"
+
+# --- Kueue: quota, Queued, Admitted (hack/kueue/e2e-case.sh) ---------------------
+# shellcheck source=kueue/e2e-case.sh
+source hack/kueue/e2e-case.sh
 
 # No secret key in what the operator writes or logs.
 leaks=0

@@ -31,7 +31,8 @@ const (
 	PhaseRunning   Phase = "Running"   // a Job is running
 	PhaseSucceeded Phase = "Succeeded" // results are in status
 	PhaseFailed    Phase = "Failed"    // see the Failed condition's message
-	PhaseSuspended Phase = "Suspended" // spec.suspend is true (or Kueue holds the Job)
+	PhaseSuspended Phase = "Suspended" // spec.suspend is true
+	PhaseQueued    Phase = "Queued"    // the Job waits in a Kueue LocalQueue for admission
 	PhaseReady     Phase = "Ready"     // a GlobalModel or CorrectionPolicy others can use
 )
 
@@ -45,7 +46,28 @@ const (
 	// ConditionUnschedulable: a cohort's pods have waited for a node longer
 	// than the operator's --unschedulable-after (no node of the pool fits).
 	ConditionUnschedulable = "Unschedulable"
+	// ConditionQueued: the run's Job is suspended in a Kueue LocalQueue,
+	// waiting for admission (objects labelled kueue.x-k8s.io/queue-name).
+	ConditionQueued = "Queued"
+	// ConditionAdmitted: Kueue admitted the run's Job (unsuspended it); the
+	// message names the flavor's node selector.
+	ConditionAdmitted = "Admitted"
 )
+
+// Admission is the Kueue admission of a run's Job, for objects labelled
+// kueue.x-k8s.io/queue-name: the operator creates their Jobs suspended with
+// that label and Kueue alone unsuspends them.
+type Admission struct {
+	// LocalQueue the Job waits in or was admitted from.
+	LocalQueue string `json:"localQueue"`
+	// Admitted is true once Kueue unsuspended the Job.
+	Admitted bool `json:"admitted"`
+	// Arch is the kubernetes.io/arch of the admitted Job's node selector:
+	// the pool's, or the one Kueue put there from the admitting
+	// ResourceFlavor's nodeLabels. Empty while queued or when neither sets it.
+	// +optional
+	Arch string `json:"arch,omitempty"`
+}
 
 // ObjectReference names another lcft object in the same namespace.
 type ObjectReference struct {

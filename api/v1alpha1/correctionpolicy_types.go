@@ -236,13 +236,17 @@ type ResolvedLabelGroup struct {
 type CorrectionPolicyStatus struct {
 	// +optional
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
-	// Phase: Pending, Waiting, Running, Ready or Failed.
+	// Phase: Pending, Waiting, Queued, Running, Ready or Failed.
 	// +optional
 	Phase Phase `json:"phase,omitempty"`
 	// +listType=map
 	// +listMapKey=type
 	// +optional
 	Conditions []metav1.Condition `json:"conditions,omitempty"`
+	// Admission of the run's Job by Kueue, when the object is labelled
+	// kueue.x-k8s.io/queue-name.
+	// +optional
+	Admission *Admission `json:"admission,omitempty"`
 	// JobName of the search Job.
 	// +optional
 	JobName string `json:"jobName,omitempty"`
@@ -289,6 +293,7 @@ type CorrectionPolicyStatus struct {
 // +kubebuilder:printcolumn:name="Strategy",type=string,JSONPath=`.spec.strategy`
 // +kubebuilder:printcolumn:name="Phase",type=string,JSONPath=`.status.phase`
 // +kubebuilder:printcolumn:name="Progress",type=string,JSONPath=`.status.progress.summary`
+// +kubebuilder:printcolumn:name="Flavor",type=string,JSONPath=`.status.admission.arch`,priority=1
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 type CorrectionPolicy struct {
 	metav1.TypeMeta   `json:",inline"`

@@ -162,9 +162,10 @@ type FineTuneCohortSpec struct {
 	// file:// URIs read).
 	// +optional
 	PodTemplate *TrainerPodTemplate `json:"podTemplate,omitempty"`
-	// Suspend creates (or keeps) the Job suspended; Kueue admits a Job by
-	// unsuspending it. The label kueue.x-k8s.io/queue-name on the cohort is
-	// copied onto the Job.
+	// Suspend creates (or keeps) the Job suspended. A cohort labelled
+	// kueue.x-k8s.io/queue-name has its Job created suspended with that
+	// label (and kueue.x-k8s.io/priority-class) whatever this says: Kueue
+	// admits it by unsuspending it, and the operator never does.
 	// +optional
 	Suspend bool `json:"suspend,omitempty"`
 	// Artifacts: where the full report is written.
@@ -217,13 +218,17 @@ type ShardPlacement struct {
 type FineTuneCohortStatus struct {
 	// +optional
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
-	// Phase: Pending, Waiting, Running, Succeeded, Failed or Suspended.
+	// Phase: Pending, Waiting, Queued, Running, Succeeded, Failed or Suspended.
 	// +optional
 	Phase Phase `json:"phase,omitempty"`
 	// +listType=map
 	// +listMapKey=type
 	// +optional
 	Conditions []metav1.Condition `json:"conditions,omitempty"`
+	// Admission of the run's Job by Kueue, when the object is labelled
+	// kueue.x-k8s.io/queue-name.
+	// +optional
+	Admission *Admission `json:"admission,omitempty"`
 	// JobName of the current run.
 	// +optional
 	JobName string `json:"jobName,omitempty"`
@@ -404,6 +409,7 @@ type OutOfVocabulary struct {
 // +kubebuilder:printcolumn:name="Progress",type=string,JSONPath=`.status.progress.summary`
 // +kubebuilder:printcolumn:name="Mode",type=string,JSONPath=`.spec.mode`
 // +kubebuilder:printcolumn:name="Pool",type=string,JSONPath=`.spec.placement.pool`
+// +kubebuilder:printcolumn:name="Flavor",type=string,JSONPath=`.status.admission.arch`,priority=1
 // +kubebuilder:printcolumn:name="Users",type=integer,JSONPath=`.status.users`
 // +kubebuilder:printcolumn:name="Cloud",type=string,JSONPath=`.status.cloudAUC`
 // +kubebuilder:printcolumn:name="Local",type=string,JSONPath=`.status.localAUC`

@@ -163,7 +163,7 @@ type GlobalModelStatus struct {
 	// ObservedGeneration is the generation this status describes.
 	// +optional
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
-	// Phase: Pending, Waiting, Running, Ready or Failed.
+	// Phase: Pending, Waiting, Queued, Running, Ready or Failed.
 	// +optional
 	Phase Phase `json:"phase,omitempty"`
 	// Conditions: Ready, Running, Failed.
@@ -171,6 +171,10 @@ type GlobalModelStatus struct {
 	// +listMapKey=type
 	// +optional
 	Conditions []metav1.Condition `json:"conditions,omitempty"`
+	// Admission of the run's Job by Kueue, when the object is labelled
+	// kueue.x-k8s.io/queue-name.
+	// +optional
+	Admission *Admission `json:"admission,omitempty"`
 	// JobName of the pretraining Job.
 	// +optional
 	JobName string `json:"jobName,omitempty"`
@@ -243,6 +247,7 @@ type DatasetStatus struct {
 // +kubebuilder:printcolumn:name="Arch",type=string,JSONPath=`.spec.architecture`
 // +kubebuilder:printcolumn:name="Phase",type=string,JSONPath=`.status.phase`
 // +kubebuilder:printcolumn:name="Progress",type=string,JSONPath=`.status.progress.summary`
+// +kubebuilder:printcolumn:name="Flavor",type=string,JSONPath=`.status.admission.arch`,priority=1
 // +kubebuilder:printcolumn:name="CTR",type=string,JSONPath=`.status.globalCTR`
 // +kubebuilder:printcolumn:name="Users",type=integer,JSONPath=`.status.users`
 // +kubebuilder:printcolumn:name="Cloud",type=string,JSONPath=`.status.cloudAUC`

@@ -4,6 +4,8 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 
 	batchv1 "k8s.io/api/batch/v1"
@@ -24,11 +26,14 @@ type KueueView struct {
 	// Installed is false when the cluster serves no Kueue Workload kind.
 	Installed bool `json:"installed"`
 	// Queue is the Job's kueue.x-k8s.io/queue-name label.
-	Queue        string          `json:"queue,omitempty"`
-	Workload     string          `json:"workload,omitempty"`
-	ClusterQueue string          `json:"clusterQueue,omitempty"`
-	Admitted     bool            `json:"admitted"`
-	Conditions   []ConditionView `json:"conditions,omitempty"`
+	Queue        string `json:"queue,omitempty"`
+	Workload     string `json:"workload,omitempty"`
+	ClusterQueue string `json:"clusterQueue,omitempty"`
+	// Flavors are the ResourceFlavors the admission assigned (its
+	// nodeLabels are in the Job's node selector).
+	Flavors    []string        `json:"flavors,omitempty"`
+	Admitted   bool            `json:"admitted"`
+	Conditions []ConditionView `json:"conditions,omitempty"`
 }
 
 func (k KueueView) summary() string {
@@ -45,6 +50,9 @@ func (k KueueView) summary() string {
 	s := fmt.Sprintf("Workload %s, queue %s", k.Workload, cmp.Or(k.Queue, "-"))
 	if k.ClusterQueue != "" {
 		s += ", cluster queue " + k.ClusterQueue
+	}
+	if len(k.Flavors) > 0 {
+		s += ", flavor " + strings.Join(k.Flavors, ",")
 	}
 	if k.Admitted {
 		s += ", admitted"
@@ -89,6 +97,7 @@ func kueueView(ctx context.Context, c client.Client, ns string, job *batchv1.Job
 			}
 			v.Workload = w.GetName()
 			v.ClusterQueue, _, _ = unstructured.NestedString(w.Object, "status", "admission", "clusterQueue")
+			v.Flavors = admittedFlavors(w)
 			if v.Queue == "" {
 				v.Queue, _, _ = unstructured.NestedString(w.Object, "spec", "queueName")
 			}
@@ -127,4 +136,28 @@ func workloadConditions(w *unstructured.Unstructured) []ConditionView {
 		out = append(out, ConditionView{Type: str("type"), Status: str("status"), Reason: str("reason"), Message: str("message")})
 	}
 	return out
+}
+
+// admittedFlavors reads the flavor names of an unstructured Workload's
+// status.admission.podSetAssignments[].flavors (resource -> flavor), each
+// once, sorted.
+func admittedFlavors(w *unstructured.Unstructured) []string {
+	raw, _, _ := unstructured.NestedSlice(w.Object, "status", "admission", "podSetAssignments")
+	seen := map[string]bool{}
+	for _, r := range raw {
+		m, ok := r.(map[string]any)
+		if !ok {
+			continue
+		}
+		flavors, _ := m["flavors"].(map[string]any)
+		for _, f := range flavors {
+			if name, ok := f.(string); ok && name != "" {
+				seen[name] = true
+			}
+		}
+	}
+	if len(seen) == 0 {
+		return nil
+	}
+	return slices.Sorted(maps.Keys(seen))
 }

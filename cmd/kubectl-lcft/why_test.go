@@ -181,7 +181,9 @@ func TestWhy(t *testing.T) {
 	wl := &unstructured.Unstructured{Object: map[string]any{
 		"spec": map[string]any{"queueName": "team-q"},
 		"status": map[string]any{
-			"admission":  map[string]any{"clusterQueue": "cluster-q"},
+			"admission": map[string]any{"clusterQueue": "cluster-q", "podSetAssignments": []any{
+				map[string]any{"name": "main", "flavors": map[string]any{"cpu": "arm64", "memory": "arm64"}},
+			}},
 			"conditions": []any{map[string]any{"type": "Admitted", "status": "True", "reason": "Admitted", "message": "The workload is admitted", "lastTransitionTime": "2026-12-01T11:55:00Z"}},
 		},
 	}}
@@ -194,7 +196,7 @@ func TestWhy(t *testing.T) {
 	if err != nil {
 		t.Fatalf("why with Kueue: %v", err)
 	}
-	wantKueue := KueueView{Installed: true, Queue: "team-q", Workload: "job-stuck-run1-1a2b3", ClusterQueue: "cluster-q", Admitted: true,
+	wantKueue := KueueView{Installed: true, Queue: "team-q", Workload: "job-stuck-run1-1a2b3", ClusterQueue: "cluster-q", Flavors: []string{"arm64"}, Admitted: true,
 		Conditions: []ConditionView{{Type: "Admitted", Status: "True", Reason: "Admitted", Message: "The workload is admitted"}}}
 	var withKueue WhyView
 	if err := yaml.Unmarshal([]byte(out), &withKueue); err != nil {

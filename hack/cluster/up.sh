@@ -20,6 +20,8 @@
 # talk to the API run with hostNetwork and KUBERNETES_SERVICE_HOST=127.0.0.1,
 # KUBERNETES_SERVICE_PORT=$APISERVER_PORT. Pod-to-pod traffic works on the
 # CNI bridge (no masquerade).
+# The apiserver calls admission and conversion webhooks (Kueue's) at their
+# Service's endpoints, not its cluster IP (--enable-aggregator-routing).
 #
 # Object store: SeaweedFS (hack/seaweedfs/up.sh) serves S3 at
 # http://$NODE_IP:8333 with authentication; its access keys are in
@@ -224,6 +226,7 @@ start kube-apiserver kube-apiserver \
   --etcd-servers "http://127.0.0.1:${ETCD_PORT}" \
   --bind-address 127.0.0.1 --advertise-address 127.0.0.1 --secure-port "${APISERVER_PORT}" \
   --endpoint-reconciler-type none \
+  --enable-aggregator-routing=true \
   --service-cluster-ip-range "${SERVICE_CIDR}" \
   --client-ca-file "${pki}/ca.crt" \
   --tls-cert-file "${pki}/apiserver.crt" --tls-private-key-file "${pki}/apiserver.key" \
