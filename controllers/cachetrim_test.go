@@ -43,9 +43,9 @@ func TestTrimCached(t *testing.T) {
 			want: &corev1.Pod{ObjectMeta: kept(), Spec: podSpec, Status: status},
 		},
 		{
-			name: "config map keeps no data",
-			in:   &corev1.ConfigMap{ObjectMeta: meta(), Data: map[string]string{specKey: "{}"}, BinaryData: map[string][]byte{"b": {1}}, Immutable: ptr.To(true)},
-			want: &corev1.ConfigMap{ObjectMeta: kept(), Immutable: ptr.To(true)},
+			name: "config map metadata keeps all but its managed fields",
+			in:   &metav1.PartialObjectMetadata{ObjectMeta: meta()},
+			want: &metav1.PartialObjectMetadata{ObjectMeta: kept()},
 		},
 	}
 	for _, tc := range cases {

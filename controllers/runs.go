@@ -191,7 +191,7 @@ func (k runner) liveJob(ctx context.Context, key client.ObjectKey, confirm bool)
 // ensureConfigMap makes the run's ConfigMap again when it is missing under
 // a live Job (deleted by hand): the Job's pods mount it.
 func (k runner) ensureConfigMap(ctx context.Context, cm *corev1.ConfigMap) error {
-	err := k.Get(ctx, client.ObjectKeyFromObject(cm), &corev1.ConfigMap{})
+	err := k.Get(ctx, client.ObjectKeyFromObject(cm), configMapMetadata())
 	if err == nil {
 		return nil
 	}
@@ -199,6 +199,15 @@ func (k runner) ensureConfigMap(ctx context.Context, cm *corev1.ConfigMap) error
 		return fmt.Errorf("getting ConfigMap %s: %w", cm.Name, err)
 	}
 	return k.createConfigMap(ctx, cm)
+}
+
+// configMapMetadata is a ConfigMap read by its metadata alone: the manager
+// never reads a run's ConfigMap back, so it watches them by metadata
+// (CacheOptions), without their data.
+func configMapMetadata() *metav1.PartialObjectMetadata {
+	m := &metav1.PartialObjectMetadata{}
+	m.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("ConfigMap"))
+	return m
 }
 
 // reader reads around the cache, when the runner has an API reader.
@@ -225,7 +234,8 @@ func (k runner) deleteStaleRuns(ctx context.Context, r run, hash string) error {
 			return fmt.Errorf("deleting the Job %s of an earlier run: %w", j.Name, err)
 		}
 	}
-	var cms corev1.ConfigMapList
+	cms := metav1.PartialObjectMetadataList{}
+	cms.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("ConfigMapList"))
 	if err := listControlled(ctx, k.Client, &cms, r.owner, r.ownerKind); err != nil {
 		return fmt.Errorf("listing ConfigMaps: %w", err)
 	}
