@@ -27,13 +27,14 @@ func TestTrimCached(t *testing.T) {
 		State: corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{Message: `{"shard":0}`}}}}}
 	jobStatus := batchv1.JobStatus{Succeeded: 2, Conditions: []batchv1.JobCondition{{Type: batchv1.JobComplete, Status: corev1.ConditionTrue}}}
 	jobSpec := batchv1.JobSpec{Completions: ptr.To[int32](2), Suspend: ptr.To(true),
+		Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"a": "b"}}, PodFailurePolicy: badInputFailsJob(),
 		Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"a": "b"}}, Spec: podSpec}}
 	cases := []struct {
 		name     string
 		in, want client.Object
 	}{
 		{
-			name: "job keeps all but its managed fields and pod template",
+			name: "job keeps all but its managed fields, pod template, selector and failure policy",
 			in:   &batchv1.Job{ObjectMeta: meta(), Spec: jobSpec, Status: jobStatus},
 			want: &batchv1.Job{ObjectMeta: kept(), Spec: batchv1.JobSpec{Completions: ptr.To[int32](2), Suspend: ptr.To(true)}, Status: jobStatus},
 		},
