@@ -78,6 +78,13 @@ func fakeRunClient(t *testing.T, objs ...client.Object) (client.WithWatch, *writ
 	return c, log
 }
 
+// fakeRunner is a runner whose cache and API reader are fakeRunClient.
+func fakeRunner(t *testing.T) (runner, client.Client, *writeLog) {
+	t.Helper()
+	c, log := fakeRunClient(t)
+	return runner{Client: c, apiReader: c, opts: Options{TrainerImage: "img", Pools: DefaultPoolMap()}}, c, log
+}
+
 // fieldManagers lists obj's managed-fields entries as "manager operation".
 func fieldManagers(obj metav1.Object) []string {
 	var out []string
@@ -91,8 +98,7 @@ func fieldManagers(obj metav1.Object) []string {
 // field manager; ensuring the same run again writes nothing.
 func TestEnsureCreatesANewRun(t *testing.T) {
 	ctx := context.Background()
-	c, log := fakeRunClient(t)
-	k := runner{Client: c, apiReader: c, opts: Options{TrainerImage: "img", Pools: DefaultPoolMap()}}
+	k, c, log := fakeRunner(t)
 	r := testRun(v1.Placement{Pool: v1.PoolAny})
 	r.owner.SetName("create-new")
 
@@ -124,11 +130,18 @@ func TestEnsureCreatesANewRun(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if again.created || again.job == nil || again.job.Name != job.Name {
-		t.Errorf("ensure of the same run = %+v, want the live Job %s, not created", again, job.Name)
+	wantKept(t, again, job.Name, log, nil)
+}
+
+// wantKept checks that ensure kept the live Job name, not created, with
+// the writes want.
+func wantKept(t *testing.T, res ensured, name string, log *writeLog, want []string) {
+	t.Helper()
+	if res.created || res.job == nil || res.job.Name != name {
+		t.Errorf("ensure = %+v, want the live Job %s, not created", res, name)
 	}
-	if w := log.take(); len(w) != 0 {
-		t.Errorf("ensure of the same run wrote %v", w)
+	if diff := cmp.Diff(want, log.take()); diff != "" {
+		t.Errorf("writes (-want +got):\n%s", diff)
 	}
 }
 
@@ -137,8 +150,7 @@ func TestEnsureCreatesANewRun(t *testing.T) {
 // (an Update entry, which would keep the field), and removes it.
 func TestLiveJobDropsAFieldTheSpecNoLongerSets(t *testing.T) {
 	ctx := context.Background()
-	c, log := fakeRunClient(t)
-	k := runner{Client: c, apiReader: c, opts: Options{TrainerImage: "img", Pools: DefaultPoolMap()}}
+	k, c, log := fakeRunner(t)
 	r := testRun(v1.Placement{Pool: v1.PoolAny})
 	r.owner.SetName("create-drop")
 	r.policy.ActiveDeadlineSeconds = ptr.To[int64](3600)
@@ -153,12 +165,7 @@ func TestLiveJobDropsAFieldTheSpecNoLongerSets(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.created || res.job == nil || res.job.Name != first.job.Name {
-		t.Fatalf("ensure = %+v, want the live Job %s", res, first.job.Name)
-	}
-	if diff := cmp.Diff([]string{"patch Job", "apply Job"}, log.take()); diff != "" {
-		t.Errorf("writes (-want +got):\n%s", diff)
-	}
+	wantKept(t, res, first.job.Name, log, []string{"patch Job", "apply Job"})
 	var job batchv1.Job
 	if err := c.Get(ctx, client.ObjectKeyFromObject(first.job), &job); err != nil {
 		t.Fatal(err)
@@ -172,12 +179,11 @@ func TestLiveJobDropsAFieldTheSpecNoLongerSets(t *testing.T) {
 
 	// Set again: one apply, no more patch of the managed fields.
 	r.policy.ActiveDeadlineSeconds = ptr.To[int64](60)
-	if _, err := k.ensure(ctx, r); err != nil {
+	res, err = k.ensure(ctx, r)
+	if err != nil {
 		t.Fatal(err)
 	}
-	if diff := cmp.Diff([]string{"apply Job"}, log.take()); diff != "" {
-		t.Errorf("writes (-want +got):\n%s", diff)
-	}
+	wantKept(t, res, first.job.Name, log, []string{"apply Job"})
 	if err := c.Get(ctx, client.ObjectKeyFromObject(first.job), &job); err != nil {
 		t.Fatal(err)
 	}
@@ -238,12 +244,7 @@ func TestEnsureCreateFindsAJobTheCacheLacks(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if res.created || res.job == nil || res.job.Name != objs.job.Name {
-				t.Errorf("ensure = %+v, want the existing Job %s, not created", res, objs.job.Name)
-			}
-			if diff := cmp.Diff([]string{"create ConfigMap", "create Job"}, log.take()); diff != "" {
-				t.Errorf("writes (-want +got):\n%s", diff)
-			}
+			wantKept(t, res, objs.job.Name, log, []string{"create ConfigMap", "create Job"})
 		})
 	}
 }
