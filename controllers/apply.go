@@ -18,9 +18,10 @@ import (
 // FieldOwner is the field manager of everything the operator applies.
 const FieldOwner = "lcft-operator"
 
-// The owned ConfigMaps and Jobs are written by server-side apply with the
-// field owner FieldOwner (and ForceOwnership: the operator's fields are the
-// operator's). A live Job keeps what Kubernetes will not change on it and
+// The owned ConfigMaps and Jobs are created with the field owner
+// FieldOwner (create.go) and a live Job is updated by server-side apply
+// with the same field owner (and ForceOwnership: the operator's fields are
+// the operator's). A live Job keeps what Kubernetes will not change on it and
 // takes the spec's values of the rest:
 //
 //   - followed on a live Job: parallelism, backoffLimit,
@@ -64,6 +65,9 @@ func (k runner) applyJob(ctx context.Context, want, live *batchv1.Job) (*batchv1
 		}
 		if want = liveJobUpdate(want, full); !jobNeedsApply(want, full) {
 			return full, nil
+		}
+		if err := k.upgradeManagedFields(ctx, full); err != nil {
+			return nil, err
 		}
 	}
 	want.TypeMeta.APIVersion, want.TypeMeta.Kind = "batch/v1", "Job"

@@ -8,21 +8,20 @@ import (
 
 // trimCached keeps the Jobs, Pods and ConfigMaps in the manager's cache
 // without what the controllers never read from it, which at thousands of
-// cohorts is much of the manager's memory: their managed fields, the pod
-// template of a Job (the apply of a live Job reads it from the API server
-// when it has to write, apply.go; messages name the pods' node selector),
-// and the data of the ConfigMaps (the run spec is applied, never read
-// back). Pods keep their spec: the failure messages read it. Such objects
-// are changed by apply or patch, never by an Update of the cached copy.
+// cohorts is much of the manager's memory: their managed fields, and the
+// pod template, selector and pod failure policy of a Job (the apply of a
+// live Job reads them from the API server when it has to write, apply.go;
+// messages name the pods' node selector). The ConfigMaps are watched by metadata alone (the run spec is
+// created, never read back: configMapMetadata). Pods keep their spec: the
+// failure messages read it. Such objects are changed by apply or patch,
+// never by an Update of the cached copy.
 func trimCached(obj any) (any, error) {
 	if m, err := meta.Accessor(obj); err == nil && m.GetManagedFields() != nil {
 		m.SetManagedFields(nil)
 	}
-	switch o := obj.(type) {
-	case *batchv1.Job:
-		o.Spec.Template = corev1.PodTemplateSpec{}
-	case *corev1.ConfigMap:
-		o.Data, o.BinaryData = nil, nil
+	if job, ok := obj.(*batchv1.Job); ok {
+		job.Spec.Template = corev1.PodTemplateSpec{}
+		job.Spec.Selector, job.Spec.PodFailurePolicy = nil, nil
 	}
 	return obj, nil
 }

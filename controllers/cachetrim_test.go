@@ -27,13 +27,14 @@ func TestTrimCached(t *testing.T) {
 		State: corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{Message: `{"shard":0}`}}}}}
 	jobStatus := batchv1.JobStatus{Succeeded: 2, Conditions: []batchv1.JobCondition{{Type: batchv1.JobComplete, Status: corev1.ConditionTrue}}}
 	jobSpec := batchv1.JobSpec{Completions: ptr.To[int32](2), Suspend: ptr.To(true),
+		Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"a": "b"}}, PodFailurePolicy: badInputFailsJob(),
 		Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"a": "b"}}, Spec: podSpec}}
 	cases := []struct {
 		name     string
 		in, want client.Object
 	}{
 		{
-			name: "job keeps all but its managed fields and pod template",
+			name: "job keeps all but its managed fields, pod template, selector and failure policy",
 			in:   &batchv1.Job{ObjectMeta: meta(), Spec: jobSpec, Status: jobStatus},
 			want: &batchv1.Job{ObjectMeta: kept(), Spec: batchv1.JobSpec{Completions: ptr.To[int32](2), Suspend: ptr.To(true)}, Status: jobStatus},
 		},
@@ -43,9 +44,9 @@ func TestTrimCached(t *testing.T) {
 			want: &corev1.Pod{ObjectMeta: kept(), Spec: podSpec, Status: status},
 		},
 		{
-			name: "config map keeps no data",
-			in:   &corev1.ConfigMap{ObjectMeta: meta(), Data: map[string]string{specKey: "{}"}, BinaryData: map[string][]byte{"b": {1}}, Immutable: ptr.To(true)},
-			want: &corev1.ConfigMap{ObjectMeta: kept(), Immutable: ptr.To(true)},
+			name: "config map metadata keeps all but its managed fields",
+			in:   &metav1.PartialObjectMetadata{ObjectMeta: meta()},
+			want: &metav1.PartialObjectMetadata{ObjectMeta: kept()},
 		},
 	}
 	for _, tc := range cases {

@@ -148,7 +148,6 @@ func (r *CorrectionPolicyReconciler) search(ctx context.Context, p *finetunev1al
 	if created {
 		p.Status.Progress = nil // of an earlier run
 		jobsCreated.WithLabelValues("CorrectionPolicy").Inc()
-		r.event(p, corev1.EventTypeNormal, "JobCreated", "Created", "created search Job %s with %d shard(s)", job.Name, spec.Shards)
 	}
 	out, err := k.observe(ctx, job, nil)
 	if err != nil {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"testing"
 
+	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	batchv1ac "k8s.io/client-go/applyconfigurations/batch/v1"
@@ -20,10 +21,10 @@ var errKilled = errors.New("the manager was killed here")
 
 // Where a crashing client kills the manager's reconcile.
 const (
-	killAfterConfigMap = "after the ConfigMap" // the Job's apply never reaches the API server
+	killAfterConfigMap = "after the ConfigMap" // the Job's create never reaches the API server
 	killAfterJob       = "after the Job"       // the Job is made, the manager dies before it hears back
 	killBeforeStatus   = "before the status write"
-	rejectJobApply     = "the Job's apply rejected" // and nothing else
+	rejectJobApply     = "the Job's write rejected" // and nothing else
 )
 
 // crashingClient is the manager's client until the kill point; from there
@@ -35,10 +36,22 @@ type crashingClient struct {
 }
 
 func (c *crashingClient) Apply(ctx context.Context, obj runtime.ApplyConfiguration, opts ...client.ApplyOption) error {
+	_, isJob := obj.(*batchv1ac.JobApplyConfiguration)
+	return c.write(isJob, func() error { return c.Client.Apply(ctx, obj, opts...) })
+}
+
+func (c *crashingClient) Create(ctx context.Context, obj client.Object, opts ...client.CreateOption) error {
+	_, isJob := obj.(*batchv1.Job)
+	return c.write(isJob, func() error { return c.Client.Create(ctx, obj, opts...) })
+}
+
+// write makes a write (the create or apply of a Job, when isJob) or dies
+// at the kill point.
+func (c *crashingClient) write(isJob bool, do func() error) error {
 	if c.dead {
 		return errKilled
 	}
-	if _, isJob := obj.(*batchv1ac.JobApplyConfiguration); isJob {
+	if isJob {
 		switch c.point {
 		case rejectJobApply:
 			return errKilled
@@ -47,13 +60,13 @@ func (c *crashingClient) Apply(ctx context.Context, obj runtime.ApplyConfigurati
 			return errKilled
 		case killAfterJob:
 			c.dead = true
-			if err := c.Client.Apply(ctx, obj, opts...); err != nil {
+			if err := do(); err != nil {
 				return err
 			}
 			return errKilled
 		}
 	}
-	return c.Client.Apply(ctx, obj, opts...)
+	return do()
 }
 
 func (c *crashingClient) Status() client.SubResourceWriter {

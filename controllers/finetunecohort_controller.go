@@ -131,10 +131,13 @@ func (r *FineTuneCohortReconciler) reconcileRun(ctx context.Context, c *finetune
 		c.Status.StartTime = job.Status.StartTime
 	}
 	if created {
+		// No event: status.jobName and the Running condition, which names
+		// the Job, say it, and an event per Job was one write of five at
+		// thousands of cohorts (README, "Operator at scale"); a Job made
+		// again has its event (recordRestart).
 		c.Status.Progress = nil // of an earlier run
 		jobsCreated.WithLabelValues("FineTuneCohort").Inc()
 		jobCreationLatency.Observe(time.Since(c.CreationTimestamp.Time).Seconds())
-		r.event(c, corev1.EventTypeNormal, "JobCreated", "Created", "created Job %s with %d shard(s)", job.Name, spec.Shards)
 	}
 	out, err := k.observe(ctx, job, &recordedReports{dir: c.Status.ReportURI, shards: c.Status.Shards, owner: c})
 	if err != nil {

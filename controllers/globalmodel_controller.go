@@ -117,7 +117,6 @@ func (r *GlobalModelReconciler) reconcileRun(ctx context.Context, gm *finetunev1
 	if created {
 		gm.Status.Progress = nil // of an earlier run
 		jobsCreated.WithLabelValues("GlobalModel").Inc()
-		r.event(gm, corev1.EventTypeNormal, "JobCreated", "Created", "created %s Job %s", what, job.Name)
 	}
 	out, err := k.observe(ctx, job, nil)
 	if err != nil {

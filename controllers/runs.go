@@ -65,20 +65,10 @@ func (k runner) ensure(ctx context.Context, r run) (ensured, error) {
 	if err != nil {
 		return ensured{}, err
 	}
-	if live != nil && !live.DeletionTimestamp.IsZero() {
-		return ensured{}, fmt.Errorf("the Job %s is being deleted; waiting to make it again", live.Name)
-	}
-	if live != nil && !metav1IsControlledBy(live, r.owner) {
-		return ensured{}, fmt.Errorf("a Job %s exists that %s %s does not control", live.Name, r.ownerKind, r.owner.GetName())
-	}
-	if live != nil && !failedWithOtherIdentity(live, objs.job) {
-		if !jobFinished(live) {
-			if err := k.ensureConfigMap(ctx, objs.configMap); err != nil {
-				return ensured{}, err
-			}
+	if live != nil {
+		if res, kept, err := k.keep(ctx, r, objs, live); kept || err != nil {
+			return res, err
 		}
-		job, err := k.applyJob(ctx, objs.job, live)
-		return ensured{job: job}, err
 	}
 	var decision restartDecision
 	if live == nil {
@@ -101,19 +91,50 @@ func (k runner) ensure(ctx context.Context, r run) (ensured, error) {
 			return ensured{}, errors.Join(err, fmt.Errorf("the Job %s of the failed run is still being deleted", live.Name))
 		}
 	}
-	if err := k.applyConfigMap(ctx, objs.configMap); err != nil {
+	if err := k.createConfigMap(ctx, objs.configMap); err != nil {
 		return ensured{}, err
 	}
-	job, err := k.applyJob(ctx, objs.job, nil)
-	if err != nil {
-		// Unconfirmed: the name may be a Job the cache does not hold.
-		if other, gerr := k.liveJob(ctx, key, true); gerr == nil && other != nil && !metav1IsControlledBy(other, r.owner) {
-			return ensured{}, fmt.Errorf("a Job %s exists that %s %s does not control", other.Name, r.ownerKind, r.owner.GetName())
+	job, err := k.createJob(ctx, objs.job)
+	if apierrors.IsAlreadyExists(err) {
+		// The cache lags behind a Job made a moment ago, or the name is
+		// another's: read it from the API server.
+		other, gerr := k.liveJob(ctx, key, true)
+		if gerr != nil || other == nil {
+			return ensured{}, errors.Join(err, gerr)
 		}
+		if res, kept, kerr := k.keep(ctx, r, objs, other); kept || kerr != nil {
+			return res, kerr
+		}
+		return ensured{}, fmt.Errorf("%w; the failed Job of that name is still there", err)
+	}
+	if err != nil {
 		return ensured{}, err
 	}
 	createdJobs.add(key)
 	return ensured{job: job, created: true, recreated: decision.recreate}, nil
+}
+
+// keep keeps live, the Job of r's name, when r controls it and it is not
+// a failed Job to run again with a new pod identity: it applies the
+// spec's mutable fields to it (and makes its ConfigMap again while it
+// runs). kept is false when live is to be replaced.
+func (k runner) keep(ctx context.Context, r run, objs *runObjects, live *batchv1.Job) (res ensured, kept bool, err error) {
+	if !live.DeletionTimestamp.IsZero() {
+		return ensured{}, false, fmt.Errorf("the Job %s is being deleted; waiting to make it again", live.Name)
+	}
+	if !metav1IsControlledBy(live, r.owner) {
+		return ensured{}, false, fmt.Errorf("a Job %s exists that %s %s does not control", live.Name, r.ownerKind, r.owner.GetName())
+	}
+	if failedWithOtherIdentity(live, objs.job) {
+		return ensured{}, false, nil
+	}
+	if !jobFinished(live) {
+		if err := k.ensureConfigMap(ctx, objs.configMap); err != nil {
+			return ensured{}, false, err
+		}
+	}
+	job, err := k.applyJob(ctx, objs.job, live)
+	return ensured{job: job}, true, err
 }
 
 // createdJobs are the Jobs this manager made last: until its cache holds
@@ -167,17 +188,26 @@ func (k runner) liveJob(ctx context.Context, key client.ObjectKey, confirm bool)
 	return &job, nil
 }
 
-// ensureConfigMap applies the run's ConfigMap when it is missing under a
-// live Job (deleted by hand): the Job's pods mount it.
+// ensureConfigMap makes the run's ConfigMap again when it is missing under
+// a live Job (deleted by hand): the Job's pods mount it.
 func (k runner) ensureConfigMap(ctx context.Context, cm *corev1.ConfigMap) error {
-	err := k.Get(ctx, client.ObjectKeyFromObject(cm), &corev1.ConfigMap{})
+	err := k.Get(ctx, client.ObjectKeyFromObject(cm), configMapMetadata())
 	if err == nil {
 		return nil
 	}
 	if !apierrors.IsNotFound(err) {
 		return fmt.Errorf("getting ConfigMap %s: %w", cm.Name, err)
 	}
-	return k.applyConfigMap(ctx, cm)
+	return k.createConfigMap(ctx, cm)
+}
+
+// configMapMetadata is a ConfigMap read by its metadata alone: the manager
+// never reads a run's ConfigMap back, so it watches them by metadata
+// (CacheOptions), without their data.
+func configMapMetadata() *metav1.PartialObjectMetadata {
+	m := &metav1.PartialObjectMetadata{}
+	m.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("ConfigMap"))
+	return m
 }
 
 // reader reads around the cache, when the runner has an API reader.
@@ -204,7 +234,8 @@ func (k runner) deleteStaleRuns(ctx context.Context, r run, hash string) error {
 			return fmt.Errorf("deleting the Job %s of an earlier run: %w", j.Name, err)
 		}
 	}
-	var cms corev1.ConfigMapList
+	cms := metav1.PartialObjectMetadataList{}
+	cms.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("ConfigMapList"))
 	if err := listControlled(ctx, k.Client, &cms, r.owner, r.ownerKind); err != nil {
 		return fmt.Errorf("listing ConfigMaps: %w", err)
 	}

@@ -36,8 +36,9 @@ type managerProcess struct {
 }
 
 // startManagerProcess runs bin against the API server of kubeconfig, with
-// plain-HTTP metrics on a free local port; args are more flags.
-func startManagerProcess(t *testing.T, bin, kubeconfig string, args ...string) *managerProcess {
+// plain-HTTP metrics on a free local port; env is added to this process's
+// environment, args are more flags.
+func startManagerProcess(t *testing.T, bin, kubeconfig string, env []string, args ...string) *managerProcess {
 	t.Helper()
 	port := freePort(t)
 	logFile, err := os.CreateTemp(t.TempDir(), "manager-*.log")
@@ -53,6 +54,7 @@ func startManagerProcess(t *testing.T, bin, kubeconfig string, args ...string) *
 		"--artifact-uri=file://" + artifactRoot,
 	}, args...)
 	cmd := exec.Command(bin, all...)
+	cmd.Env = append(os.Environ(), env...)
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("starting %s: %v", bin, err)

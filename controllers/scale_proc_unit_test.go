@@ -39,3 +39,12 @@ controller_runtime_reconcile_total{controller="finetunecohort",result="error"} 3
 		t.Errorf("(-want +got):\n%s", diff)
 	}
 }
+
+// The benchmark runs the manager with the GOMEMLIMIT that the chart's
+// default values render (charts/test checks the rendered env: 90% of 256Mi).
+func TestBenchGoMemLimitIsTheChartDefault(t *testing.T) {
+	t.Setenv("LCFT_BENCH_GOMEMLIMIT", "")
+	if got, want := benchGoMemLimit(t), "241591860"; got != want {
+		t.Errorf("GOMEMLIMIT from the chart's values = %q, want %q", got, want)
+	}
+}

@@ -14,12 +14,14 @@ import (
 
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	"sigs.k8s.io/yaml"
 
 	v1 "github.com/lcft-dev/lcft-operator/api/v1alpha1"
 )
@@ -60,6 +62,9 @@ func TestControllerScale(t *testing.T) {
 		timeout:     time.Duration(envInt(t, "LCFT_BENCH_TIMEOUT_MINUTES", 30)) * time.Minute,
 	}
 	b.managerArgs = append([]string{"--max-concurrent-reconciles=" + strconv.Itoa(b.workers)}, b.managerArgs...)
+	if limit := benchGoMemLimit(t); limit != "" {
+		b.managerEnv = []string{"GOMEMLIMIT=" + limit}
+	}
 	cfg := rest.CopyConfig(restConfig)
 	cfg.QPS = -1 // no client-side limit, like the manager's default
 	var err error
@@ -69,8 +74,8 @@ func TestControllerScale(t *testing.T) {
 	if b.clientset, err = kubernetes.NewForConfig(cfg); err != nil {
 		t.Fatal(err)
 	}
-	fmt.Printf("controller scale: %d workers per controller (ceiling: as many), %d cohort creators, manager flags %v; load average %s\n",
-		b.workers, b.creators, b.managerArgs, loadAverage())
+	fmt.Printf("controller scale: %d workers per controller (ceiling: as many), %d cohort creators, manager flags %v, env %v; load average %s\n",
+		b.workers, b.creators, b.managerArgs, b.managerEnv, loadAverage())
 	var rows []string
 	for _, n := range sizes {
 		ceilingNS, operatorNS := b.prepare()
@@ -107,6 +112,43 @@ func benchSizes(t *testing.T) []int {
 	return sizes
 }
 
+// benchGoMemLimit is the manager's GOMEMLIMIT: LCFT_BENCH_GOMEMLIMIT ("off":
+// none), by default what the chart's default values give
+// (tuning.goMemLimitPercent of resources.limits.memory, in whole bytes as
+// the chart's template computes it).
+func benchGoMemLimit(t *testing.T) string {
+	if v := os.Getenv("LCFT_BENCH_GOMEMLIMIT"); v != "" {
+		if v == "off" {
+			return ""
+		}
+		return v
+	}
+	raw, err := os.ReadFile(filepath.Join("..", "charts", "lcft-operator", "values.yaml"))
+	if err != nil {
+		t.Fatalf("reading the chart's values: %v", err)
+	}
+	var values struct {
+		Resources struct {
+			Limits map[string]string `json:"limits"`
+		} `json:"resources"`
+		Tuning struct {
+			GoMemLimitPercent int64 `json:"goMemLimitPercent"`
+		} `json:"tuning"`
+	}
+	if err := yaml.Unmarshal(raw, &values); err != nil {
+		t.Fatalf("reading the chart's values: %v", err)
+	}
+	memory, ok := values.Resources.Limits["memory"]
+	if !ok || values.Tuning.GoMemLimitPercent == 0 {
+		return ""
+	}
+	q, err := resource.ParseQuantity(memory)
+	if err != nil {
+		t.Fatalf("the chart's resources.limits.memory %q: %v", memory, err)
+	}
+	return strconv.FormatInt(q.Value()/100*values.Tuning.GoMemLimitPercent, 10)
+}
+
 func envInt(t *testing.T, name string, def int) int {
 	raw := os.Getenv(name)
 	if raw == "" {
@@ -128,6 +170,7 @@ type scaleBench struct {
 	workers     int
 	creators    int
 	managerArgs []string
+	managerEnv  []string
 	timeout     time.Duration
 	client      client.Client
 	clientset   kubernetes.Interface
@@ -164,7 +207,7 @@ func (r runResult) line(what string) string {
 // pretraining; both stop before the measured runs.
 func (b *scaleBench) prepare() (string, string) {
 	t := b.t
-	m := startManagerProcess(t, b.bin, b.kubeconfig, b.managerArgs...)
+	m := startManagerProcess(t, b.bin, b.kubeconfig, b.managerEnv, b.managerArgs...)
 	defer m.stop(t)
 	var nss []string
 	for range 2 {
@@ -242,7 +285,7 @@ func (b *scaleBench) createRun(ctx context.Context, c *v1.FineTuneCohort, gm *v1
 // in ns into Jobs.
 func (b *scaleBench) runOperator(ns string, n int) runResult {
 	t, ctx := b.t, context.Background()
-	m := startManagerProcess(t, b.bin, b.kubeconfig, b.managerArgs...)
+	m := startManagerProcess(t, b.bin, b.kubeconfig, b.managerEnv, b.managerArgs...)
 	// Started: its caches are synced once it has reconciled the policies
 	// that exist (nothing changes them, so the reconcile finds them done).
 	eventually(t, 2*time.Minute, "the manager to reconcile the existing policies", func() (bool, error) {

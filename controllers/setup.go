@@ -13,11 +13,12 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 )
 
-// CacheOptions restricts the manager's cache of Jobs, Pods and ConfigMaps to
-// the ones the operator created, so it never holds every pod of the cluster,
-// and keeps them without what the controllers never read (trimCached);
-// Secrets (watched by metadata only) are kept down to their names, and no
-// cached object holds its managed fields. With namespaces
+// CacheOptions restricts the manager's cache of Jobs, Pods and ConfigMaps
+// (watched by metadata only) to the ones the operator created, so it never
+// holds every pod of the cluster, and keeps them without what the
+// controllers never read (trimCached); Secrets (watched by metadata only)
+// are kept down to their names, and no cached object holds its managed
+// fields. With namespaces
 // (--watch-namespaces), the manager watches those namespaces only and needs
 // Roles there instead of a ClusterRole; none means all.
 func CacheOptions(namespaces ...string) cache.Options {

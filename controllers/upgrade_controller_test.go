@@ -37,8 +37,18 @@ func onlyJob(t *testing.T, ns, owner string) batchv1.Job {
 
 // appliedBy reports whether the operator's field manager applied the object.
 func appliedBy(obj metav1.Object) bool {
+	return managedBy(obj, metav1.ManagedFieldsOperationApply)
+}
+
+// createdBy reports whether the operator's field manager owns fields of the
+// object by create (or update) rather than by apply.
+func createdBy(obj metav1.Object) bool {
+	return managedBy(obj, metav1.ManagedFieldsOperationUpdate)
+}
+
+func managedBy(obj metav1.Object, op metav1.ManagedFieldsOperationType) bool {
 	for _, m := range obj.GetManagedFields() {
-		if m.Manager == FieldOwner && m.Operation == metav1.ManagedFieldsOperationApply {
+		if m.Manager == FieldOwner && m.Operation == op && m.Subresource == "" {
 			return true
 		}
 	}
@@ -58,12 +68,12 @@ func TestUpgradeKeepsTheRunningJob(t *testing.T) {
 	create(t, c)
 	waitCohort(t, c, v1.PhaseRunning)
 	before := onlyJob(t, ns, "upgrade")
-	if !appliedBy(&before) {
-		t.Errorf("the Job was not applied by %s: %+v", FieldOwner, before.ManagedFields)
+	if !createdBy(&before) || appliedBy(&before) {
+		t.Errorf("the Job was not created by %s: %+v", FieldOwner, before.ManagedFields)
 	}
 	var cm corev1.ConfigMap
-	if err := k8sClient.Get(ctx, client.ObjectKey{Namespace: ns, Name: before.Name}, &cm); err != nil || !appliedBy(&cm) {
-		t.Errorf("the run's ConfigMap was not applied by %s (%v): %+v", FieldOwner, err, cm.ManagedFields)
+	if err := k8sClient.Get(ctx, client.ObjectKey{Namespace: ns, Name: before.Name}, &cm); err != nil || !createdBy(&cm) {
+		t.Errorf("the run's ConfigMap was not created by %s (%v): %+v", FieldOwner, err, cm.ManagedFields)
 	}
 
 	stop() // helm upgrade: a new image and pool map, a new manager pod
@@ -87,6 +97,10 @@ func TestUpgradeKeepsTheRunningJob(t *testing.T) {
 	after := onlyJob(t, ns, "upgrade")
 	if after.UID != before.UID || after.Name != before.Name {
 		t.Fatalf("the upgrade replaced the running Job %s (%s) with %s (%s)", before.Name, before.UID, after.Name, after.UID)
+	}
+	// The apply took over the fields of the create (create.go).
+	if !appliedBy(&after) || createdBy(&after) {
+		t.Errorf("the updated Job's fields are not %s's apply alone: %+v", FieldOwner, after.ManagedFields)
 	}
 	tmpl := after.Spec.Template.Spec
 	if img := tmpl.Containers[0].Image; img != "lcft-trainer:test" || len(tmpl.NodeSelector) != 1 {
@@ -130,15 +144,25 @@ func TestMutableJobFieldsFollowTheSpec(t *testing.T) {
 		Parallelism, BackoffLimit, TTL int32
 		Deadline                       int64
 	}
-	want := fields{3, 5, 600, 7200}
-	eventually(t, runTimeout, "the Job to follow the spec", func() (bool, error) {
-		job := onlyJob(t, ns, "mutable")
-		s := job.Spec
-		got := fields{ptr.Deref(s.Parallelism, 0), ptr.Deref(s.BackoffLimit, 0), ptr.Deref(s.TTLSecondsAfterFinished, 0), ptr.Deref(s.ActiveDeadlineSeconds, 0)}
-		c = getCohort(t, ns, "mutable")
-		return got == want && job.UID == before.UID && c.Status.ObservedGeneration == c.Generation,
-			fmt.Errorf("Job %s (%s) has %+v, observed generation %d of %d", job.Name, job.UID, got, c.Status.ObservedGeneration, c.Generation)
-	})
+	follows := func(what string, want fields) {
+		t.Helper()
+		eventually(t, runTimeout, "the Job to "+what, func() (bool, error) {
+			job := onlyJob(t, ns, "mutable")
+			s := job.Spec
+			got := fields{ptr.Deref(s.Parallelism, 0), ptr.Deref(s.BackoffLimit, 0), ptr.Deref(s.TTLSecondsAfterFinished, 0), ptr.Deref(s.ActiveDeadlineSeconds, 0)}
+			c = getCohort(t, ns, "mutable")
+			return got == want && job.UID == before.UID && c.Status.ObservedGeneration == c.Generation,
+				fmt.Errorf("Job %s (%s) has %+v, observed generation %d of %d", job.Name, job.UID, got, c.Status.ObservedGeneration, c.Generation)
+		})
+	}
+	follows("follow the spec", fields{3, 5, 600, 7200})
+	// A field the spec no longer sets goes from the Job too: the apply
+	// owns what the create set (create.go).
+	c.Spec.ActiveDeadlineSeconds = nil
+	if err := k8sClient.Update(ctx, c); err != nil {
+		t.Fatal(err)
+	}
+	follows("drop activeDeadlineSeconds", fields{3, 5, 600, 0})
 	cluster.release("mutable-")
 	waitCohort(t, c, v1.PhaseSucceeded)
 	if c.Status.JobName != before.Name || c.Status.Restarts != 0 {

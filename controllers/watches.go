@@ -82,7 +82,7 @@ func setupIndexes(mgr ctrl.Manager) error {
 	}); err != nil {
 		return fmt.Errorf("indexing policies by model: %w", err)
 	}
-	for _, obj := range []client.Object{&batchv1.Job{}, &corev1.ConfigMap{}, &corev1.Pod{}} {
+	for _, obj := range []client.Object{&batchv1.Job{}, configMapMetadata(), &corev1.Pod{}} {
 		if err := idx.IndexField(ctx, obj, controllerUIDIndex, controllerUID); err != nil {
 			return fmt.Errorf("indexing %T by controller: %w", obj, err)
 		}

@@ -14,7 +14,8 @@
 # default 4), LCFT_BENCH_CREATORS (clients creating cohorts, default 8),
 # LCFT_BENCH_MANAGER_ARGS (more manager flags, such as
 # --pprof-bind-address=127.0.0.1:8082), LCFT_BENCH_TIMEOUT_MINUTES (per run,
-# default 30).
+# default 30), LCFT_BENCH_GOMEMLIMIT (the manager's GOMEMLIMIT; default what
+# the chart's default values give, 90% of its 256Mi limit; "off": none).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 mkdir -p bin

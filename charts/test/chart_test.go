@@ -143,8 +143,10 @@ func TestTemplateDefaults(t *testing.T) {
 	if pod.HostNetwork || pod.DNSPolicy != "" {
 		t.Errorf("hostNetwork %v, dnsPolicy %q by default", pod.HostNetwork, pod.DNSPolicy)
 	}
-	if len(c.Env) != 0 {
-		t.Errorf("env by default: %v", c.Env)
+	// GOMEMLIMIT: 90% of the 256Mi limit, what make bench-controller runs
+	// the manager with (controllers/scale_test.go reads the same values).
+	if diff := cmp.Diff([]corev1.EnvVar{{Name: "GOMEMLIMIT", Value: "241591860"}}, c.Env); diff != "" {
+		t.Errorf("env by default (-want +got):\n%s", diff)
 	}
 
 	assertRestricted(t, &pod)
@@ -328,6 +330,7 @@ func TestTemplateFullValues(t *testing.T) {
 		t.Errorf("hostNetwork %v dnsPolicy %q, want true and ClusterFirstWithHostNet", pod.HostNetwork, pod.DNSPolicy)
 	}
 	wantEnv := []corev1.EnvVar{
+		{Name: "GOMEMLIMIT", Value: "201326550"}, // 75% of 256Mi
 		{Name: "KUBERNETES_SERVICE_HOST", Value: "10.0.0.10"},
 		{Name: "KUBERNETES_SERVICE_PORT", Value: "6443"},
 		{Name: "GOMAXPROCS", Value: "2"},
@@ -495,11 +498,31 @@ func TestTemplateSwitches(t *testing.T) {
 	t.Run("hostNetwork alone", func(t *testing.T) {
 		r := render(t, "--set", "hostNetwork=true")
 		d := r.deployment(t)
-		if !d.Spec.Template.Spec.HostNetwork || len(manager(t, d).Env) != 0 {
+		if !d.Spec.Template.Spec.HostNetwork || len(manager(t, d).Env) != 1 {
 			t.Errorf("hostNetwork=true: hostNetwork %v env %v", d.Spec.Template.Spec.HostNetwork, manager(t, d).Env)
 		}
 		assertRestricted(t, &d.Spec.Template.Spec)
 	})
+	for _, tc := range []struct {
+		name string
+		args []string
+		want []corev1.EnvVar
+	}{
+		{"GOMEMLIMIT of a 1Gi limit", []string{"--set", "resources.limits.memory=1Gi", "--set", "tuning.goMemLimitPercent=50"},
+			[]corev1.EnvVar{{Name: "GOMEMLIMIT", Value: "536870900"}}},
+		{"GOMEMLIMIT of a limit in bytes", []string{"--set", "resources.limits.memory=300000000"},
+			[]corev1.EnvVar{{Name: "GOMEMLIMIT", Value: "270000000"}}},
+		{"GOMEMLIMIT off", []string{"--set", "tuning.goMemLimitPercent=0"}, nil},
+		{"GOMEMLIMIT without a memory limit", []string{"--set", "resources.limits.memory=null"}, nil},
+		{"GOMEMLIMIT of extraEnv", []string{"--set", "extraEnv[0].name=GOMEMLIMIT", "--set", "extraEnv[0].value=100MiB"},
+			[]corev1.EnvVar{{Name: "GOMEMLIMIT", Value: "100MiB"}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if diff := cmp.Diff(tc.want, manager(t, render(t, tc.args...).deployment(t)).Env); diff != "" {
+				t.Errorf("env (-want +got):\n%s", diff)
+			}
+		})
+	}
 	t.Run("existing service account", func(t *testing.T) {
 		r := render(t, "--set", "serviceAccount.create=false", "--set", "serviceAccount.name=ops")
 		if len(r.find("ServiceAccount", "")) != 0 || r.deployment(t).Spec.Template.Spec.ServiceAccountName != "ops" {
@@ -542,6 +565,8 @@ func TestValuesRejected(t *testing.T) {
 		{"bad service type", []string{"--set", "metrics.service.type=ExternalName"}, "/metrics/service/type"},
 		{"no workers", []string{"--set", "tuning.maxConcurrentReconciles=0"}, "/tuning/maxConcurrentReconciles"},
 		{"zero client rate", []string{"--set", "tuning.kubeAPIQPS=0"}, "/tuning/kubeAPIQPS"},
+		{"GOMEMLIMIT over the limit", []string{"--set", "tuning.goMemLimitPercent=101"}, "/tuning/goMemLimitPercent"},
+		{"GOMEMLIMIT of a fractional limit", []string{"--set", "resources.limits.memory=0.5Gi"}, "as an integer"},
 		{"extraArgs not flags", []string{"--set", "extraArgs[0]=debug"}, "/extraArgs/0"},
 		{"replicas without leader election", []string{"--set", "replicaCount=2", "--set", "leaderElection.enabled=false"}, "leaderElection"},
 		{"serviceMonitor without metrics", []string{"--set", "serviceMonitor.enabled=true", "--set", "metrics.enabled=false"}, "metrics.enabled"},

@@ -126,3 +126,29 @@ Cross-value checks that values.schema.json cannot express.
 {{- fail "metrics.port and healthProbe.port must differ" }}
 {{- end }}
 {{- end }}
+
+{{/*
+GOMEMLIMIT of the manager in bytes: tuning.goMemLimitPercent of
+resources.limits.memory (an integer with an optional suffix: Ki, Mi, Gi, Ti,
+k, M, G, T); empty when either is unset or 0, or when extraEnv sets
+GOMEMLIMIT itself. The Go runtime reads it at start and collects garbage
+harder as its memory nears it, instead of growing into the container's
+limit.
+*/}}
+{{- define "lcft-operator.goMemLimit" -}}
+{{- $pct := int64 (default 0 .Values.tuning.goMemLimitPercent) }}
+{{- $limit := dig "limits" "memory" "" (.Values.resources | default dict) }}
+{{- $own := false }}
+{{- range .Values.extraEnv }}{{ if eq .name "GOMEMLIMIT" }}{{ $own = true }}{{ end }}{{ end }}
+{{- if and (gt $pct 0) $limit (not $own) }}
+{{- $q := kindIs "float64" $limit | ternary (int64 $limit | toString) (toString $limit) }}
+{{- $m := regexFindAll "^([0-9]+)(Ki|Mi|Gi|Ti|k|M|G|T)?$" $q 1 }}
+{{- if not $m }}
+{{- fail (printf "resources.limits.memory %q: with tuning.goMemLimitPercent, write it as an integer with an optional suffix Ki, Mi, Gi, Ti, k, M, G or T" $q) }}
+{{- end }}
+{{- $digits := regexFind "^[0-9]+" $q }}
+{{- $unit := trimPrefix $digits $q }}
+{{- $mult := get (dict "" 1 "Ki" 1024 "Mi" 1048576 "Gi" 1073741824 "Ti" 1099511627776 "k" 1000 "M" 1000000 "G" 1000000000 "T" 1000000000000) $unit }}
+{{- mul (div (mul (int64 $digits) (int64 $mult)) 100) $pct }}
+{{- end }}
+{{- end }}
