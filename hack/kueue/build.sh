@@ -139,6 +139,10 @@ spec:
   template:
     spec:
       hostNetwork: true
+      # The amd64 node: the image is linux/amd64 only and imported there
+      # (the emulated arm64 node has its own containerd).
+      nodeSelector:
+        lcft.dev/node: real
       securityContext:
         runAsNonRoot: true
         runAsUser: 65532
