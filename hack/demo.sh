@@ -3,7 +3,10 @@
 # images built without Docker, the Helm chart installed, the samples applied,
 # and the Cloud / Local / LCFT AUC table printed.
 #
-#   hack/demo.sh          (make demo)       needs root; ~10 min the first time
+#   hack/demo.sh          (make demo)       needs root; cold, the builds take most of it
+#                         (measured on a loaded 2-core machine on 2 December 2026:
+#                         cluster kube-apiserver 3509 s, etcd 1869 s at load 13-29;
+#                         see the README, "Cold start")
 #   hack/demo-down.sh     (make demo-down)  removes it all
 #
 # Steps:
