@@ -11,7 +11,6 @@ import (
 	"github.com/lcft-dev/lcft-operator/trainer/metrics"
 	"github.com/lcft-dev/lcft-operator/trainer/model"
 	"github.com/lcft-dev/lcft-operator/trainer/runspec"
-	"github.com/lcft-dev/lcft-operator/trainer/storage"
 )
 
 // distill is a pretraining run with spec.Distill: a MoMoDistill round. It
@@ -39,17 +38,7 @@ func distill(ctx context.Context, spec *runspec.Spec, lg *logger, opts options) 
 		return nil, err
 	}
 	train, test := sp.train, sp.test
-	var partitions string
-	if spec.WritePartitions {
-		if partitions, err = writePartitions(ctx, storage.Join(spec.OutputURI, PartitionsDir), spec.Dataset, sp.digest, train, test, lg); err != nil {
-			return nil, err
-		}
-	}
-	fit, held, err := holdOut(train, spec.Dataset.Split.HoldoutFraction)
-	if err != nil {
-		return nil, err
-	}
-	g, err := trainCTR(fit)
+	partitions, fit, held, g, err := prepareFit(ctx, spec, sp, lg)
 	if err != nil {
 		return nil, err
 	}

@@ -33,18 +33,7 @@ func pretrain(ctx context.Context, spec *runspec.Spec, lg *logger, opts options)
 		return nil, err
 	}
 	train, test := sp.train, sp.test
-	var partitions string
-	if spec.WritePartitions {
-		if partitions, err = writePartitions(ctx, storage.Join(spec.OutputURI, PartitionsDir), spec.Dataset, sp.digest, train, test, lg); err != nil {
-			return nil, err
-		}
-	}
-	// The model trains on fit: the train split without its holdout.
-	fit, held, err := holdOut(train, spec.Dataset.Split.HoldoutFraction)
-	if err != nil {
-		return nil, err
-	}
-	g, err := trainCTR(fit)
+	partitions, fit, held, g, err := prepareFit(ctx, spec, sp, lg)
 	if err != nil {
 		return nil, err
 	}
@@ -110,6 +99,25 @@ func saveGlobal(ctx context.Context, outputURI string, m *model.Model) (uri, dig
 // holdOut splits train into the rows a model trains on and the last
 // runspec.HoldoutCount(n, f) of each user's n rows, held out (nil when f is
 // 0: fit is train itself). The split copies the samples once.
+// prepareFit writes the split's partitions when the spec asks for them,
+// holds out the spec's share of each user's train rows and measures the
+// global CTR of the rest, fit, on which a model trains. It returns the
+// partitions' manifest URI ("" when none were written).
+func prepareFit(ctx context.Context, spec *runspec.Spec, sp *split, lg *logger) (partitions string, fit, held *data.Dataset, g float64, err error) {
+	if spec.WritePartitions {
+		if partitions, err = writePartitions(ctx, storage.Join(spec.OutputURI, PartitionsDir), spec.Dataset, sp.digest, sp.train, sp.test, lg); err != nil {
+			return "", nil, nil, 0, err
+		}
+	}
+	if fit, held, err = holdOut(sp.train, spec.Dataset.Split.HoldoutFraction); err != nil {
+		return "", nil, nil, 0, err
+	}
+	if g, err = trainCTR(fit); err != nil {
+		return "", nil, nil, 0, err
+	}
+	return partitions, fit, held, g, nil
+}
+
 func holdOut(train *data.Dataset, f float64) (fit, held *data.Dataset, err error) {
 	if f == 0 {
 		return train, nil, nil
