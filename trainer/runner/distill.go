@@ -38,10 +38,11 @@ func distill(ctx context.Context, spec *runspec.Spec, lg *logger, opts options) 
 		return nil, err
 	}
 	train, test := sp.train, sp.test
-	partitions, fit, held, g, err := prepareFit(ctx, spec, sp, lg)
+	fd, err := prepareFit(ctx, spec, sp, lg)
 	if err != nil {
 		return nil, err
 	}
+	fit := fd.fit
 	tc, err := teach(ctx, d, base, baseDigest, fit, train, test)
 	if err != nil {
 		return nil, err
@@ -65,14 +66,9 @@ func distill(ctx context.Context, spec *runspec.Spec, lg *logger, opts options) 
 	if err := trainGlobal(ctx, m, tc.samples, opt, spec.Optimization, opts.pretrainWorkers, lg); err != nil {
 		return nil, err
 	}
-	stats, err := dataStats(m, train, test)
+	stats, err := fd.stats(m, spec, sp)
 	if err != nil {
 		return nil, err
-	}
-	stats.GlobalCTR, stats.DatasetDigest, stats.PartitionsURI = g, sp.digest, partitions
-	stats.Samples = int64(len(fit.Samples))
-	if held != nil {
-		stats.HoldoutFraction, stats.HoldoutSamples = spec.Dataset.Split.HoldoutFraction, int64(len(held.Samples))
 	}
 	ds, err := comparePredecessor(m, base, train, test, orShare(d.LongTailShare), opts.resamples, spec.Optimization.Seed)
 	if err != nil {

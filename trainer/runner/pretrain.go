@@ -32,11 +32,12 @@ func pretrain(ctx context.Context, spec *runspec.Spec, lg *logger, opts options)
 	if err != nil {
 		return nil, err
 	}
-	train, test := sp.train, sp.test
-	partitions, fit, held, g, err := prepareFit(ctx, spec, sp, lg)
+	train := sp.train
+	fd, err := prepareFit(ctx, spec, sp, lg)
 	if err != nil {
 		return nil, err
 	}
+	fit, held, g := fd.fit, fd.held, fd.g
 	mc := model.Config{Arch: spec.Model.Architecture, EmbeddingDim: spec.Model.EmbeddingDim, HiddenUnits: spec.Model.HiddenUnits,
 		Seed: spec.Optimization.Seed, EmbeddingInitStd: spec.Model.EmbeddingInitStd}
 	m, err := model.New(mc, train.Schema)
@@ -62,14 +63,9 @@ func pretrain(ctx context.Context, spec *runspec.Spec, lg *logger, opts options)
 	if err := trainGlobal(ctx, m, fit.Samples, opt, spec.Optimization, opts.pretrainWorkers, lg); err != nil {
 		return nil, err
 	}
-	stats, err := dataStats(m, train, test)
+	stats, err := fd.stats(m, spec, sp)
 	if err != nil {
 		return nil, err
-	}
-	stats.GlobalCTR, stats.DatasetDigest, stats.PartitionsURI = g, sp.digest, partitions
-	stats.Samples = int64(len(fit.Samples))
-	if held != nil {
-		stats.HoldoutFraction, stats.HoldoutSamples = spec.Dataset.Split.HoldoutFraction, int64(len(held.Samples))
 	}
 	lg.printf("cloud user-level AUC %.4f over %d test users (%d single-class users left out)", stats.CloudAUC, stats.Users, stats.singleClass)
 
@@ -96,28 +92,52 @@ func saveGlobal(ctx context.Context, outputURI string, m *model.Model) (uri, dig
 	return uri, fmtDigest(digest), nil
 }
 
+// fitted is what a global model trains on: fit, the train split without
+// the rows held out (held, nil when none are), and fit's global CTR g;
+// partitions is the URI of the split's partitions ("" when none were
+// written).
+type fitted struct {
+	partitions string
+	fit, held  *data.Dataset
+	g          float64
+}
+
+// prepareFit writes the split's partitions when the spec asks for them,
+// holds out the spec's share of each user's train rows and measures the
+// global CTR of the rest.
+func prepareFit(ctx context.Context, spec *runspec.Spec, sp *split, lg *logger) (f fitted, err error) {
+	if spec.WritePartitions {
+		if f.partitions, err = writePartitions(ctx, storage.Join(spec.OutputURI, PartitionsDir), spec.Dataset, sp.digest, sp.train, sp.test, lg); err != nil {
+			return fitted{}, err
+		}
+	}
+	if f.fit, f.held, err = holdOut(sp.train, spec.Dataset.Split.HoldoutFraction); err != nil {
+		return fitted{}, err
+	}
+	if f.g, err = trainCTR(f.fit); err != nil {
+		return fitted{}, err
+	}
+	return f, nil
+}
+
+// stats measures m, trained on f, on the split and records what it
+// trained on.
+func (f fitted) stats(m *model.Model, spec *runspec.Spec, sp *split) (*pretrainStats, error) {
+	stats, err := dataStats(m, sp.train, sp.test)
+	if err != nil {
+		return nil, err
+	}
+	stats.GlobalCTR, stats.DatasetDigest, stats.PartitionsURI = f.g, sp.digest, f.partitions
+	stats.Samples = int64(len(f.fit.Samples))
+	if f.held != nil {
+		stats.HoldoutFraction, stats.HoldoutSamples = spec.Dataset.Split.HoldoutFraction, int64(len(f.held.Samples))
+	}
+	return stats, nil
+}
+
 // holdOut splits train into the rows a model trains on and the last
 // runspec.HoldoutCount(n, f) of each user's n rows, held out (nil when f is
 // 0: fit is train itself). The split copies the samples once.
-// prepareFit writes the split's partitions when the spec asks for them,
-// holds out the spec's share of each user's train rows and measures the
-// global CTR of the rest, fit, on which a model trains. It returns the
-// partitions' manifest URI ("" when none were written).
-func prepareFit(ctx context.Context, spec *runspec.Spec, sp *split, lg *logger) (partitions string, fit, held *data.Dataset, g float64, err error) {
-	if spec.WritePartitions {
-		if partitions, err = writePartitions(ctx, storage.Join(spec.OutputURI, PartitionsDir), spec.Dataset, sp.digest, sp.train, sp.test, lg); err != nil {
-			return "", nil, nil, 0, err
-		}
-	}
-	if fit, held, err = holdOut(sp.train, spec.Dataset.Split.HoldoutFraction); err != nil {
-		return "", nil, nil, 0, err
-	}
-	if g, err = trainCTR(fit); err != nil {
-		return "", nil, nil, 0, err
-	}
-	return partitions, fit, held, g, nil
-}
-
 func holdOut(train *data.Dataset, f float64) (fit, held *data.Dataset, err error) {
 	if f == 0 {
 		return train, nil, nil
