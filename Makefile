@@ -5,7 +5,6 @@ SHELL := /usr/bin/env bash -o pipefail
 # Tool versions (pinned; installed into bin/ from the Go module proxy).
 CONTROLLER_TOOLS_VERSION ?= v0.23.0
 KUSTOMIZE_VERSION ?= v5.8.2
-K8S_VERSION ?= 1.37.2
 HELM_VERSION ?= v3.22.0
 
 LOCALBIN ?= $(CURDIR)/bin
@@ -47,12 +46,12 @@ vet: bin-module ## go vet.
 ##@ Test
 
 .PHONY: envtest-assets
-envtest-assets: ## Build kube-apiserver and etcd from source into bin/k8s/$(K8S_VERSION).
-	K8S_VERSION=$(K8S_VERSION) hack/envtest-assets.sh >/dev/null
+envtest-assets: ## Build kube-apiserver and etcd from source into bin/k8s/<version> (the local cluster's own: hack/cluster/k8s).
+	hack/envtest-assets.sh >/dev/null
 
 .PHONY: test
 test: bin-module envtest-assets vet $(HELM) ## Run every test (unit, gradient checks, envtest, Helm chart).
-	KUBEBUILDER_ASSETS="$$(K8S_VERSION=$(K8S_VERSION) hack/envtest-assets.sh)" HELM="$(HELM)" \
+	KUBEBUILDER_ASSETS="$$(hack/envtest-assets.sh)" HELM="$(HELM)" \
 		go test $(GO_TEST_FLAGS) ./... 2>&1 | tee $(LOCALBIN)/test.log
 
 .PHONY: fuzz

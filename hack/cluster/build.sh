@@ -8,7 +8,11 @@
 #   kubelet-arm64 (the kubelet for linux/arm64; the emulated arm64 node runs
 #                  it under qemu-user)
 #
-#   bindir="$(hack/cluster/build.sh)"
+#   bindir="$(hack/cluster/build.sh)"                      # all of them
+#   KUBEBUILDER_ASSETS="$(hack/cluster/build.sh etcd kube-apiserver)"
+#                                   # only those (hack/envtest-assets.sh: envtest
+#                                   # runs the cluster's own apiserver and etcd, so
+#                                   # one build serves both)
 #
 # Binaries go to bin/k8s/<K8S_VERSION>/.
 # A binary that is already there and reports the wanted version is reused.
@@ -21,8 +25,8 @@
 #
 # Why 1.35: Debian's containerd is 1.6, and Kubernetes 1.35 is the last minor
 # that supports containerd 1.x; the kubelet must not be newer than the
-# apiserver, so the whole local cluster runs 1.35. (envtest, which has no
-# kubelet, uses 1.37 from hack/envtest.)
+# apiserver, so the whole local cluster runs 1.35. envtest runs the same
+# kube-apiserver and etcd (hack/envtest-assets.sh), so they are built once.
 set -euo pipefail
 
 log() { printf '%s\n' "cluster-build: $*" >&2; }
@@ -116,18 +120,28 @@ build() {
 total_start="${SECONDS}"
 # Build order: the apiserver first (the biggest; most packages are shared with
 # the controller-manager, which then takes about a minute more).
-build etcd go.etcd.io/etcd/server/v3 "etcd Version: ${ETCD_VERSION}" "-s -w"
-build kube-apiserver k8s.io/kubernetes/cmd/kube-apiserver "Kubernetes v${K8S_VERSION}" "$(ldflags_k8s)"
-build kube-controller-manager k8s.io/kubernetes/cmd/kube-controller-manager "Kubernetes v${K8S_VERSION}" "$(ldflags_k8s)"
-build kube-scheduler k8s.io/kubernetes/cmd/kube-scheduler "Kubernetes v${K8S_VERSION}" "$(ldflags_k8s)"
-build kubelet k8s.io/kubernetes/cmd/kubelet "Kubernetes v${K8S_VERSION}" "$(ldflags_k8s)"
-if [[ "$(go env GOARCH)" != arm64 ]]; then
+# wanted NAME: NAME is among the script's arguments, or there are none.
+names="$*"
+wanted() { [[ -z "${names}" || " ${names} " == *" $1 "* ]]; }
+wanted etcd && build etcd go.etcd.io/etcd/server/v3 "etcd Version: ${ETCD_VERSION}" "-s -w"
+wanted kube-apiserver && build kube-apiserver k8s.io/kubernetes/cmd/kube-apiserver "Kubernetes v${K8S_VERSION}" "$(ldflags_k8s)"
+wanted kube-controller-manager && build kube-controller-manager k8s.io/kubernetes/cmd/kube-controller-manager "Kubernetes v${K8S_VERSION}" "$(ldflags_k8s)"
+wanted kube-scheduler && build kube-scheduler k8s.io/kubernetes/cmd/kube-scheduler "Kubernetes v${K8S_VERSION}" "$(ldflags_k8s)"
+wanted kubelet && build kubelet k8s.io/kubernetes/cmd/kubelet "Kubernetes v${K8S_VERSION}" "$(ldflags_k8s)"
+if ! wanted kubelet-arm64; then
+  :
+elif [[ "$(go env GOARCH)" != arm64 ]]; then
   command -v qemu-aarch64-static >/dev/null || { log "qemu-aarch64-static not found (Debian's qemu-user-static): needed to check kubelet-arm64"; exit 1; }
   build kubelet-arm64 k8s.io/kubernetes/cmd/kubelet "Kubernetes v${K8S_VERSION}" "$(ldflags_k8s)" arm64 qemu-aarch64-static
 else
   link_or_copy "${bindir}/kubelet" "${bindir}/kubelet-arm64"
 fi
 
+if [[ -n "${names}" ]]; then
+  log "${names} ready in $((SECONDS - total_start))s"
+  printf '%s\n' "${bindir}"
+  exit 0
+fi
 versions_file="${bindir}/VERSIONS"
 versions="$(
   printf 'etcd v%s (go.etcd.io/etcd/server/v3 v%s)\n' "${ETCD_VERSION}" "${ETCD_VERSION}"

@@ -1,4 +1,4 @@
-# Shared by hack/envtest-assets.sh and hack/cluster/build.sh, which build
+# Used by hack/cluster/build.sh (and through it hack/envtest-assets.sh), which build
 # Kubernetes components from Go modules. Source it; it defines functions only.
 
 # pinned_version GO_MOD MODULE: the version (without "v") that GO_MOD requires,

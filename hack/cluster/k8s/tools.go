@@ -11,8 +11,8 @@
 // etcd is the version k8s.io/kubernetes v1.35.x itself requires, so the
 // dependency graph stays the one Kubernetes was tested with.
 //
-// This module is separate from the operator's go.mod and from hack/envtest
-// (Kubernetes 1.37 for envtest): building k8s.io/kubernetes as a library
+// This module is separate from the operator's go.mod (envtest runs the
+// kube-apiserver and etcd built from it too): building k8s.io/kubernetes as a library
 // requires replacing all of its staging modules (required at v0.0.0) with
 // their released v0.X.Y counterparts.
 package tools
