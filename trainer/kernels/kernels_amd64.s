@@ -83,14 +83,7 @@ TEXT ·bcast4x16(SB), NOSPLIT, $0-96
 
 	TESTQ $1, R13
 	JNZ   b4loadc
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
-	VXORPS Y4, Y4, Y4
-	VXORPS Y5, Y5, Y5
-	VXORPS Y6, Y6, Y6
-	VXORPS Y7, Y7, Y7
+	ZERO_Y0_Y7
 	JMP    b4body
 
 b4loadc:
@@ -362,14 +355,7 @@ TEXT ·dot2x4(SB), NOSPLIT, $0-80
 	LEAQ (R12)(R10*1), BX
 	XORQ AX, AX
 
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
-	VXORPS Y4, Y4, Y4
-	VXORPS Y5, Y5, Y5
-	VXORPS Y6, Y6, Y6
-	VXORPS Y7, Y7, Y7
+	ZERO_Y0_Y7
 
 	// Tail mask: the 8 lanes at index 16-(k mod 8).
 	MOVQ    CX, R10

@@ -20,6 +20,17 @@
 	SHLQ $2, R10; \
 	SHLQ $2, R11
 
+// ZERO_Y0_Y7 zeroes Y0 to Y7.
+#define ZERO_Y0_Y7 \
+	VXORPS Y0, Y0, Y0 \
+	VXORPS Y1, Y1, Y1 \
+	VXORPS Y2, Y2, Y2 \
+	VXORPS Y3, Y3, Y3 \
+	VXORPS Y4, Y4, Y4 \
+	VXORPS Y5, Y5, Y5 \
+	VXORPS Y6, Y6, Y6 \
+	VXORPS Y7, Y7, Y7
+
 // ZERO_Z0_Z11 zeroes Z0 to Z11.
 #define ZERO_Z0_Z11 \
 	VPXORD Z0, Z0, Z0; \
