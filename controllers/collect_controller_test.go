@@ -47,16 +47,7 @@ func collectCohort(t *testing.T, ns string, cluster *fakeCluster, name string) (
 	}}))
 	c.Spec.Artifacts.URI = s3Store
 	create(t, c)
-	eventually(t, runTimeout, "the shards' report digests in status", func() (bool, error) {
-		c = getCohort(t, ns, name)
-		n := 0
-		for _, s := range c.Status.Shards {
-			if strings.HasPrefix(s.ReportDigest, "sha256:") {
-				n++
-			}
-		}
-		return n == 3, fmt.Errorf("shards %+v", c.Status.Shards)
-	})
+	c = waitReportDigests(t, ns, name, 3)
 	for _, p := range podsOf(t, ns, c.Status.JobName) {
 		if idx := p.Annotations[batchv1.JobCompletionIndexAnnotation]; idx == "0" || idx == "2" {
 			if err := k8sClient.Delete(ctx, &p); err != nil {

@@ -23,16 +23,7 @@ func runUntilPodsGone(t *testing.T, ns string, cluster *fakeCluster, name string
 	cluster.holdFinish(name + "-")
 	c := cohortObj(ns, name, "wd", withShards(2))
 	create(t, c)
-	eventually(t, runTimeout, "the shards' report digests in status", func() (bool, error) {
-		c = getCohort(t, ns, name)
-		n := 0
-		for _, s := range c.Status.Shards {
-			if strings.HasPrefix(s.ReportDigest, "sha256:") {
-				n++
-			}
-		}
-		return n == 2, fmt.Errorf("shards %+v", c.Status.Shards)
-	})
+	c = waitReportDigests(t, ns, name, 2)
 	if tamper != nil {
 		tamper(strings.TrimPrefix(c.Status.ReportURI, "file://"))
 	}
@@ -83,4 +74,22 @@ func TestPodsGoneBeforeReadAreRecoveredFromReports(t *testing.T) {
 		t.Fatalf("Failed condition %+v; want MissingSummary for shard 1 naming the digest mismatch", cond)
 	}
 	t.Logf("Failed: %s", cond.Message)
+}
+
+// waitReportDigests waits until shards shards of cohort ns/name have a
+// report digest in status, and returns the cohort.
+func waitReportDigests(t *testing.T, ns, name string, shards int) *v1.FineTuneCohort {
+	t.Helper()
+	var c *v1.FineTuneCohort
+	eventually(t, runTimeout, "the shards' report digests in status", func() (bool, error) {
+		c = getCohort(t, ns, name)
+		n := 0
+		for _, s := range c.Status.Shards {
+			if strings.HasPrefix(s.ReportDigest, "sha256:") {
+				n++
+			}
+		}
+		return n == shards, fmt.Errorf("shards %+v", c.Status.Shards)
+	})
+	return c
 }
