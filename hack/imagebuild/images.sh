@@ -10,11 +10,12 @@
 #   NAME.docker.tar  `docker save` tarball of the host's platform
 #                    -> ctr -n k8s.io images import NAME.docker.tar, docker load
 #   NAME.digest      the digest of the multi-arch index (sha256:...)
-#   NAME.OS-ARCH.docker.tar  `docker save` tarball of every other platform in
-#                    PLATFORMS (for example NAME.linux-arm64.docker.tar on an
-#                    amd64 host): the emulated arm64 node's containerd imports
-#                    it, so the image name resolves there to the arm64
-#                    manifest and its binary runs under qemu-user.
+#   NAME.OS-ARCH.docker.tar  (trainer and hello only) `docker save` tarball
+#                    of every other platform in PLATFORMS (for example
+#                    NAME.linux-arm64.docker.tar on an amd64 host): the
+#                    emulated arm64 node's containerd imports it, so the image
+#                    name resolves there to the arm64 manifest and its binary
+#                    runs under qemu-user.
 #
 # The manager image also ships the kubectl plugin as /usr/local/bin/kubectl-lcft.
 # Image references: ${IMAGE_REGISTRY}/lcft-operator:${IMAGE_TAG} (manager),
@@ -49,10 +50,13 @@ image() {
   local name="$1" ref="$2" dir="$3" pkg="$4" entry="$5" start="${SECONDS}" extra=() p plats=()
   shift 5
   for p in "$@"; do extra+=(-extra "${p}"); done
-  IFS=, read -r -a plats <<<"${PLATFORMS}"
-  for p in "${plats[@]}"; do
-    [[ "${p}" == "${host_platform}" ]] || extra+=(-platform-archive "${p}=${IMAGES_DIR}/${name}.${p//\//-}.docker.tar")
-  done
+  # Only the workloads of the emulated arm64 node need its archives.
+  if [[ " lcft-trainer lcft-hello " == *" ${name} "* ]]; then
+    IFS=, read -r -a plats <<<"${PLATFORMS}"
+    for p in "${plats[@]}"; do
+      [[ "${p}" == "${host_platform}" ]] || extra+=(-platform-archive "${p}=${IMAGES_DIR}/${name}.${p//\//-}.docker.tar")
+    done
+  fi
   log "building ${ref} (${PLATFORMS}) from ${pkg}${*:+ with $*}"
   "${tool}" -C "${dir}" -pkg "${pkg}" -entry "${entry}" -ref "${ref}" -platforms "${PLATFORMS}" "${extra[@]}" \
     -label "org.opencontainers.image.source=https://github.com/lcft-dev/lcft-operator" \
