@@ -12,6 +12,13 @@ CONTROLLER_GEN ?= $(LOCALBIN)/controller-gen-$(CONTROLLER_TOOLS_VERSION)
 KUSTOMIZE ?= $(LOCALBIN)/kustomize-$(KUSTOMIZE_VERSION)
 HELM ?= $(LOCALBIN)/helm-$(HELM_VERSION)
 GO_TEST_FLAGS ?=
+
+# The images, the cluster's binaries and the tests compile with the same
+# settings (no cgo, -trimpath), so a package compiled for `go vet`/`go test`
+# is reused by `make images`/`make demo` from the Go build cache, not compiled
+# again for different flags. (The trainer is pure Go; nothing here needs cgo.)
+export CGO_ENABLED := 0
+export GOFLAGS := $(strip $(filter-out -trimpath,$(GOFLAGS)) -trimpath)
 FUZZTIME ?= 10000x
 
 .PHONY: all
@@ -49,8 +56,16 @@ vet: bin-module ## go vet.
 envtest-assets: ## Build kube-apiserver and etcd from source into bin/k8s/<version> (the local cluster's own: hack/cluster/k8s).
 	hack/envtest-assets.sh >/dev/null
 
+# What `make test` needs before the tests: kube-apiserver and etcd, helm, and go
+# vet (whose compiles the tests reuse). They share no compiled package, so on
+# a cold machine they build at the same time and the cores stay busy while a
+# linker or one long compile runs.
+.PHONY: test-prereqs
+test-prereqs: bin-module
+	$(MAKE) --no-print-directory -j3 envtest-assets $(HELM) vet
+
 .PHONY: test
-test: bin-module envtest-assets vet $(HELM) ## Run every test (unit, gradient checks, envtest, Helm chart).
+test: test-prereqs ## Run every test (unit, gradient checks, envtest, Helm chart).
 	KUBEBUILDER_ASSETS="$$(hack/envtest-assets.sh)" HELM="$(HELM)" \
 		go test $(GO_TEST_FLAGS) ./... 2>&1 | tee $(LOCALBIN)/test.log
 
@@ -86,15 +101,15 @@ bench-controller: bin-module envtest-assets ## The operator at 1,000 and 5,000 c
 
 .PHONY: build
 build: ## Build the manager, the trainer and the kubectl plugin (bin/kubectl-lcft: put bin/ on PATH for `kubectl lcft`).
-	CGO_ENABLED=0 go build -trimpath -o $(LOCALBIN)/manager .
-	CGO_ENABLED=0 go build -trimpath -o $(LOCALBIN)/lcft-trainer ./trainer/cmd/lcft-trainer
-	CGO_ENABLED=0 go build -trimpath -o $(LOCALBIN)/kubectl-lcft ./cmd/kubectl-lcft
+	go build -o $(LOCALBIN)/manager .
+	go build -o $(LOCALBIN)/lcft-trainer ./trainer/cmd/lcft-trainer
+	go build -o $(LOCALBIN)/kubectl-lcft ./cmd/kubectl-lcft
 
 .PHONY: build-arm64
 build-arm64: ## Cross-compile the manager, the trainer and the kubectl plugin for linux/arm64.
-	CGO_ENABLED=0 GOOS=linux GOARCH=arm64 go build -trimpath -o $(LOCALBIN)/linux-arm64/manager .
-	CGO_ENABLED=0 GOOS=linux GOARCH=arm64 go build -trimpath -o $(LOCALBIN)/linux-arm64/lcft-trainer ./trainer/cmd/lcft-trainer
-	CGO_ENABLED=0 GOOS=linux GOARCH=arm64 go build -trimpath -o $(LOCALBIN)/linux-arm64/kubectl-lcft ./cmd/kubectl-lcft
+	GOOS=linux GOARCH=arm64 go build -o $(LOCALBIN)/linux-arm64/manager .
+	GOOS=linux GOARCH=arm64 go build -o $(LOCALBIN)/linux-arm64/lcft-trainer ./trainer/cmd/lcft-trainer
+	GOOS=linux GOARCH=arm64 go build -o $(LOCALBIN)/linux-arm64/kubectl-lcft ./cmd/kubectl-lcft
 
 ##@ Images, local cluster, e2e
 

@@ -342,28 +342,29 @@ func progressSummary(p *finetunev1alpha1.RunProgress) string {
 	return s + ")"
 }
 
+// stageDone is the stage and summary of a run that succeeded.
+const stageDone = "done"
+
 // endProgress is status.progress once the run of owner ended: all done
 // when it succeeded, as it was when it failed; no rate or time left either
-// way.
+// way. A run that succeeded reads "done" whatever the last poll saw (a run
+// shorter than the poll interval was seen only "loading", and the shards
+// that answered may not be all of them, so their counts are no total).
 func endProgress(owner types.UID, p *finetunev1alpha1.RunProgress, succeeded bool) *finetunev1alpha1.RunProgress {
 	progressPolls.forget(owner)
 	if p == nil {
 		return nil
 	}
 	p = p.DeepCopy()
-	if succeeded {
-		for i := range p.Shards {
-			p.Shards[i].Done = p.Shards[i].Total
-		}
-		p.Done = p.Total
-		if p.Total > 0 {
-			p.Percent = 100
-		}
-	}
 	p.RatePerSecond, p.ETASeconds = "", nil
-	p.Summary = progressSummary(p)
 	if !succeeded {
-		p.Summary += " stopped"
+		p.Summary = progressSummary(p) + " stopped"
+		return p
 	}
+	for i := range p.Shards {
+		p.Shards[i].Done = p.Shards[i].Total
+		p.Shards[i].Stage = stageDone
+	}
+	p.Done, p.Percent, p.Stage, p.Summary = p.Total, 100, stageDone, stageDone
 	return p
 }

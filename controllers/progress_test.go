@@ -65,11 +65,19 @@ func TestMergeProgress(t *testing.T) {
 		t.Error("a shard that moved is not a change")
 	}
 	done := endProgress("uid", got, true)
-	if done.Done != 180 || done.Percent != 100 || done.ETASeconds != nil || done.RatePerSecond != "" || done.Summary != "100% (180/180 users)" {
+	if done.Done != 180 || done.Percent != 100 || done.ETASeconds != nil || done.RatePerSecond != "" || done.Summary != "done" || done.Stage != "done" || done.Shards[2].Stage != "done" {
 		t.Errorf("ended progress %+v", done)
 	}
 	if stopped := endProgress("uid", got, false); stopped.Summary != "61% (110/180 users) stopped" || stopped.Done != 110 {
 		t.Errorf("failed run's progress %+v", stopped)
+	}
+	// A run seen only while loading (no total yet) that succeeded is done.
+	loading := mergeProgress(nil, []polledShard{{0, &runspec.Progress{Shard: 0, Stage: "loading"}}}, pods, 3, now)
+	if loading.Summary != "loading" {
+		t.Fatalf("loading run's progress %+v", loading)
+	}
+	if done := endProgress("uid", loading, true); done.Summary != "done" || done.Stage != "done" {
+		t.Errorf("a run that succeeded while seen loading: %+v", done)
 	}
 	if p := mergeProgress(nil, nil, nil, 2, now); p.Summary != "starting" || p.ShardsReporting != 0 {
 		t.Errorf("no shard known: %+v", p)

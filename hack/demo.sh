@@ -17,9 +17,10 @@
 #      and SeaweedFS's S3 gateway at http://<node IP>:8333 with
 #      authentication and the buckets lcft-data and lcft-artifacts
 #      (hack/seaweedfs/up.sh); kubeconfig in bin/demo/kubeconfig.
-#   2. hack/imagebuild/images.sh: multi-arch images of the manager and the
-#      trainer; imported into the node's containerd and tagged by digest; the
-#      trainer's linux/arm64 variant into the arm64 node's containerd.
+#   2. hack/imagebuild/images.sh (built in the background during step 1): the
+#      manager for linux/amd64 and the multi-arch trainer; imported into the
+#      node's containerd and tagged by digest; the trainer's linux/arm64
+#      variant into the arm64 node's containerd.
 #   3. Object store: the synthetic dataset the samples name is generated and
 #      uploaded with `lcft-trainer gen --out s3://lcft-data/...` (admin key);
 #      the Secret lcft-s3-credentials in the samples' namespace gets the
@@ -63,12 +64,26 @@ step() { printf '\n=== [demo %3ds] %s\n' "$((SECONDS - t0))" "$*" >&2; }
 log() { printf '[demo %3ds] %s\n' "$((SECONDS - t0))" "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
 
+# The images need only Go: they build while the cluster's binaries do (the two
+# share no compiled package), so a cold demo waits for the longer of the two,
+# not their sum. The manager runs on the amd64 node only: one variant.
+step "images, in the background (hack/imagebuild: static binaries, no Docker; log in bin/images/build.log)"
+mkdir -p bin/images
+MANAGER_PLATFORMS="linux/$(go env GOARCH)" hack/imagebuild/images.sh manager trainer >bin/images/build.log 2>&1 &
+images_pid=$!
+trap 'kill "${images_pid}" 2>/dev/null || true' EXIT
+
 step "cluster"
 hack/cluster/up.sh
 export KUBECONFIG="${STATE_DIR}/kubeconfig"
 
-step "images (hack/imagebuild: static binaries, linux/amd64 + linux/arm64, no Docker)"
-hack/imagebuild/images.sh manager trainer
+step "images: waiting for the build"
+if ! wait "${images_pid}"; then
+  cat bin/images/build.log >&2
+  die "building the images failed (bin/images/build.log)"
+fi
+trap - EXIT
+cat bin/images/build.log >&2
 ctr_() { ctr --address "${RUN_DIR}/containerd.sock" -n k8s.io "$@"; }
 ctr_arm64() { ctr --address "${RUN_DIR}/containerd-arm64.sock" -n k8s.io "$@"; }
 # import NAME REPO: import the multi-arch archive, then tag it by digest so
@@ -116,7 +131,7 @@ EOF
 step "object store: dataset to s3://lcft-data, Secret lcft-s3-credentials"
 s3_dir="${STATE_DIR}/seaweedfs"
 s3_endpoint="$(sed -n 's/^AWS_ENDPOINT_URL_S3=//p' "${s3_dir}/trainer.env")"
-CGO_ENABLED=0 go build -o bin/lcft-trainer ./trainer/cmd/lcft-trainer
+CGO_ENABLED=0 go build -trimpath -o bin/lcft-trainer ./trainer/cmd/lcft-trainer # the image's flags: a link
 # The dataset the samples name (their comments give the same generator flags).
 dataset_uri=s3://lcft-data/synthetic/drift-0.8-seed-7.csv
 (

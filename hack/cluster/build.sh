@@ -85,55 +85,107 @@ ldflags_k8s() {
   k8s_version_ldflags "${K8S_VERSION}" "${k8s_minor}" "${build_date}"
 }
 
-# build NAME PACKAGE VERSION_STRING LDFLAGS [GOARCH [RUNNER]]: RUNNER (such
-# as qemu-aarch64-static) runs a binary of another GOARCH for its --version.
-build() {
-  local name="$1" pkg="$2" want="$3" ldflags="$4" goarch="${5:-$(go env GOARCH)}" runner="${6:-}" out tmp_out start
-  out="${bindir}/${name}"
-  if up_to_date "${out}" "${want}" ${runner}; then
-    log "${name} (${want}) already built (cached)"
-    return 0
-  fi
-  if [[ -n "${cache_dir}" ]] && up_to_date "${cache_dir}/k8s/${K8S_VERSION}/${name}" "${want}" ${runner}; then
-    link_or_copy "${cache_dir}/k8s/${K8S_VERSION}/${name}" "${out}"
-    log "${name} (${want}) from the cache ${cache_dir}"
-    return 0
-  fi
-  tmp_out="${out}.tmp.$$"
-  start="${SECONDS}"
-  log "building ${name} from ${pkg} ..."
-  if ! with_ticker "${name}" env GOARCH="${goarch}" bash -c 'cd "$1" && go build -mod=readonly -trimpath -ldflags "$2" -o "$3" "$4"' _ \
-      "${wrapper_dir}" "${ldflags}" "${tmp_out}" "${pkg}"; then
-    rm -f "${tmp_out}"
-    log "building ${name} failed"
-    exit 1
-  fi
-  mv -f "${tmp_out}" "${out}"
-  if ! up_to_date "${out}" "${want}" ${runner}; then
-    log "built ${name} does not report '${want}'"
-    exit 1
-  fi
-  log "built ${out} in $((SECONDS - start))s"
-  to_cache "${out}" "k8s/${K8S_VERSION}/${name}"
+# Components: NAME PACKAGE GOARCH. The host's components compile in one
+# `go build` (packages they share compile once, and the linker of one overlaps
+# the compiler of another); the arm64 kubelet, which shares no compiled package
+# with them, builds at the same time in a second one.
+host_arch="$(go env GOARCH)"
+components=(
+  "etcd go.etcd.io/etcd/server/v3 ${host_arch}"
+  "kube-apiserver k8s.io/kubernetes/cmd/kube-apiserver ${host_arch}"
+  "kube-controller-manager k8s.io/kubernetes/cmd/kube-controller-manager ${host_arch}"
+  "kube-scheduler k8s.io/kubernetes/cmd/kube-scheduler ${host_arch}"
+  "kubelet k8s.io/kubernetes/cmd/kubelet ${host_arch}"
+  "kubelet-arm64 k8s.io/kubernetes/cmd/kubelet arm64"
+)
+# want_of NAME: the string its --version must contain.
+want_of() {
+  case "$1" in
+    etcd) printf 'etcd Version: %s' "${ETCD_VERSION}" ;;
+    *) printf 'Kubernetes v%s' "${K8S_VERSION}" ;;
+  esac
+}
+# runner_of GOARCH: what runs a binary of GOARCH here (qemu-user for another).
+runner_of() {
+  [[ "$1" == "${host_arch}" ]] && return 0
+  [[ "$1" == arm64 ]] || { log "no runner for GOARCH=$1"; return 1; }
+  command -v qemu-aarch64-static >/dev/null || { log "qemu-aarch64-static not found (Debian's qemu-user-static): needed to check kubelet-arm64"; return 1; }
+  printf 'qemu-aarch64-static'
+}
+
+# compile GOARCH OUTDIR LABEL PACKAGE...: one `go build -o OUTDIR/` (binaries
+# are named after the package's last non-version element: etcd's is "server").
+compile() {
+  local goarch="$1" outdir="$2" label="$3"
+  shift 3
+  with_ticker "${label}" env GOARCH="${goarch}" bash -c 'cd "$1" && go build -mod=readonly -trimpath -ldflags "$2" -o "$3/" "${@:4}"' _ \
+    "${wrapper_dir}" "$(ldflags_k8s)" "${outdir}" "$@"
 }
 
 total_start="${SECONDS}"
-# Build order: the apiserver first (the biggest; most packages are shared with
-# the controller-manager, which then takes about a minute more).
-# wanted NAME: NAME is among the script's arguments, or there are none.
 names="$*"
+# wanted NAME: NAME is among the script's arguments, or there are none.
 wanted() { [[ -z "${names}" || " ${names} " == *" $1 "* ]]; }
-wanted etcd && build etcd go.etcd.io/etcd/server/v3 "etcd Version: ${ETCD_VERSION}" "-s -w"
-wanted kube-apiserver && build kube-apiserver k8s.io/kubernetes/cmd/kube-apiserver "Kubernetes v${K8S_VERSION}" "$(ldflags_k8s)"
-wanted kube-controller-manager && build kube-controller-manager k8s.io/kubernetes/cmd/kube-controller-manager "Kubernetes v${K8S_VERSION}" "$(ldflags_k8s)"
-wanted kube-scheduler && build kube-scheduler k8s.io/kubernetes/cmd/kube-scheduler "Kubernetes v${K8S_VERSION}" "$(ldflags_k8s)"
-wanted kubelet && build kubelet k8s.io/kubernetes/cmd/kubelet "Kubernetes v${K8S_VERSION}" "$(ldflags_k8s)"
-if ! wanted kubelet-arm64; then
-  :
-elif [[ "$(go env GOARCH)" != arm64 ]]; then
-  command -v qemu-aarch64-static >/dev/null || { log "qemu-aarch64-static not found (Debian's qemu-user-static): needed to check kubelet-arm64"; exit 1; }
-  build kubelet-arm64 k8s.io/kubernetes/cmd/kubelet "Kubernetes v${K8S_VERSION}" "$(ldflags_k8s)" arm64 qemu-aarch64-static
-else
+for n in ${names}; do
+  [[ " ${components[*]} " == *" ${n} "* ]] || { log "unknown component '${n}' (etcd kube-apiserver kube-controller-manager kube-scheduler kubelet kubelet-arm64)"; exit 2; }
+done
+ldflags_k8s >/dev/null # sets build_date once, before the builds fork
+
+declare -A todo_names=() todo_pkgs=() # GOARCH -> what is still to compile
+for c in "${components[@]}"; do
+  read -r name pkg goarch <<<"${c}"
+  wanted "${name}" || continue
+  [[ "${name}" == kubelet-arm64 && "${host_arch}" == arm64 ]] && continue # linked from the host's kubelet below
+  runner="$(runner_of "${goarch}")" || exit 1
+  want="$(want_of "${name}")"
+  if up_to_date "${bindir}/${name}" "${want}" ${runner}; then
+    log "${name} (${want}) already built (cached)"
+  elif [[ -n "${cache_dir}" ]] && up_to_date "${cache_dir}/k8s/${K8S_VERSION}/${name}" "${want}" ${runner}; then
+    link_or_copy "${cache_dir}/k8s/${K8S_VERSION}/${name}" "${bindir}/${name}"
+    log "${name} (${want}) from the cache ${cache_dir}"
+  else
+    todo_names[${goarch}]+="${name} "
+    todo_pkgs[${goarch}]+="${pkg} "
+  fi
+done
+
+work="$(mktemp -d "${bindir}/.build.XXXXXX")"
+trap 'rm -rf "${work}"' EXIT
+pids=()
+for goarch in "${!todo_names[@]}"; do
+  log "building ${todo_names[${goarch}]}for ${goarch} ..."
+  mkdir -p "${work}/${goarch}"
+  # shellcheck disable=SC2086 # package paths have no spaces
+  compile "${goarch}" "${work}/${goarch}" "${todo_names[${goarch}]% }" ${todo_pkgs[${goarch}]} &
+  pids+=("$!:${goarch}")
+done
+failed=0
+for pg in "${pids[@]}"; do
+  goarch="${pg#*:}"
+  if ! wait "${pg%%:*}"; then
+    log "building ${todo_names[${goarch}]}for ${goarch} failed"
+    failed=1
+    continue
+  fi
+  runner="$(runner_of "${goarch}")" || exit 1
+  read -r -a ns <<<"${todo_names[${goarch}]}"
+  read -r -a ps <<<"${todo_pkgs[${goarch}]}"
+  for i in "${!ns[@]}"; do
+    built="${ps[i]##*/}"
+    [[ "${built}" =~ ^v[0-9]+$ ]] && built="$(basename "$(dirname "${ps[i]}")")"
+    want="$(want_of "${ns[i]}")"
+    if ! up_to_date "${work}/${goarch}/${built}" "${want}" ${runner}; then
+      log "built ${ns[i]} does not report '${want}'"
+      failed=1
+      continue
+    fi
+    mv -f "${work}/${goarch}/${built}" "${bindir}/${ns[i]}"
+    to_cache "${bindir}/${ns[i]}" "k8s/${K8S_VERSION}/${ns[i]}"
+  done
+  log "built ${todo_names[${goarch}]}for ${goarch} in $((SECONDS - total_start))s"
+done
+((failed == 0)) || exit 1
+if wanted kubelet-arm64 && [[ "${host_arch}" == arm64 ]]; then
   link_or_copy "${bindir}/kubelet" "${bindir}/kubelet-arm64"
 fi
 

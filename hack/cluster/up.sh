@@ -74,8 +74,15 @@ fi
 
 # --- binaries -------------------------------------------------------------------
 log "binaries (built from the Go module proxy on first use)"
-BIN="$("${repo_root}/hack/cluster/build.sh")"
-WEED="$("${repo_root}/hack/seaweedfs/build.sh")"
+# The Kubernetes binaries and weed share no compiled package: they build at
+# the same time (the slower decides), each caching its result.
+weed_path="$(mktemp)"
+"${repo_root}/hack/seaweedfs/build.sh" >"${weed_path}" &
+weed_pid=$!
+BIN="$("${repo_root}/hack/cluster/build.sh")" || { kill "${weed_pid}" 2>/dev/null; wait "${weed_pid}" 2>/dev/null; rm -f "${weed_path}"; exit 1; }
+wait "${weed_pid}" || { rm -f "${weed_path}"; log "building weed failed"; exit 1; }
+WEED="$(cat "${weed_path}")"
+rm -f "${weed_path}"
 export PATH="${BIN}:${PATH}"
 
 mkdir -p "${STATE_DIR}"/{pki,logs,pids,etcd,containerd,containerd-arm64,kubelet,kubelet-arm64,pod-logs-arm64,cni/net.d,cni/ipam,cni-arm64/net.d,cni-arm64/ipam} "${RUN_DIR}"

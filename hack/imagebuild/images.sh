@@ -21,7 +21,9 @@
 # Image references: ${IMAGE_REGISTRY}/lcft-operator:${IMAGE_TAG} (manager),
 # .../lcft-trainer, .../lcft-pause (sandbox image), .../lcft-hello (smoke
 # test); defaults localhost and dev.
-# PLATFORMS=linux/amd64,linux/arm64 by default.
+# PLATFORMS=linux/amd64,linux/arm64 by default; MANAGER_PLATFORMS (default
+# PLATFORMS) for the manager alone: the demo cluster runs the manager on its
+# amd64 node only, so hack/demo.sh builds just that variant.
 set -euo pipefail
 
 repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd -P)"
@@ -29,6 +31,7 @@ IMAGES_DIR="${IMAGES_DIR:-${repo_root}/bin/images}"
 IMAGE_REGISTRY="${IMAGE_REGISTRY:-localhost}"
 IMAGE_TAG="${IMAGE_TAG:-dev}"
 PLATFORMS="${PLATFORMS:-linux/amd64,linux/arm64}"
+MANAGER_PLATFORMS="${MANAGER_PLATFORMS:-${PLATFORMS}}"
 host_platform="linux/$(go env GOARCH)"
 
 log() { printf '%s\n' "images: $*" >&2; }
@@ -47,8 +50,9 @@ export SOURCE_DATE_EPOCH="${SOURCE_DATE_EPOCH:-$(git -C "${repo_root}" log -1 --
 
 # image NAME REF DIR PKG ENTRY [EXTRA_PKG...]: EXTRA_PKGs ship in /usr/local/bin.
 image() {
-  local name="$1" ref="$2" dir="$3" pkg="$4" entry="$5" start="${SECONDS}" extra=() p plats=()
+  local name="$1" ref="$2" dir="$3" pkg="$4" entry="$5" start="${SECONDS}" extra=() p plats=() PLATFORMS="${PLATFORMS}"
   shift 5
+  [[ "${name}" == lcft-operator ]] && PLATFORMS="${MANAGER_PLATFORMS}"
   for p in "$@"; do extra+=(-extra "${p}"); done
   # Only the workloads of the emulated arm64 node need its archives.
   if [[ " lcft-trainer lcft-hello " == *" ${name} "* ]]; then
