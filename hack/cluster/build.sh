@@ -46,20 +46,8 @@ k8s_minor="${BASH_REMATCH[1]}"
 
 bindir="${repo_root}/bin/k8s/${K8S_VERSION}"
 mkdir -p "${bindir}"
-cache_dir="${LCFT_CACHE_DIR:-${XDG_CACHE_HOME:-${HOME:-/root}/.cache}/lcft-operator}"
-[[ "${cache_dir}" == off ]] && cache_dir=""
-
-# link_or_copy SRC DST: DST becomes SRC's content (a hard link when possible),
-# replaced atomically.
-link_or_copy() {
-  local tmp="$2.tmp.$$"
-  { ln -f "$1" "${tmp}" 2>/dev/null || cp -f "$1" "${tmp}"; } && mv -f "${tmp}" "$2"
-}
-# to_cache FILE REL: keep a copy of FILE at REL under the cache (best effort).
-to_cache() {
-  [[ -n "${cache_dir}" ]] || return 0
-  mkdir -p "$(dirname "${cache_dir}/$2")" 2>/dev/null && link_or_copy "$1" "${cache_dir}/$2" 2>/dev/null || true
-}
+# shellcheck source=../lib/cache.sh
+source "${repo_root}/hack/lib/cache.sh"
 
 export GOWORK=off
 export CGO_ENABLED=0

@@ -37,12 +37,7 @@ host_platform="linux/$(go env GOARCH)"
 log() { printf '%s\n' "images: $*" >&2; }
 
 mkdir -p "${IMAGES_DIR}"
-tool="${repo_root}/bin/imagebuild"
-# Rebuild the tool when any of its sources is newer than the binary.
-if [[ ! -x "${tool}" ]] || [[ -n "$(find "${repo_root}/hack/imagebuild" -newer "${tool}" \( -name '*.go' -o -name 'go.mod' -o -name 'go.sum' \) -print -quit)" ]]; then
-  log "building bin/imagebuild"
-  (cd "${repo_root}/hack/imagebuild" && GOWORK=off CGO_ENABLED=0 go build -mod=readonly -trimpath -o "${tool}" .)
-fi
+tool="$("${repo_root}/hack/imagebuild/tool.sh")"
 
 # Stamp the manager and trainer with the same version the Makefile would use.
 version="$(git -C "${repo_root}" describe --tags --always --dirty 2>/dev/null || echo dev)"

@@ -38,8 +38,8 @@ KUEUE_WEBHOOK_PORT="${KUEUE_WEBHOOK_PORT:-19443}"
 APISERVER_PORT="${APISERVER_PORT:-6443}"
 IMAGES_DIR="${IMAGES_DIR:-${repo_root}/bin/images}"
 out="${repo_root}/bin/kueue-${KUEUE_VERSION}"
-cache_dir="${LCFT_CACHE_DIR:-${XDG_CACHE_HOME:-${HOME:-/root}/.cache}/lcft-operator}"
-[[ "${cache_dir}" == off ]] && cache_dir=""
+# shellcheck source=../lib/cache.sh
+source "${repo_root}/hack/lib/cache.sh"
 mkdir -p "${out}" "${IMAGES_DIR}"
 
 export GOWORK=off CGO_ENABLED=0 GOFLAGS=-buildvcs=false
@@ -57,7 +57,7 @@ cached="${cache_dir:+${cache_dir}/kueue-${KUEUE_VERSION}/manager}"
 if reports_version "${out}/manager"; then
   log "manager ${KUEUE_VERSION} already built"
 elif [[ -n "${cached}" ]] && reports_version "${cached}"; then
-  ln -f "${cached}" "${out}/manager" 2>/dev/null || cp -f "${cached}" "${out}/manager"
+  link_or_copy "${cached}" "${out}/manager"
   log "manager ${KUEUE_VERSION} from the cache ${cache_dir}"
 else
   start="${SECONDS}"
@@ -69,9 +69,7 @@ else
   mv -f "${gobin}/kueue" "${out}/manager"
   rmdir "${gobin}" 2>/dev/null || true
   log "built ${out}/manager in $((SECONDS - start))s"
-  if [[ -n "${cached}" ]] && mkdir -p "$(dirname "${cached}")" 2>/dev/null; then
-    cp -f "${out}/manager" "${cached}.tmp.$$" && mv -f "${cached}.tmp.$$" "${cached}" || true
-  fi
+  to_cache "${out}/manager" "kueue-${KUEUE_VERSION}/manager"
 fi
 
 # --- the manifests ---------------------------------------------------------------
@@ -215,11 +213,7 @@ mv -f "${out}/kueue.yaml.tmp" "${out}/kueue.yaml"
 log "rendered ${out}/kueue.yaml ($(grep -c '^kind:' "${out}/kueue.yaml") objects)"
 
 # --- the image -------------------------------------------------------------------
-tool="${repo_root}/bin/imagebuild"
-if [[ ! -x "${tool}" ]] || [[ -n "$(find "${repo_root}/hack/imagebuild" -newer "${tool}" \( -name '*.go' -o -name 'go.mod' -o -name 'go.sum' \) -print -quit)" ]]; then
-  log "building bin/imagebuild"
-  (cd "${repo_root}/hack/imagebuild" && go build -mod=readonly -trimpath -o "${tool}" .)
-fi
+tool="$("${repo_root}/hack/imagebuild/tool.sh")"
 if [[ ! -f "${IMAGES_DIR}/kueue.oci.tar" || "${out}/manager" -nt "${IMAGES_DIR}/kueue.oci.tar" ]]; then
   "${tool}" -bin "linux/amd64=${out}/manager" -entry manager -ref "localhost/kueue:${KUEUE_VERSION}" \
     -label "org.opencontainers.image.title=kueue" -label "org.opencontainers.image.version=${KUEUE_VERSION}" \

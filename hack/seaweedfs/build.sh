@@ -29,8 +29,8 @@ if [[ -z "${version}" ]]; then
 fi
 name="weed-v${version}"
 out="${repo_root}/bin/${name}"
-cache_dir="${LCFT_CACHE_DIR:-${XDG_CACHE_HOME:-${HOME:-/root}/.cache}/lcft-operator}"
-[[ "${cache_dir}" == off ]] && cache_dir=""
+# shellcheck source=../lib/cache.sh
+source "${repo_root}/hack/lib/cache.sh"
 
 runs() { [[ -x "$1" ]] && "$1" version >/dev/null 2>&1; }
 
@@ -41,7 +41,7 @@ if runs "${out}"; then
 fi
 mkdir -p "${repo_root}/bin"
 if [[ -n "${cache_dir}" ]] && runs "${cache_dir}/${name}"; then
-  ln -f "${cache_dir}/${name}" "${out}" 2>/dev/null || cp -f "${cache_dir}/${name}" "${out}"
+  link_or_copy "${cache_dir}/${name}" "${out}"
   log "weed v${version} from the cache ${cache_dir}"
   printf '%s\n' "${out}"
   exit 0
@@ -64,14 +64,5 @@ if [[ "${rc}" -ne 0 ]]; then
 fi
 mv -f "${tmp_out}" "${out}"
 log "built ${out} in $((SECONDS - start))s"
-# Keep a copy outside the checkout (best effort: a read-only HOME is no error).
-if [[ -n "${cache_dir}" ]] && mkdir -p "${cache_dir}" 2>/dev/null; then
-  tmp_cache="${cache_dir}/${name}.tmp.$$"
-  if { ln -f "${out}" "${tmp_cache}" 2>/dev/null || cp -f "${out}" "${tmp_cache}" 2>/dev/null; } &&
-    mv -f "${tmp_cache}" "${cache_dir}/${name}"; then
-    log "cached a copy in ${cache_dir}/${name}"
-  else
-    rm -f "${tmp_cache}"
-  fi
-fi
+to_cache "${out}" "${name}"
 printf '%s\n' "${out}"
